@@ -1,0 +1,39 @@
+# Two commands do all the set-up themselves: `make test` and `make leaderboard`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test leaderboard leaderboard-quick lint venv figures perf clean
+
+venv: $(STAMP)
+
+# torch first, pinned to the local CPU build, so that installing the project fetches nothing more.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check benchmark models tests
+
+test: $(STAMP)
+	$(BIN)/ruff check benchmark models tests
+	$(BIN)/python -m pytest -q tests
+
+leaderboard: $(STAMP)
+	$(BIN)/kernel-oracle leaderboard
+
+leaderboard-quick: $(STAMP)
+	$(BIN)/kernel-oracle leaderboard --quick
+
+figures: $(STAMP)
+	$(BIN)/kernel-oracle figures
+
+perf: $(STAMP)
+	$(BIN)/kernel-oracle perf
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

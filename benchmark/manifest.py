@@ -1,0 +1,76 @@
+"""The data manifest: sha256 of every shipped file; loading verifies it and refuses altered data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmark.paths import data_dir
+
+MANIFEST_VERSION = 1
+RUN_TABLE_COLUMNS = ("t_ns", "task", "comm", "pid", "prio", "delta_us", "end_state")
+
+
+class DataIntegrityError(RuntimeError):
+    """A data file does not match the sha256 recorded in `data/manifest.json`."""
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_manifest(root: Path | None = None) -> dict[str, Any]:
+    """`data/manifest.json` as a dict; a missing file is a clear error."""
+    path = (root or data_dir()) / "manifest.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no manifest; run `kernel-oracle prepare` first")
+    return json.loads(path.read_text())
+
+
+def trace_names(root: Path | None = None) -> list[str]:
+    """Names of the traces the manifest lists, sorted."""
+    return sorted(load_manifest(root)["traces"])
+
+
+def verify_file(relpath: str, root: Path | None = None, manifest: dict | None = None) -> Path:
+    """Check one data file (path relative to the data folder) against the manifest."""
+    root = root or data_dir()
+    manifest = manifest or load_manifest(root)
+    path = root / relpath
+    expected = manifest["files"].get(relpath)
+    if expected is None:
+        raise DataIntegrityError(f"{path}: not listed in {root / 'manifest.json'}")
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: listed in the manifest but missing")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise DataIntegrityError(
+            f"{path}: sha256 {actual[:12]}... does not match the manifest's {expected[:12]}...; "
+            "the file was altered. Restore it (git checkout) or re-run `kernel-oracle prepare`."
+        )
+    return path
+
+
+def trace_sha256(name: str, root: Path | None = None) -> str:
+    """The manifest's sha256 of a trace's parquet file (recorded in every result)."""
+    manifest = load_manifest(root)
+    return manifest["files"][f"traces/{name}.parquet"]
+
+
+def read_run_table(name: str, root: Path | None = None) -> pd.DataFrame:
+    """The verified run table of trace `name` (DESIGN §3 columns, rows in time order)."""
+    root = root or data_dir()
+    manifest = load_manifest(root)
+    if name not in manifest["traces"]:
+        raise KeyError(f"unknown trace {name!r}; shipped traces: {', '.join(sorted(manifest['traces']))}")
+    path = verify_file(f"traces/{name}.parquet", root, manifest)
+    return pd.read_parquet(path)
