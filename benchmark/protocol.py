@@ -1,0 +1,236 @@
+"""The Predictor protocol every model follows (DESIGN §4), in scikit-learn's manner.
+
+* The constructor only stores keyword parameters; `get_params` reads them back by name.
+* `fit(train, valid=valid, seed=...)` learns; fitted state ends in `_`.
+* `predict(runs, positions)` predicts the task and delta of each position `p` from rows `< p`.
+* `online(history)` gives a batch-1 streaming predictor: `predict_next()` then `update(row)`.
+"""
+
+from __future__ import annotations
+
+import abc
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from benchmark.dataset import Runs
+
+TASK = "task"
+DELTA = "delta"
+TARGETS = frozenset({TASK, DELTA})
+
+# Called by iterative models after each epoch / boosting round with the validation score, so
+# that a tuner can prune (it may raise to stop the fit). Lower-is-better or not is the tuner's
+# business: the model reports the score it early-stops on and says which in `report_metric`.
+Reporter = Callable[[int, float], None]
+
+
+class NotFittedError(RuntimeError):
+    """`predict` or `online` was called before `fit`."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predictions for a list of positions.
+
+    task_proba: float32[n, V], rows sum to 1, columns in vocabulary order (None: no task target)
+    delta_us:   float64[n] predicted run length in microseconds (None: no delta target)
+    """
+
+    task_proba: np.ndarray | None
+    delta_us: np.ndarray | None
+
+
+class RunRow(NamedTuple):
+    """One observed run, as fed to an online predictor after it ends."""
+
+    task: int
+    comm: int
+    delta_us: float
+    end_state: int
+    prio: int
+    pid: int
+    t_ns: int
+
+
+def row_at(runs: Runs, index: int) -> RunRow:
+    """Row `index` (full-trace index) of `runs` as a `RunRow`."""
+    i = index - runs.start
+    return RunRow(
+        int(runs.task[i]),
+        int(runs.comm[i]),
+        float(runs.delta_us[i]),
+        int(runs.end_state[i]),
+        int(runs.prio[i]),
+        int(runs.pid[i]),
+        int(runs.t_ns[i]),
+    )
+
+
+class OnlinePredictor(abc.ABC):
+    """Batch-1 streaming predictor: what a scheduler would call at each switch."""
+
+    @abc.abstractmethod
+    def predict_next(self) -> tuple[np.ndarray | None, float | None]:
+        """Task probabilities (float32[V] or None) and delta_us (or None) of the next run."""
+
+    @abc.abstractmethod
+    def update(self, row: RunRow) -> None:
+        """Append the run that just ended."""
+
+
+class Predictor(abc.ABC):
+    """Base class of every model. Subclasses set `name`, `targets` and keyword-only `__init__`."""
+
+    name: ClassVar[str] = ""
+    targets: ClassVar[frozenset[str]] = TARGETS
+    # Rows of history a prediction depends on (None: unbounded). The default `online()` keeps
+    # only this many rows, so models with a short context stream cheaply without overriding it.
+    context: ClassVar[int | None] = None
+    # Whether `fit` trains on the valid rows too (the model card says so).
+    trains_on_valid: ClassVar[bool] = False
+    # The validation score a `Reporter` receives, if the model reports one: (name, higher_is_better)
+    report_metric: ClassVar[tuple[str, bool] | None] = None
+    # Parameters that make a fit quick (few epochs, small nets) for the conformance suite.
+    fast_params: ClassVar[dict[str, Any]] = {}
+
+    # -- parameters (scikit-learn's contract) --------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor parameters, read back from the attributes of the same names."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Predictor:
+        valid = set(self._param_names())
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(
+                    f"{type(self).__name__} has no parameter {key!r}; its parameters: "
+                    f"{', '.join(sorted(valid)) or '(none)'}"
+                )
+            setattr(self, key, value)
+        return self
+
+    def clone(self) -> Predictor:
+        """An unfitted copy with the same parameters."""
+        return type(self)(**self.get_params())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- the protocol ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def fit(
+        self,
+        train: Runs,
+        *,
+        valid: Runs | None = None,
+        seed: int = 0,
+        report: Reporter | None = None,
+    ) -> Predictor:
+        """Learn from `train` (rows [0, a)); `valid` (rows [a, b)) follows it directly."""
+
+    @abc.abstractmethod
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        """Predict each position `p` (full-trace row index) from rows `< p` of `runs` only."""
+
+    def online(self, history: Runs) -> OnlinePredictor:
+        """A streaming predictor primed with `history`. Default: re-predict over a buffer."""
+        self.check_fitted()
+        return BufferedOnline(self, history)
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """Hyperparameters for an Optuna trial; the default model has nothing to tune."""
+        return {}
+
+    # -- helpers for subclasses --------------------------------------------------------------
+    def check_fitted(self) -> None:
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted: call fit(train, valid=valid) before "
+                "predict() or online()"
+            )
+
+    def check_positions(self, runs: Runs, positions: np.ndarray) -> np.ndarray:
+        """Positions as int64 full-trace indices, each with its history inside `runs`."""
+        self.check_fitted()
+        positions = np.asarray(positions, dtype=np.int64)
+        if positions.ndim != 1:
+            raise ValueError(f"positions must be one-dimensional, got shape {positions.shape}")
+        if len(positions) and (
+            positions.min() < runs.start or positions.max() > runs.start + len(runs)
+        ):
+            raise IndexError(
+                f"positions must lie in [{runs.start}, {runs.start + len(runs)}] for these runs; "
+                f"got [{positions.min()}, {positions.max()}]"
+            )
+        return positions
+
+
+def check_fit_input(model: Predictor, train: Runs, minimum: int) -> None:
+    """A too-short training trace is a clear error, not a crash deep inside a library."""
+    if len(train) < minimum:
+        raise ValueError(
+            f"{type(model).__name__} needs at least {minimum} training runs, got {len(train)} "
+            f"(trace {train.name!r}); use a longer trace or a shorter context"
+        )
+
+
+class BufferedOnline(OnlinePredictor):
+    """Default streaming: keep the last `model.context` rows (all rows if unbounded) and call
+    `model.predict` for the next position. Correct for every model; fast only for short contexts.
+    """
+
+    def __init__(self, model: Predictor, history: Runs) -> None:
+        self.model = model
+        self.keep = model.context
+        self.runs = history if self.keep is None else _tail(history, self.keep)
+        self._pending: list[RunRow] = []
+
+    def predict_next(self) -> tuple[np.ndarray | None, float | None]:
+        self._flush()
+        end = self.runs.start + len(self.runs)
+        pred = self.model.predict(self.runs, np.array([end]))
+        proba = None if pred.task_proba is None else pred.task_proba[0]
+        delta = None if pred.delta_us is None else float(pred.delta_us[0])
+        return proba, delta
+
+    def update(self, row: RunRow) -> None:
+        self._pending.append(row)
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        from dataclasses import replace
+
+        rows = self._pending
+        self._pending = []
+        fields = {name: np.array([getattr(r, name) for r in rows]) for name in RunRow._fields}
+        grown = replace(
+            self.runs,
+            **{
+                name: np.concatenate(
+                    [getattr(self.runs, name), fields[name].astype(getattr(self.runs, name).dtype)]
+                )
+                for name in RunRow._fields
+            },
+        )
+        self.runs = grown if self.keep is None else _tail(grown, self.keep)
+
+
+def _tail(runs: Runs, keep: int) -> Runs:
+    end = runs.start + len(runs)
+    return runs.rows(max(runs.start, end - keep), end)
