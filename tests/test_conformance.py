@@ -1,0 +1,17 @@
+"""Every registered model passes every conformance check on a real trace excerpt."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from benchmark.registry import get_model_class, registered
+from benchmark.testing import CHECKS
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__.removeprefix("check_"))
+@pytest.mark.parametrize("name", sorted(registered()))
+def test_conformance(name, check, excerpt):
+    cls = get_model_class(name)
+    check(cls(**copy.deepcopy(cls.fast_params)), excerpt)
