@@ -128,17 +128,24 @@ def peak_rss_mb() -> float:
 def score_prediction(runs: Runs, positions: np.ndarray, pred: Prediction) -> dict[str, Any]:
     """Every metric of the predicted targets with its 95% moving-block bootstrap interval."""
     from benchmark.bootstrap import intervals
+    from benchmark.metrics import METRICS, contributions
 
     local = positions - runs.start
-    return intervals(
-        y_true=runs.task[local] if pred.task_proba is not None else None,
+    has_task, has_delta = pred.task_proba is not None, pred.delta_us is not None
+    contrib = contributions(
+        y_true=runs.task[local] if has_task else None,
         proba=pred.task_proba,
-        task_comm=runs.task_comm,
-        true_comm=runs.comm[local],
-        true_us=runs.delta_us[local] if pred.delta_us is not None else None,
+        task_comm=runs.task_comm if has_task else None,
+        true_comm=runs.comm[local] if has_task else None,
+        true_us=runs.delta_us[local] if has_delta else None,
         pred_us=pred.delta_us,
-        sigma_us=runs.sigma_us,
+        sigma_us=runs.sigma_us if has_delta else None,
     )
+    scored = intervals(contrib)
+    for name, entry in scored.items():
+        entry["higher_is_better"] = METRICS[name].higher_is_better
+        entry["target"] = METRICS[name].target
+    return scored
 
 
 def _fit_predict(
