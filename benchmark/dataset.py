@@ -130,7 +130,7 @@ def task_comm_ids(split: TraceSplit) -> np.ndarray:
 
 def _encode(values: pd.Series, vocabulary: tuple[str, ...]) -> np.ndarray:
     """Ids of `values` in `vocabulary`; anything not in it becomes 0 (`<other>`)."""
-    codes = pd.Categorical(values.astype(str), categories=list(vocabulary)).codes
+    codes = pd.Index(list(vocabulary)).get_indexer(values.astype(str))
     return np.where(codes < 0, 0, codes).astype(np.int32)
 
 

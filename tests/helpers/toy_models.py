@@ -1,0 +1,74 @@
+"""Predictors built for one property each (a failure, a hang, a leak), loaded by file path."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from benchmark.dataset import Runs
+from benchmark.protocol import Prediction, Predictor
+
+
+class _Base(Predictor):
+    targets = frozenset({"task", "delta"})
+
+    def __init__(self) -> None:
+        pass
+
+    def fit(self, train: Runs, *, valid=None, seed: int = 0, report=None):
+        self.fitted_ = True
+        return self
+
+    def _uniform(self, runs: Runs, n: int) -> Prediction:
+        proba = np.full((n, runs.n_tasks), 1.0 / runs.n_tasks, dtype=np.float32)
+        return Prediction(task_proba=proba, delta_us=np.full(n, 10.0))
+
+
+class RaisesInFit(_Base):
+    name = "raises_in_fit"
+
+    def fit(self, train: Runs, *, valid=None, seed: int = 0, report=None):
+        raise RuntimeError("deliberate failure in fit")
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        raise AssertionError("unreachable")
+
+
+class SleepsInFit(_Base):
+    name = "sleeps_in_fit"
+
+    def fit(self, train: Runs, *, valid=None, seed: int = 0, report=None):
+        time.sleep(600)
+        return super().fit(train)
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        raise AssertionError("unreachable")
+
+
+class Leaky(_Base):
+    """Reads row j itself when predicting position j: the leak the causality check must catch."""
+
+    name = "leaky"
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        positions = self.check_positions(runs, positions)
+        local = np.minimum(positions - runs.start, len(runs) - 1)
+        proba = np.zeros((len(positions), runs.n_tasks), dtype=np.float32)
+        proba[np.arange(len(positions)), runs.task[local]] = 1.0
+        return Prediction(task_proba=proba, delta_us=runs.delta_us[local].astype(np.float64))
+
+
+class LastTask(_Base):
+    """Repeats the previous task with certainty: honest, simple, used to test the harness."""
+
+    name = "last_task"
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        positions = self.check_positions(runs, positions)
+        local = np.maximum(positions - runs.start - 1, 0)
+        proba = np.zeros((len(positions), runs.n_tasks), dtype=np.float32)
+        proba[np.arange(len(positions)), runs.task[local]] = 1.0
+        return Prediction(task_proba=proba, delta_us=runs.delta_us[local].astype(np.float64))
+
+    context = 1
