@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 
@@ -12,6 +14,12 @@ console = Console(stderr=True)
 
 def _say(message: str) -> None:
     console.print(message, highlight=False, markup=False)
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    """Repeated options, each possibly comma-separated: --models a,b --models c."""
+    out = [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+    return out or None
 
 
 @app.command()
@@ -63,3 +71,66 @@ def tune(
     if report.params_file:
         _say(f"wrote {report.params_file}")
     _say("trials run by this process: " + ",".join(str(n) for n in report.ran_trials))
+
+
+@app.command()
+def leaderboard(
+    quick: bool = typer.Option(
+        False, "--quick", help="The small CI profile (excerpts, fast_params), into build/."
+    ),
+    tune_first: bool = typer.Option(
+        False, "--tune", help="Tune every model and target first (the equal default budget)."
+    ),
+    models: list[str] = typer.Option(
+        None, "--models", help="Models to evaluate (repeatable; default: every registered one)."
+    ),
+    traces: list[str] = typer.Option(
+        None, "--traces", help="Traces to evaluate on (repeatable; default: every shipped one)."
+    ),
+    seeds: int = typer.Option(3, "--seeds", help="Seeds of the neural models (others: 1)."),
+    holdout: Path = typer.Option(
+        None, "--holdout", help="A private data folder (manifest, splits, traces) outside the repo."
+    ),
+    out: Path = typer.Option(None, "--out", help="Output folder (default: leaderboard/)."),
+    jobs: int = typer.Option(1, "--jobs", help="Runs at a time (each in its own process)."),
+    timeout: float = typer.Option(None, "--timeout", help="Time limit per run in seconds."),
+    build_only: bool = typer.Option(
+        False, "--build-only", help="Only rebuild the tables from the existing result files."
+    ),
+) -> None:
+    """Evaluate every registered model and build the leaderboard from the result files."""
+    import time
+
+    from benchmark import leaderboard as lb
+    from benchmark.registry import UnknownModelError
+
+    t0 = time.perf_counter()
+    try:
+        if build_only:
+            root = out or (holdout / "leaderboard" if holdout else None)
+            board = lb.build(root, root, holdout, log=_say)
+            where = root or lb.leaderboard_dir()
+        else:
+            board, where = lb.run_leaderboard(
+                models=_split(models),
+                traces=_split(traces),
+                neural_seeds=seeds,
+                quick=quick,
+                tune=tune_first,
+                holdout=holdout,
+                out=out,
+                jobs=jobs,
+                timeout_s=timeout,
+                log=_say,
+            )
+    except (UnknownModelError, KeyError, ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    failed = len(board["failed"])
+    refused = len(board["refused"])
+    _say(
+        f"leaderboard of {len(board['models'])} models on {len(board['traces'])} trace(s) "
+        f"written to {where} in {time.perf_counter() - t0:.0f} s"
+        + (f"; {failed} failed runs" if failed else "")
+        + (f"; {refused} refused result files" if refused else "")
+    )

@@ -1,0 +1,589 @@
+"""The leaderboard (DESIGN §6): evaluate every registered model, then build the tables from the
+result files alone.
+
+`run_leaderboard` plans and evaluates (stored parameters, defaults where none; models in
+`models.NEURAL` over several seeds), then calls `build`. `build` is a pure function of a results
+folder and a data manifest (plus the per-trace predictability ceilings, computed from the data's
+test task sequence): it writes README.md, leaderboard.csv, leaderboard.json and index.html.
+
+Aggregation (also stated in the generated README):
+
+* per trace: the mean over seeds of each metric and of its 95% bootstrap interval's ends (the
+  interval covers the test positions' sampling noise; the spread over seeds is `seed_std`);
+* across traces: the unweighted mean of the per-trace values (DESIGN §5), with an interval of
+  half-widths `sqrt(sum(h_i^2)) / k` (independent traces, normal approximation); given only when
+  the model has a scored result on every trace, so that means are over the same traces;
+* a result whose `data_sha256` differs from the manifest's (or of a trace the manifest lacks, or
+  of another split version) is refused as stale: listed, never scored;
+* a failed run makes its (model, trace) cell `failed` (a model with one failed seed of three is
+  failed there: the other seeds are not silently used instead); such a model gets no mean and no
+  rank;
+* costs are means over traces of the seed means: fit seconds, batch-1 online latency p50/p99.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from benchmark.atomic import write_text
+from benchmark.metrics import METRICS
+from benchmark.paths import REPO_ROOT, leaderboard_dir
+from benchmark.results import STATUS_OK, read_result, results_dir
+from benchmark.splits import SPLIT_VERSION
+
+BOARD_SCHEMA = 1
+MAIN_METRIC = {"task": "acc", "delta": "mse_z"}
+TARGET_METRICS = {
+    "task": ("acc", "acc_comm", "top3", "macro_f1", "log_loss"),
+    "delta": ("mse_z", "mae_us", "msle"),
+}
+COSTS = ("fit_s", "predict_s", "online_p50_us", "online_p99_us", "peak_rss_mb")
+NEURAL_SEEDS = 3
+
+# The quick profile (CI): every registered model, learned ones with their `fast_params`, on an
+# excerpt of the first QUICK_TRACES traces (their first QUICK_RUNS runs, split by the fixed rule),
+# one seed, a short online-latency measurement; written to build/ (never to leaderboard/).
+QUICK_TRACES = 1
+QUICK_RUNS = 12_000
+QUICK_ONLINE_STEPS = 200
+QUICK_TIMEOUT_S = 150.0
+QUICK_OUT = REPO_ROOT / "build" / "leaderboard-quick"
+
+
+# =============================================================================================
+# Building: results folder + manifest -> board (a plain dict) -> files
+# =============================================================================================
+def model_kind(name: str) -> str:
+    """reference (majority/markov/ewma), baseline (another registered model) or submission."""
+    from models import REFERENCE, REGISTRY
+
+    if name in REFERENCE:
+        return "reference"
+    return "baseline" if name in REGISTRY else "submission"
+
+
+def _mean(values: Sequence[float]) -> float:
+    return math.fsum(values) / len(values)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _seed_mean(results: list[dict[str, Any]], metric: str) -> dict[str, Any] | None:
+    """Mean over seeds of a metric's value and interval ends; None if any seed lacks it."""
+    entries = [r.get("metrics", {}).get(metric) for r in results]
+    if not entries or any(e is None or not _finite(e.get("value")) for e in entries):
+        return None
+    values = [float(e["value"]) for e in entries]
+    lows = [float(e["low"]) if _finite(e.get("low")) else float(e["value"]) for e in entries]
+    highs = [float(e["high"]) if _finite(e.get("high")) else float(e["value"]) for e in entries]
+    return {
+        "value": _mean(values),
+        "low": _mean(lows),
+        "high": _mean(highs),
+        "seed_std": statistics.stdev(values) if len(values) > 1 else None,
+    }
+
+
+def _trace_mean(cells: list[dict[str, Any]]) -> dict[str, Any]:
+    """Unweighted mean over traces; interval half-widths combined as independent."""
+    k = len(cells)
+    value = _mean([c["value"] for c in cells])
+    down = math.sqrt(math.fsum((c["value"] - c["low"]) ** 2 for c in cells)) / k
+    up = math.sqrt(math.fsum((c["high"] - c["value"]) ** 2 for c in cells)) / k
+    return {"value": value, "low": value - down, "high": value + up}
+
+
+def _error_text(error: Any) -> str:
+    if not isinstance(error, dict):
+        return str(error or "unknown error")
+    message = str(error.get("message", "")).strip().splitlines()
+    first = message[0] if message else ""
+    text = f"{error.get('type', 'Error')}: {first}" if first else str(error.get("type", "Error"))
+    return text[:300]
+
+
+def read_results(root: Path, manifest: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+    """(accepted results, refused entries) from every result file under `root`/results."""
+    traces = manifest.get("traces", {})
+    files = manifest.get("files", {})
+    accepted, refused = [], []
+    base = results_dir(root)
+    for path in sorted(base.glob("*/*/seed*.json")):
+        rel = path.relative_to(base).as_posix()
+        try:
+            result = read_result(path)
+        except ValueError as error:
+            refused.append(
+                {
+                    "file": rel,
+                    "model": None,
+                    "trace": None,
+                    "seed": None,
+                    "reason": f"unreadable: {str(error).split(': ', 1)[-1][:200]}",
+                }
+            )
+            continue
+        entry = {
+            "file": rel,
+            "model": str(result.get("model")),
+            "trace": str(result.get("trace")),
+            "seed": result.get("seed"),
+        }
+        trace = entry["trace"]
+        expected = files.get(f"traces/{trace}.parquet")
+        if trace not in traces or expected is None:
+            refused.append({**entry, "reason": f"trace {trace!r} is not in the data manifest"})
+        elif result.get("data_sha256") != expected:
+            got = str(result.get("data_sha256"))[:12]
+            refused.append(
+                {
+                    **entry,
+                    "reason": f"stale: data sha256 {got}... is not the manifest's "
+                    f"{expected[:12]}...",
+                }
+            )
+        elif result.get("split_version") != SPLIT_VERSION:
+            refused.append(
+                {
+                    **entry,
+                    "reason": f"stale: split version {result.get('split_version')!r}, "
+                    f"current {SPLIT_VERSION}",
+                }
+            )
+        else:
+            accepted.append(result)
+    return accepted, refused
+
+
+def collect(
+    root: Path,
+    manifest: dict[str, Any],
+    ceilings: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The leaderboard as a plain dict (what leaderboard.json holds)."""
+    traces = sorted(manifest.get("traces", {}))
+    accepted, refused = read_results(root, manifest)
+    by_model: dict[str, dict[str, list[dict]]] = {}
+    for result in accepted:
+        by_model.setdefault(result["model"], {}).setdefault(result["trace"], []).append(result)
+
+    models = []
+    failed_runs = []
+    for name in sorted(by_model):
+        per_trace_results = by_model[name]
+        targets = sorted(
+            {t for rs in per_trace_results.values() for r in rs for t in r.get("targets") or []}
+        )
+        per_trace: dict[str, Any] = {}
+        for trace in traces:
+            results = sorted(per_trace_results.get(trace, []), key=lambda r: r.get("seed", 0))
+            if not results:
+                per_trace[trace] = {"status": "missing", "seeds": [], "metrics": {}, "costs": {}}
+                continue
+            bad = [r for r in results if r.get("status") != STATUS_OK]
+            for r in bad:
+                failed_runs.append(
+                    {
+                        "model": name,
+                        "trace": trace,
+                        "seed": r.get("seed"),
+                        "error": _error_text(r.get("error")),
+                    }
+                )
+            cell: dict[str, Any] = {
+                "status": "failed" if bad else "ok",
+                "seeds": [r.get("seed") for r in results],
+                "metrics": {},
+                "costs": {},
+            }
+            if not bad:
+                for target in targets:
+                    for metric in TARGET_METRICS.get(target, ()):
+                        entry = _seed_mean(results, metric)
+                        if entry is not None:
+                            cell["metrics"][metric] = entry
+                for cost in COSTS:
+                    values = [r.get("costs", {}).get(cost) for r in results]
+                    if values and all(_finite(v) for v in values):
+                        cell["costs"][cost] = _mean([float(v) for v in values])
+            per_trace[trace] = cell
+        statuses = {c["status"] for c in per_trace.values()}
+        status = (
+            "failed" if "failed" in statuses else "incomplete" if "missing" in statuses else "ok"
+        )
+        mean: dict[str, Any] = {}
+        costs: dict[str, float] = {}
+        if status == "ok" and traces:
+            for target in targets:
+                for metric in TARGET_METRICS.get(target, ()):
+                    cells = [per_trace[t]["metrics"].get(metric) for t in traces]
+                    if all(c is not None for c in cells):
+                        mean[metric] = _trace_mean(cells)  # type: ignore[arg-type]
+            for cost in COSTS:
+                values = [per_trace[t]["costs"].get(cost) for t in traces]
+                if all(v is not None for v in values):
+                    costs[cost] = _mean(values)  # type: ignore[arg-type]
+        seeds = max((len(c["seeds"]) for c in per_trace.values()), default=0)
+        models.append(
+            {
+                "model": name,
+                "kind": model_kind(name),
+                "targets": targets,
+                "status": status,
+                "seeds": seeds,
+                "per_trace": per_trace,
+                "mean": mean,
+                "costs": costs,
+                "rank": {},
+            }
+        )
+
+    for target, metric in MAIN_METRIC.items():
+        ranked = [m for m in models if target in m["targets"] and metric in m["mean"]]
+        ranked.sort(
+            key=lambda m: (METRICS[metric].sort_key(m["mean"][metric]["value"]), m["model"])
+        )
+        for position, m in enumerate(ranked, 1):
+            m["rank"][target] = position
+
+    ceiling = {t: ceilings[t] for t in traces if ceilings and t in ceilings}
+    return {
+        "schema": BOARD_SCHEMA,
+        "traces": traces,
+        "data_sha256": {t: manifest.get("files", {}).get(f"traces/{t}.parquet") for t in traces},
+        "split_version": SPLIT_VERSION,
+        "metrics": {
+            name: {
+                "target": m.target,
+                "higher_is_better": m.higher_is_better,
+                "description": m.description,
+            }
+            for name, m in METRICS.items()
+        },
+        "main_metric": dict(MAIN_METRIC),
+        "models": models,
+        "ceiling": ceiling,
+        "failed": failed_runs,
+        "refused": refused,
+        "result_files": len(accepted) + len(refused),
+    }
+
+
+def shows(model: dict[str, Any], target: str) -> bool:
+    """Whether a model has a row for `target` (one whose targets are unknown, because it failed
+    before they could be read, has a `failed` row in both tables)."""
+    return target in model["targets"] or not model["targets"]
+
+
+def ordered(board: dict[str, Any], target: str) -> list[dict[str, Any]]:
+    """Models predicting `target`: ranked ones first (by rank), then the rest by name."""
+    rows = [m for m in board["models"] if shows(m, target)]
+    return sorted(rows, key=lambda m: (m["rank"].get(target, math.inf), m["model"]))
+
+
+# -- the predictability ceiling -----------------------------------------------------------------
+CEILING_KEYS = ("max_predictability", "pi_max", "predictability")
+
+
+def ceiling_value(entry: dict[str, Any] | None) -> float | None:
+    """The maximum predictability in a `benchmark.ceiling.ceiling` result."""
+    if not entry:
+        return None
+    for key in CEILING_KEYS:
+        if _finite(entry.get(key)):
+            return float(entry[key])
+    return None
+
+
+def compute_ceilings(
+    traces: Iterable[str], data_root: Path | None = None, log: Callable[[str], None] | None = None
+) -> dict[str, dict[str, Any]]:
+    """`benchmark.ceiling.ceiling` of each trace's test task sequence (empty if unavailable)."""
+    try:
+        from benchmark.ceiling import ceiling
+    except ImportError as error:
+        if log:
+            log(f"no ceiling rows: benchmark.ceiling is not available ({error})")
+        return {}
+    from benchmark.dataset import load_trace
+
+    out = {}
+    for trace in traces:
+        try:
+            runs = load_trace(trace, data_root)
+        except (FileNotFoundError, KeyError, ValueError) as error:
+            if log:
+                log(f"no ceiling for {trace}: {error}")
+            continue
+        lo, hi = runs.split.test
+        entry = ceiling(runs.task[lo:hi])
+        out[trace] = {k: _plain(v) for k, v in dict(entry).items()}
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, non-finite floats to None."""
+    if hasattr(value, "item") and not isinstance(value, list | dict | str):
+        try:
+            value = value.item()
+        except (ValueError, AttributeError):
+            return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def build(
+    root: Path | None = None,
+    out_dir: Path | None = None,
+    data_root: Path | None = None,
+    ceilings: dict[str, dict[str, Any]] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Write README.md, leaderboard.csv, leaderboard.json and index.html from result files alone.
+
+    `root` holds results/ (default: the leaderboard folder); files go to `out_dir` (default
+    `root`). `ceilings` (trace -> ceiling dict) default to `compute_ceilings` on the data.
+    """
+    from benchmark import render
+    from benchmark.manifest import load_manifest
+
+    root = root or leaderboard_dir()
+    out_dir = out_dir or root
+    manifest = load_manifest(data_root)
+    if ceilings is None:
+        ceilings = compute_ceilings(sorted(manifest.get("traces", {})), data_root, log)
+    board = collect(root, manifest, ceilings)
+    write_text(out_dir / "README.md", render.markdown(board))
+    write_text(out_dir / "leaderboard.csv", render.csv_text(board))
+    write_text(out_dir / "leaderboard.json", render.json_text(board))
+    write_text(out_dir / "index.html", render.html_page(board))
+    return board
+
+
+# =============================================================================================
+# Evaluating: plan the runs, run them (one worker process each), then build
+# =============================================================================================
+def default_models() -> list[str]:
+    from benchmark.registry import registered
+
+    return list(registered())
+
+
+def seeds_for(models: Sequence[str], neural_seeds: int) -> dict[str, int]:
+    """Seeds per model label: `neural_seeds` for models in models.NEURAL, 1 for the others."""
+    from models import NEURAL
+
+    return {m: (neural_seeds if m in NEURAL else 1) for m in models}
+
+
+def make_quick_data(
+    source_root: Path | None, dest_root: Path, traces: Sequence[str], runs: int = QUICK_RUNS
+) -> Path:
+    """Excerpts (first `runs` runs) of `traces`, with their own split and manifest, in `dest_root`.
+
+    The excerpt's parquet is rewritten only when its content changes, so result files of an
+    earlier quick run stay valid for the same excerpt.
+    """
+    import pandas as pd
+
+    from benchmark.atomic import write_json
+    from benchmark.manifest import MANIFEST_VERSION, read_run_table, sha256_file
+    from benchmark.splits import compute_split, write_splits
+
+    files: dict[str, str] = {}
+    entries: dict[str, Any] = {}
+    splits = {}
+    for name in traces:
+        frame = read_run_table(name, source_root).iloc[:runs].reset_index(drop=True)
+        path = dest_root / "traces" / f"{name}.parquet"
+        old = pd.read_parquet(path) if path.exists() else None
+        if old is None or not old.equals(frame):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+        files[f"traces/{name}.parquet"] = sha256_file(path)
+        entries[name] = {"runs": len(frame), "excerpt_of": name, "excerpt_runs": runs}
+        splits[name] = compute_split(frame)
+    write_json(
+        dest_root / "manifest.json",
+        {"version": MANIFEST_VERSION, "files": files, "traces": entries, "quick": True},
+    )
+    write_splits(dest_root / "splits.json", splits)
+    return dest_root
+
+
+def _clear_other_seeds(out_root: Path, label: str, trace: str, seeds: set[int]) -> None:
+    """Remove result files of (label, trace) for seeds this run does not produce."""
+    folder = results_dir(out_root) / label / trace
+    for path in folder.glob("seed*.json"):
+        try:
+            seed = int(path.stem.removeprefix("seed"))
+        except ValueError:
+            continue
+        if seed not in seeds:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".npz").unlink(missing_ok=True)
+
+
+def evaluate_specs(specs: list, out_root: Path, jobs: int = 1, quiet: bool = False) -> list[dict]:
+    """Evaluate every spec (each in its own worker process), `jobs` at a time, with progress."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from benchmark.harness import evaluate_one
+
+    wanted: dict[tuple[str, str], set[int]] = {}
+    for spec in specs:
+        wanted.setdefault((spec.label, spec.trace), set()).add(spec.seed)
+    for (label, trace), seeds in wanted.items():
+        _clear_other_seeds(out_root, label, trace, seeds)
+    if jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
+        # Workers inherit this: jobs workers x threads each = the machine's cores.
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
+    results: list[dict] = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} runs"),
+        TimeElapsedColumn(),
+        disable=quiet,
+    ) as progress:
+        bar = progress.add_task("evaluating", total=len(specs))
+
+        def one(spec: Any) -> dict:
+            result = evaluate_one(spec, out_root)
+            if result["status"] != STATUS_OK:
+                progress.console.print(
+                    f"failed {spec.label} on {spec.trace} seed {spec.seed}: "
+                    f"{_error_text(result['error'])}",
+                    markup=False,
+                    highlight=False,
+                )
+            progress.update(bar, advance=1, description=f"done {spec.label} on {spec.trace}")
+            return result
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            results = list(pool.map(one, specs))
+    return results
+
+
+def run_leaderboard(
+    *,
+    models: Sequence[str] | None = None,
+    traces: Sequence[str] | None = None,
+    neural_seeds: int = NEURAL_SEEDS,
+    quick: bool = False,
+    tune: bool = False,
+    holdout: Path | None = None,
+    out: Path | None = None,
+    jobs: int = 1,
+    timeout_s: float | None = None,
+    max_test_positions: int | None = None,
+    quiet: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> tuple[dict[str, Any], Path]:
+    """Evaluate the models and build the leaderboard; returns (board, output folder)."""
+    from benchmark.harness import DEFAULT_TIMEOUT_S, ONLINE_STEPS, plan
+    from benchmark.manifest import trace_names
+    from benchmark.registry import get_model_class, model_label, registered
+
+    say = log or (lambda _m: None)
+    models = list(models or default_models())
+    source_root = holdout or None
+    if holdout is not None:
+        out = out or holdout / "leaderboard"
+    elif quick:
+        out = out or QUICK_OUT
+    out = out or leaderboard_dir()
+    if quick and tune:
+        raise ValueError(
+            "--tune is not part of the --quick profile (learned models use fast_params)"
+        )
+
+    if tune:
+        from benchmark import tuning
+
+        for model in models:
+            cls = get_model_class(model)
+            for target in sorted(cls.targets):
+                tuning.tune(
+                    model, target, traces=traces, data_root=source_root, quiet=quiet, log=say
+                )
+
+    data_root: Path | None = source_root
+    chosen = list(traces) if traces else None
+    if quick:
+        names = chosen or trace_names(source_root)[:QUICK_TRACES]
+        data_root = make_quick_data(source_root, out / "data", names)
+        chosen = names
+        say(f"quick profile: first {QUICK_RUNS} runs of {', '.join(names)}, fast_params, 1 seed")
+
+    timeout = timeout_s or (QUICK_TIMEOUT_S if quick else DEFAULT_TIMEOUT_S)
+    online_steps = QUICK_ONLINE_STEPS if quick else ONLINE_STEPS
+    specs = []
+    for model in models:
+        try:
+            label = model_label(model, get_model_class(model))
+        except Exception as error:
+            if model not in registered():
+                raise
+            # A registered model that cannot even be imported gets failed results (the worker
+            # reports the import error), never a silent gap in the table.
+            say(f"{model}: cannot be loaded ({type(error).__name__}: {error}); recorded as failed")
+            specs += _unloadable_specs(model, chosen, data_root, timeout)
+            continue
+        n_seeds = seeds_for([label], 1 if quick else neural_seeds)
+        planned = plan(
+            [model],
+            chosen,
+            1,
+            data_root=data_root,
+            timeout_s=timeout,
+            max_test_positions=max_test_positions,
+            online_steps=online_steps,
+            seeds_for=n_seeds,
+        )
+        specs += [_with_fast_params(s) for s in planned] if quick else planned
+    say(f"{len(specs)} runs of {len(models)} models; results in {results_dir(out)}")
+    evaluate_specs(specs, out, jobs=jobs, quiet=quiet)
+    board = build(out, out, data_root, log=say)
+    return board, out
+
+
+def _unloadable_specs(
+    model: str, traces: Sequence[str] | None, data_root: Path | None, timeout_s: float
+) -> list[Any]:
+    from benchmark.harness import RunSpec
+    from benchmark.manifest import trace_names
+
+    names = list(traces) if traces else trace_names(data_root)
+    root = str(data_root) if data_root else None
+    return [RunSpec(model, model, t, 0, {}, {}, root, timeout_s) for t in names]
+
+
+def _with_fast_params(spec: Any) -> Any:
+    """Learned models use their `fast_params`; reference models keep their stored parameters."""
+    from benchmark.registry import get_model_class
+
+    if model_kind(spec.label) == "reference":
+        return spec
+    fast = dict(get_model_class(spec.model).fast_params)
+    return replace(
+        spec,
+        params={t: {**fast} for t in spec.params},
+        params_source={t: "fast_params (quick profile)" for t in spec.params},
+    )
