@@ -1,5 +1,128 @@
-"""CLI commands of this part (filled in by its owner)."""
+"""CLI commands of the data part: `capture`, `prepare` and `data`."""
 
 from __future__ import annotations
 
-from benchmark.cli.app import app  # noqa: F401
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from benchmark.cli.app import app
+
+console = Console(stderr=True)
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+@app.command()
+def capture(
+    scenario: str = typer.Option(..., "--scenario", help="A scenario of data/scenarios.toml."),
+    seconds: float = typer.Option(None, "--seconds", help="Recording length (default: scenario)."),
+    cpu: int = typer.Option(None, "--cpu", help="The CPU to load and trace (default: scenario)."),
+    out: Path = typer.Option(None, "--out", help="Output folder (default: data/raw/SCENARIO)."),
+    scenarios: Path = typer.Option(None, "--scenarios", help="Another scenarios.toml."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing capture in --out."),
+) -> None:
+    """Record a real trace of one CPU under an nginx + ab load (needs root, perf, nginx, ab)."""
+    from benchmark import capture as cap
+    from benchmark.paths import data_dir
+
+    try:
+        base = cap.load_scenario(scenario, scenarios)
+        chosen = cap.with_overrides(base, seconds=seconds, cpu=cpu)
+        target = out or data_dir() / "raw" / scenario
+        with console.status(f"capturing {scenario}") as status:
+            result = cap.capture(
+                chosen, target, force=force, log=lambda m: status.update(f"{scenario}: {m}")
+            )
+    except (cap.CaptureError, cap.ScenarioError) as exc:
+        raise _fail(exc) from exc
+    ab = result.meta["ab"]
+    console.print(
+        f"[green]captured[/green] {scenario} ({chosen.seconds:g} s of CPU {chosen.cpu}) into "
+        f"{result.out}: ab {ab['requests_per_second']} req/s, {ab['complete_requests']} "
+        f"requests; perf lost events {result.meta['lost_events']}",
+        highlight=False,
+    )
+    console.print("next: `kernel-oracle prepare` builds the run table, manifest and split")
+
+
+@app.command()
+def prepare(
+    data: Path = typer.Option(None, "--data", help="The data folder (default: data/)."),
+) -> None:
+    """Turn data/raw/<trace>/ into traces/<trace>.parquet, manifest.json and splits.json."""
+    from benchmark.paths import data_dir
+    from benchmark.prepare import PrepareError
+    from benchmark.prepare import prepare as run_prepare
+    from benchmark.traces import TraceFormatError
+
+    root = data or data_dir()
+    try:
+        with console.status("preparing") as status:
+            done = run_prepare(root, log=lambda m: status.update(m))
+    except (PrepareError, TraceFormatError, ValueError) as exc:
+        raise _fail(exc) from exc
+    for name, item in done.items():
+        damage = item.facts["parse"]["perf_script"]["damage"]
+        bad = ", ".join(f"{k} {v}" for k, v in damage.items() if v) or "none"
+        console.print(
+            f"[green]{name}[/green]: {item.facts['runs']:,} runs, {item.facts['tasks']} tasks, "
+            f"formats agree: {item.facts['parse']['formats_agree']}, damage: {bad}",
+            highlight=False,
+        )
+    console.print(f"wrote {root / 'manifest.json'} and {root / 'splits.json'}")
+
+
+def _table(info: dict[str, Any]) -> Table:
+    table = Table(title=f"kernel-oracle traces (manifest version {info['version']})")
+    for col in (
+        "trace",
+        "runs",
+        "tasks",
+        "train/valid/test",
+        "delta p50/p99 µs",
+        "top tasks",
+        "kernel",
+        "sha256",
+    ):
+        table.add_column(col, overflow="fold")
+    for t in info["traces"]:
+        s, q = t["split"], t["delta_us"]
+        top = ", ".join(f"{x['task']} {x['run_share']:.0%}" for x in t["top_tasks"][:3])
+        table.add_row(
+            t["name"],
+            f"{t['runs']:,}",
+            str(t["tasks"]),
+            f"{s['train']:,}/{s['valid']:,}/{s['test']:,}",
+            f"{q['p50']}/{q['p99']}",
+            top,
+            str(t["kernel"]),
+            t["sha256"][:12] + ("… ok" if t["sha256_verified"] else ""),
+        )
+    return table
+
+
+@app.command("data")
+def data_command(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    data: Path = typer.Option(None, "--data", help="The data folder (default: data/)."),
+) -> None:
+    """Show the shipped traces (runs, tasks, split, sha256 verified, machine, scenario)."""
+    from benchmark.datainfo import collect
+    from benchmark.manifest import DataIntegrityError
+
+    try:
+        info = collect(data)
+    except (DataIntegrityError, FileNotFoundError, KeyError, ValueError) as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        typer.echo(json.dumps(info, indent=2, sort_keys=True))
+    else:
+        Console().print(_table(info))

@@ -1,0 +1,218 @@
+"""Per-trace facts: computed from the data by `prepare`, stored in the manifest, shown by
+`kernel-oracle data` and written into the datasheet (`data/README.md`) — never typed by hand."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark.manifest import MANIFEST_VERSION, load_manifest, verify_file
+from benchmark.paths import data_dir
+from benchmark.splits import TraceSplit, read_splits
+
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+TOP_TASKS = 10
+BEGIN = "<!-- BEGIN GENERATED: kernel-oracle prepare writes this section; do not edit -->"
+END = "<!-- END GENERATED -->"
+
+
+def _r(x: float, nd: int = 3) -> float:
+    return float(round(float(x), nd))
+
+
+def delta_quantiles(delta_us: pd.Series) -> dict[str, float]:
+    """min, p1 ... p99, max and mean of the run lengths in µs."""
+    values = delta_us.to_numpy(dtype=np.float64)
+    out = {"min": _r(values.min())}
+    for q in QUANTILES:
+        out[f"p{round(q * 100)}"] = _r(np.quantile(values, q))
+    out["max"] = _r(values.max())
+    out["mean"] = _r(values.mean())
+    return out
+
+
+def top_tasks(runs: pd.DataFrame, n: int = TOP_TASKS) -> list[dict[str, Any]]:
+    """The `n` tasks with most runs: task, runs, share of runs, share of CPU time."""
+    total_runs = len(runs)
+    total_time = float(runs["delta_us"].sum())
+    grouped = runs.groupby("task", sort=False)["delta_us"].agg(["size", "sum"])
+    grouped = grouped.reset_index().sort_values(
+        ["size", "task"], ascending=[False, True], kind="mergesort"
+    )
+    return [
+        {
+            "task": str(row.task),
+            "runs": int(row.size),
+            "run_share": _r(row.size / total_runs, 4),
+            "time_share": _r(row.sum / total_time, 4) if total_time else 0.0,
+        }
+        for row in grouped.head(n).itertuples(index=False)
+    ]
+
+
+def trace_facts(
+    runs: pd.DataFrame,
+    split: TraceSplit,
+    capture: dict[str, Any],
+    parse: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything the manifest records about one trace (JSON-ready, deterministic)."""
+    machine = capture.get("machine", {})
+    scenario = capture.get("scenario", {})
+    t = runs["t_ns"].to_numpy()
+    return {
+        "scenario": scenario.get("name"),
+        "runs": len(runs),
+        "tasks": int(runs["task"].nunique()),
+        "comms": int(runs["comm"].nunique()),
+        "duration_s": _r((t[-1] - t[0]) / 1e9 + runs["delta_us"].iat[-1] / 1e6, 3),
+        "switches_per_s": _r(len(runs) / max((t[-1] - t[0]) / 1e9, 1e-9), 1),
+        "idle_run_share": _r(float((runs["pid"] == 0).mean()), 4),
+        "top_tasks": top_tasks(runs),
+        "delta_us": delta_quantiles(runs["delta_us"]),
+        "end_states": {str(k): int(v) for k, v in sorted(runs["end_state"].value_counts().items())},
+        "split": {
+            "train": split.train[1] - split.train[0],
+            "valid": split.valid[1] - split.valid[0],
+            "test": split.test[1] - split.test[0],
+        },
+        "split_rows": {
+            "train": list(split.train),
+            "valid": list(split.valid),
+            "test": list(split.test),
+        },
+        "vocabulary": len(split.vocabulary),
+        "sigma_us": _r(split.sigma_us, 3),
+        "kernel": machine.get("kernel"),
+        "perf": machine.get("perf"),
+        "cpu_model": machine.get("cpu_model"),
+        "cpu_count": machine.get("cpu_count"),
+        "hz": machine.get("hz"),
+        "hz_source": machine.get("hz_source"),
+        "cpu": capture.get("cpu"),
+        "ab": capture.get("ab"),
+        "perf_lost_events": capture.get("lost_events"),
+        "parse": parse,
+        "capture": capture,
+    }
+
+
+# ----------------------------------------------------------------------------- reading back
+
+
+def collect(root: Path | None = None, *, verify: bool = True) -> dict[str, Any]:
+    """`{"version", "traces": [...]}` from the manifest and split file, every file verified."""
+    root = root or data_dir()
+    manifest = load_manifest(root)
+    if verify:
+        for relpath in sorted(manifest["files"]):
+            verify_file(relpath, root, manifest)
+    splits = read_splits(root / "splits.json")
+    traces = []
+    for name in sorted(manifest["traces"]):
+        facts = dict(manifest["traces"][name])
+        if name not in splits:
+            raise KeyError(f"{root / 'splits.json'}: no split for trace {name!r}; re-run prepare")
+        traces.append(
+            {
+                "name": name,
+                "sha256": manifest["files"][f"traces/{name}.parquet"],
+                "sha256_verified": verify,
+                "parquet": f"traces/{name}.parquet",
+                **facts,
+            }
+        )
+    return {"version": manifest.get("version", MANIFEST_VERSION), "traces": traces}
+
+
+# ----------------------------------------------------------------------------- the datasheet
+
+
+def _fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def render_markdown(info: dict[str, Any]) -> str:
+    """The datasheet's generated section: overview table, then per-trace details."""
+    lines = [
+        "| trace | runs | tasks | duration s | switches/s | train / valid / test | sigma_us "
+        "| delta p50 µs | lost (parser) | ab req/s |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for t in info["traces"]:
+        s = t["split"]
+        lines.append(
+            f"| `{t['name']}` | {_fmt_int(t['runs'])} | {t['tasks']} | {t['duration_s']} "
+            f"| {_fmt_int(round(t['switches_per_s']))} "
+            f"| {_fmt_int(s['train'])} / {_fmt_int(s['valid'])} / {_fmt_int(s['test'])} "
+            f"| {t['sigma_us']} | {t['delta_us']['p50']} "
+            f"| {t['parse']['perf_script']['damage']['lost']} "
+            f"| {t['ab'].get('requests_per_second')} |"
+        )
+    for t in info["traces"]:
+        lines += ["", f"### `{t['name']}`", ""]
+        scenario = t["capture"].get("scenario", {})
+        lines.append(f"{scenario.get('description', '')}")
+        lines.append("")
+        lines.append(
+            f"- recorded: CPU {t['cpu']} of {t['cpu_count']} ({t['cpu_model']}), kernel "
+            f"`{t['kernel']}`, `{t['perf']}`, HZ {t['hz']} ({t['hz_source']})"
+        )
+        ab = t["ab"]
+        lines.append(
+            f"- load: ab {ab.get('complete_requests')} requests, "
+            f"{ab.get('requests_per_second')} req/s, {ab.get('failed_requests')} failed; "
+            f"perf lost events: {t['perf_lost_events']}"
+        )
+        q = t["delta_us"]
+        lines.append("- delta_us: " + ", ".join(f"{k} {v}" for k, v in q.items()))
+        lines.append(
+            f"- split rows (half-open): train {t['split_rows']['train']}, valid "
+            f"{t['split_rows']['valid']}, test {t['split_rows']['test']}; vocabulary "
+            f"{t['vocabulary']} labels (with `<other>`); idle share of runs {t['idle_run_share']}"
+        )
+        ps = t["parse"]["perf_script"]
+        damage = ", ".join(f"{k} {v}" for k, v in ps["damage"].items())
+        lines.append(f"- damage (perf script): {damage}")
+        lines.append(f"- both formats agree: {t['parse']['formats_agree']}")
+        lines += [
+            "",
+            "| top task | runs | share of runs | share of CPU time |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for task in t["top_tasks"]:
+            lines.append(
+                f"| `{task['task']}` | {_fmt_int(task['runs'])} | {task['run_share']:.2%} "
+                f"| {task['time_share']:.2%} |"
+            )
+        lines += ["", "Commands:", "", "```"]
+        lines += [_shorten(c) for c in t["capture"].get("commands", [])]
+        lines.append("```")
+    return "\n".join(lines) + "\n"
+
+
+def _shorten(command: str) -> str:
+    """A command for the datasheet: long inline Python of background loads elided."""
+    return re.sub(
+        r"(-c) '(import ctypes.*?)'", r"\1 '<background loop, see capture.py>'", command, flags=re.S
+    )
+
+
+def update_readme(path: Path, info: dict[str, Any]) -> bool:
+    """Replace the generated section of the datasheet; True when the file changed."""
+    from benchmark.atomic import write_text
+
+    text = path.read_text() if path.exists() else ""
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"{path}: no generated section ({BEGIN} ... {END}); add the markers")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{BEGIN}\n{render_markdown(info)}{END}{tail}"
+    if new != text:
+        write_text(path, new)
+        return True
+    return False
