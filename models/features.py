@@ -1,0 +1,374 @@
+"""Causal features for the tree models (`decision_tree`, `lightgbm`): one builder, two paths.
+
+For a position `p` (a full-trace row index) every feature is computed from rows `< p` of the
+`Runs` given, and only from rows at or after that slice's start (a slice that starts later
+simply has less history). Two implementations compute the same numbers:
+
+* `FeatureBuilder.transform(runs, positions)`: vectorized numpy over all positions at once
+  (a loop over the `top_m` candidate tasks, none over rows), used by `fit` and `predict`;
+* `FeatureBuilder.stream(history)` -> `FeatureStream`: O(1)-per-row state for `online()`,
+  `update(row)` then `features()` for the next position.
+
+Both give bit-identical float32 rows (tests/test_features.py checks it): integer quantities are
+kept in int64 (run lengths in nanoseconds, `rint(delta_us * 1000)`), and every float step is
+the same numpy operation in the same order in both paths.
+
+Columns (`FeatureBuilder.names`), with `b` = 1..k runs back and `m` = the candidate tasks:
+
+* `task_b`, `comm_b`, `state_b` (categorical ids; -1 before the slice start),
+  `logd_b` = log1p(delta_us of that run) (-1 before the start),
+  `kthread_b` = 1 if that run's comm is a kernel thread (see `is_kernel_thread`), 0 if not,
+  -1 before the start;
+* `prio_1`: the kernel priority of the last run (-1 where unknown or before the start);
+* per candidate task `m` (the `top_m` most frequent tasks of the training rows, ties by id,
+  `<other>` included if it is among them; fixed at `fit`):
+  `since_runs_m`  runs since `m` last ran (1 = it ran last; 1e9 if it has not run yet),
+  `since_us_m`    log1p(microseconds from the end of `m`'s last run to now, the end of the last
+                  run) (99 if it has not run yet),
+  `last_len_m`    log1p(`m`'s last run length in microseconds) (-1 if none),
+  `mean_len_m`    log1p(`m`'s mean run length over its runs among the last `window` runs)
+                  (-1 if none),
+  `count_m`       how many of the last `window` runs were `m`.
+
+Only the `top_m` candidates get per-task columns so that the matrix stays `5k + 1 + 5 top_m`
+wide whatever the vocabulary size (traces can have 100+ tasks; the most frequent 16 cover
+nearly all runs); the rest are still visible through `task_b`/`comm_b`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmark.dataset import Runs
+from benchmark.protocol import RunRow
+
+SINCE_NEVER_RUNS = 1e9
+SINCE_NEVER_US = 1e12
+MISSING = -1.0
+
+# Comm names of kernel threads (Linux names them itself; comms are truncated to 15 chars).
+# The rule: a comm is a kernel thread when it is `<idle>`/`swapper*` (the idle task), or starts
+# with one of the per-CPU or per-device kernel-thread prefixes below (kworker/, ksoftirqd/,
+# rcu_*/rcuc/rcuog/rcuop/..., migration/, idle_inject/, watchdog*, cpuhp/, irq/, kswapd, jbd2/,
+# ...), or is one of the singleton kernel threads (kthreadd, khugepaged, oom_reaper, ...).
+# Everything else (nginx, ab, python, the captures' helpers) is a user task.
+_KTHREAD_PREFIXES = (
+    "kworker/",
+    "ksoftirqd/",
+    "rcu_",
+    "rcuc/",
+    "rcub/",
+    "rcuog/",
+    "rcuop/",
+    "rcuos/",
+    "migration/",
+    "idle_inject/",
+    "watchdog",
+    "cpuhp/",
+    "irq/",
+    "swapper",
+    "kswapd",
+    "kcompactd",
+    "jbd2/",
+    "ext4-",
+    "xfs",
+    "scsi_",
+    "napi/",
+    "nvme",
+    "card",  # DRM: card0-crtc0 ...
+    "kdmflush",
+    "kcryptd",
+    "dmcrypt_",
+    "pool_workqueue",
+    "kthrotld",
+    "kstrp",
+    "kdamond",
+    "ksmd",
+    "kblockd",
+    "kauditd",
+    "khungtaskd",
+    "kintegrityd",
+    "writeback",
+    "blkcg_punt_bio",
+    "md",
+    "edac-",
+    "ipv6_addrconf",
+    "mm_percpu_wq",
+    "zswap",
+)
+_KTHREAD_NAMES = frozenset(
+    {
+        "<idle>",
+        "kthreadd",
+        "khugepaged",
+        "oom_reaper",
+        "kdevtmpfs",
+        "netns",
+        "inet_frag_wq",
+        "tpm_dev_wq",
+        "ata_sff",
+        "charger_manager",
+        "kpsmoused",
+        "cryptd",
+        "hwrng",
+        "khvcd",
+    }
+)
+_MD_RE = re.compile(r"^md\d*(_|$)")  # md0_raid1, md (not "mdadm" style user tools)
+
+
+def is_kernel_thread(comm: str) -> bool:
+    """Whether a comm name is a kernel thread's, by the naming rule documented above."""
+    if comm in _KTHREAD_NAMES:
+        return True
+    if comm.startswith("md"):
+        return bool(_MD_RE.match(comm))
+    if comm.startswith("card"):
+        return bool(re.match(r"^card\d+-", comm))
+    return comm.startswith(_KTHREAD_PREFIXES)
+
+
+def _ns(delta_us: np.ndarray) -> np.ndarray:
+    """Run lengths in integer nanoseconds (exact for traces recorded with --ns)."""
+    return np.rint(np.asarray(delta_us, dtype=np.float64) * 1000.0).astype(np.int64)
+
+
+@dataclass
+class FeatureBuilder:
+    """Fitted feature layout: which tasks get per-task columns, and the kernel-thread flags."""
+
+    k: int
+    top_m: int
+    window: int
+    top_tasks: np.ndarray  # int64[M'] candidate task ids, most frequent first (M' <= top_m)
+    kthread: np.ndarray  # float64[n_comms] 1.0 for kernel-thread comms
+    n_tasks: int
+
+    @classmethod
+    def fit(cls, train: Runs, *, k: int = 4, top_m: int = 16, window: int = 64) -> FeatureBuilder:
+        if k < 1 or top_m < 0 or window < 1:
+            raise ValueError(f"need k >= 1, top_m >= 0, window >= 1; got {k}, {top_m}, {window}")
+        counts = np.bincount(train.task, minlength=train.n_tasks)
+        order = np.lexsort((np.arange(len(counts)), -counts))  # most frequent first, ties by id
+        top = order[counts[order] > 0][:top_m].astype(np.int64)
+        kthread = np.array(
+            [1.0 if is_kernel_thread(c) else 0.0 for c in train.comm_vocabulary], dtype=np.float64
+        )
+        kthread[0] = 0.0  # `<other>`: unknown comms count as user tasks
+        return cls(int(k), int(top_m), int(window), top, kthread, int(train.n_tasks))
+
+    # -- layout ------------------------------------------------------------------------------
+    @property
+    def n_features(self) -> int:
+        return 5 * self.k + 1 + 5 * len(self.top_tasks)
+
+    @property
+    def names(self) -> list[str]:
+        out = []
+        for b in range(1, self.k + 1):
+            out += [f"task_{b}", f"comm_{b}", f"state_{b}", f"logd_{b}", f"kthread_{b}"]
+        out.append("prio_1")
+        for kind in ("since_runs", "since_us", "last_len", "mean_len", "count"):
+            out += [f"{kind}_{int(m)}" for m in self.top_tasks]
+        return out
+
+    @property
+    def categorical(self) -> list[int]:
+        """Column indices holding ids (task_b, comm_b, state_b)."""
+        return [5 * (b - 1) + j for b in range(1, self.k + 1) for j in range(3)]
+
+    # -- batch -------------------------------------------------------------------------------
+    def transform(self, runs: Runs, positions: np.ndarray) -> np.ndarray:
+        """float32[len(positions), n_features]: features of each position from rows < it."""
+        positions = np.asarray(positions, dtype=np.int64)
+        local = positions - runs.start
+        if len(local) and (local.min() < 0 or local.max() > len(runs)):
+            raise IndexError("positions must lie in [runs.start, runs.start + len(runs)]")
+        n = len(local)
+        out = np.empty((n, self.n_features), dtype=np.float32)
+        if n == 0:
+            return out
+        stop = int(local.max())  # rows [0, stop) are all any position may read
+        if stop == 0:  # no position has any history
+            out[:] = self._empty_row()
+            return out
+        task = runs.task[:stop].astype(np.int64)
+        comm = runs.comm[:stop].astype(np.int64)
+        state = runs.end_state[:stop].astype(np.int64)
+        delta = np.asarray(runs.delta_us[:stop], dtype=np.float64)
+        dns = _ns(delta)
+        end_ns = runs.t_ns[:stop].astype(np.int64) + dns
+        logd = np.log1p(delta)
+        kth = self.kthread[comm]
+
+        for b in range(1, self.k + 1):
+            row = local - b
+            ok = row >= 0
+            safe = np.where(ok, row, 0)
+            col = 5 * (b - 1)
+            for j, values in enumerate((task, comm, state, logd, kth)):
+                out[:, col + j] = np.where(ok, values[safe], MISSING)
+        ok = local >= 1
+        safe = np.where(ok, local - 1, 0)
+        prio = runs.prio[:stop].astype(np.float64)
+        out[:, 5 * self.k] = np.where(ok, prio[safe], MISSING)
+        now = np.where(ok, end_ns[safe], 0)
+
+        base = 5 * self.k + 1
+        m_count = len(self.top_tasks)
+        index = np.arange(stop, dtype=np.int64)
+        lo = np.maximum(local - self.window, 0)
+        for slot, m in enumerate(self.top_tasks):
+            hit = task == m
+            last = np.maximum.accumulate(np.where(hit, index, -1))
+            last_before = np.where(ok, last[safe], -1)
+            seen = last_before >= 0
+            lb = np.where(seen, last_before, 0)
+            cum_n = np.concatenate([[0], np.cumsum(hit, dtype=np.int64)])
+            cum_s = np.concatenate([[0], np.cumsum(np.where(hit, dns, 0), dtype=np.int64)])
+            count = cum_n[local] - cum_n[lo]
+            total = cum_s[local] - cum_s[lo]
+            since_runs = np.where(seen, (local - lb).astype(np.float64), SINCE_NEVER_RUNS)
+            since_ns = np.where(seen, now - end_ns[lb], 0)
+            since_us = np.where(seen, since_ns / 1000.0, SINCE_NEVER_US)
+            last_len = np.where(seen, dns[lb] / 1000.0, MISSING)
+            mean_len = np.where(count > 0, total / np.maximum(count, 1) / 1000.0, MISSING)
+            for j, values in enumerate((since_runs, since_us, last_len, mean_len, count)):
+                out[:, base + j * m_count + slot] = values
+        return out
+
+    def _empty_row(self) -> np.ndarray:
+        m_count = len(self.top_tasks)
+        row = np.full(self.n_features, MISSING, dtype=np.float32)
+        base = 5 * self.k + 1
+        row[base : base + m_count] = SINCE_NEVER_RUNS
+        row[base + m_count : base + 2 * m_count] = SINCE_NEVER_US
+        row[base + 4 * m_count : base + 5 * m_count] = 0.0
+        return row
+
+    # -- streaming ---------------------------------------------------------------------------
+    def stream(self, history: Runs) -> FeatureStream:
+        """A streaming builder primed with `history`: its `features()` is the row for the
+        position right after `history`, as `transform(runs, [history.start + len(history)])`."""
+        return FeatureStream(self, history)
+
+
+class FeatureStream:
+    """Incremental features: `update(row)` per run that ends, `features()` for the next one.
+
+    The state is the next position's feature row itself, kept as a Python list: an update
+    shifts the last-k block by one run, writes the new run's values, refreshes the per-candidate
+    times and touches the window counts of at most two candidates. The only transcendental
+    function, log1p of the new run's length, goes through numpy's ufunc as in the batch path,
+    and every other value is an integer or one IEEE division, so both paths give the same bits.
+    """
+
+    def __init__(self, builder: FeatureBuilder, history: Runs) -> None:
+        self.b = builder
+        m = len(builder.top_tasks)
+        self.m = m
+        slot_of = np.full(max(builder.n_tasks, 1), -1, dtype=np.int64)
+        slot_of[builder.top_tasks] = np.arange(m)
+        self.slot_of = slot_of.tolist()
+        self.kthread = builder.kthread.tolist()
+        self.k, self.window = builder.k, builder.window
+        self.base = 5 * self.k + 1
+        n = len(history)
+        # the row of the next position, computed once by the batch path
+        self.row = builder.transform(history, np.array([history.start + n]))[0].tolist()
+        self.n = n
+        dns = _ns(history.delta_us)
+        end_ns = history.t_ns.astype(np.int64) + dns
+        self.now = int(end_ns[-1]) if n else 0
+        self.last_idx = [-1] * m
+        self.last_end = [0] * m
+        task = history.task.astype(np.int64)
+        for slot, t in enumerate(builder.top_tasks):
+            where = np.flatnonzero(task == t)
+            if len(where):
+                j = int(where[-1])
+                self.last_idx[slot] = j
+                self.last_end[slot] = int(end_ns[j])
+        lo = max(0, n - self.window)
+        self.ring: deque[tuple[int, int]] = deque(
+            zip(slot_of[task[lo:]].tolist(), dns[lo:].tolist(), strict=True)
+        )
+        self.win_n = [0] * m
+        self.win_s = [0] * m
+        for slot, ns in self.ring:
+            if slot >= 0:
+                self.win_n[slot] += 1
+                self.win_s[slot] += ns
+        self._one = np.zeros(1, dtype=np.float64)
+        self._out = np.empty(builder.n_features, dtype=np.float32)
+
+    def _window_slot(self, slot: int) -> None:
+        """Rewrite candidate `slot`'s window mean and count in the row."""
+        c = self.win_n[slot]
+        base, m = self.base, self.m
+        self.row[base + 3 * m + slot] = self.win_s[slot] / c / 1000.0 if c else MISSING
+        self.row[base + 4 * m + slot] = float(c)
+
+    def update(self, row: RunRow) -> None:
+        """Append the run that just ended and recompute the next position's row."""
+        task, c, delta = int(row.task), int(row.comm), float(row.delta_us)
+        ns = round(delta * 1000.0)  # half-to-even, as np.rint
+        end = int(row.t_ns) + ns
+        self.now = end
+        m, base, k = self.m, self.base, self.k
+        out = self.row
+        one = self._one
+        one[0] = delta
+        np.log1p(one, out=one)
+        kthread = self.kthread
+        if k > 1:
+            out[5 : 5 * k] = out[: 5 * (k - 1)]
+        out[:5] = (
+            float(task),
+            float(c),
+            float(row.end_state),
+            float(one[0]),
+            kthread[c] if 0 <= c < len(kthread) else 0.0,
+        )
+        out[5 * k] = float(row.prio)
+        slot = self.slot_of[task] if 0 <= task < len(self.slot_of) else -1
+        touched = []
+        if slot >= 0:
+            self.last_idx[slot] = self.n
+            self.last_end[slot] = end
+            out[base + 2 * m + slot] = ns / 1000.0
+            self.win_n[slot] += 1
+            self.win_s[slot] += ns
+            touched.append(slot)
+        ring = self.ring
+        ring.append((slot, ns))
+        if len(ring) > self.window:
+            old_slot, old_ns = ring.popleft()
+            if old_slot >= 0:
+                self.win_n[old_slot] -= 1
+                self.win_s[old_slot] -= old_ns
+                touched.append(old_slot)
+        for s in touched:
+            self._window_slot(s)
+        self.n = n = self.n + 1
+        if m:
+            out[base : base + m] = [
+                float(n - i) if i >= 0 else SINCE_NEVER_RUNS for i in self.last_idx
+            ]
+            out[base + m : base + 2 * m] = [
+                (end - e) / 1000.0 if i >= 0 else SINCE_NEVER_US
+                for i, e in zip(self.last_idx, self.last_end, strict=True)
+            ]
+
+    def features(self) -> np.ndarray:
+        """float32[n_features]: the next position's features (equal to the batch path's).
+
+        The array is reused by the next call: copy it to keep it.
+        """
+        out = self._out
+        out[:] = self.row
+        return out

@@ -1,0 +1,367 @@
+"""`lightgbm`: gradient-boosted trees (LightGBM) on the features of `models/features.py`.
+
+* task: `LGBMClassifier` (multiclass softmax, multi_logloss) over the `max_classes` most
+  frequent training tasks plus one residual class standing for every other task; the residual
+  class's probability is spread over the other vocabulary tasks in proportion to their
+  training frequency (tasks absent from the training rows get 0). One tree per class per round
+  makes the cost linear in the class count: the cap keeps fit and single-row latency bounded on
+  traces with 100+ tasks, and the residual class keeps the rows summing to 1.
+* delta: `LGBMRegressor` with the L2 objective on the raw run length in microseconds.
+  `mse_z` is L2 on delta / sigma_us with one sigma per trace, so the L2 optimum on raw
+  microseconds is the `mse_z` optimum; the early-stopping metric (valid l2) is `mse_z` times
+  sigma^2.
+
+Both fit on the training rows and early-stop on the valid rows (`valid` rows are never fitted),
+`n_jobs` = the CPUs this process may run on, `deterministic=True`, `force_row_wise=True` and
+the seed as LightGBM's `seed`: the same seed gives the same model. Without valid rows, they run
+`n_estimators` rounds.
+
+`report(round, score)` (Optuna pruning) gets, per classifier round, the valid multi_logloss at
+`round` and then, per regressor round, the valid mse_z at `DELTA_REPORT_OFFSET + round`, so that
+a median pruner compares like with like; both are lower-is-better.
+
+`online()` streams the features and calls LightGBM's own single-row fast path
+(`LGBM_BoosterPredictForMatSingleRowFastInit` / `...SingleRowFast` of the C API, through
+lightgbm's loaded library, one thread): the same C++ predictor as `Booster.predict` without its
+per-call Python and thread set-up (~100s of microseconds on one row).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Any, ClassVar
+
+import numpy as np
+
+from benchmark.dataset import Runs
+from benchmark.protocol import (
+    OnlinePredictor,
+    Prediction,
+    Predictor,
+    Reporter,
+    RunRow,
+    check_fit_input,
+)
+from models.features import FeatureBuilder
+
+MIN_TRAIN_RUNS = 10
+DELTA_REPORT_OFFSET = 50_000  # inside the tuner's per-trace STEP_STRIDE (100_000)
+
+
+def n_cores() -> int:
+    """CPUs this process may run on (respects taskset / cgroup affinity)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class LightGBM(Predictor):
+    """LGBMClassifier (next task) and LGBMRegressor (next run length, L2 on microseconds)."""
+
+    name = "lightgbm"
+    trains_on_valid = False  # valid rows only early-stop the boosting
+    report_metric = (
+        f"valid multi_logloss per classifier round, then valid mse_z at "
+        f"{DELTA_REPORT_OFFSET} + regressor round",
+        False,
+    )
+    fast_params: ClassVar[dict[str, Any]] = {
+        "k": 2,
+        "top_m": 4,
+        "window": 16,
+        "n_estimators": 20,
+        "num_leaves": 7,
+        "max_classes": 8,
+    }
+
+    def __init__(
+        self,
+        *,
+        k: int = 4,
+        top_m: int = 16,
+        window: int = 64,
+        max_classes: int = 24,
+        n_estimators: int = 400,
+        learning_rate: float = 0.1,
+        num_leaves: int = 31,
+        min_child_samples: int = 20,
+        subsample: float = 1.0,
+        colsample_bytree: float = 1.0,
+        reg_lambda: float = 0.0,
+        early_stopping_rounds: int = 20,
+    ) -> None:
+        self.k = k
+        self.top_m = top_m
+        self.window = window
+        self.max_classes = max_classes
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.early_stopping_rounds = early_stopping_rounds
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        return {
+            "k": trial.suggest_int("k", 1, 8),
+            "top_m": trial.suggest_int("top_m", 4, 32, log=True),
+            "window": trial.suggest_int("window", 16, 512, log=True),
+            "max_classes": trial.suggest_int("max_classes", 8, 64, log=True),
+            "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
+            "num_leaves": trial.suggest_int("num_leaves", 7, 127, log=True),
+            "min_child_samples": trial.suggest_int("min_child_samples", 5, 200, log=True),
+            "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+            "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
+            "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 10.0, log=True),
+        }
+
+    # -- fit ---------------------------------------------------------------------------------
+    def _common(self, seed: int) -> dict[str, Any]:
+        return {
+            "n_estimators": self.n_estimators,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "subsample": self.subsample,
+            "subsample_freq": 1 if self.subsample < 1.0 else 0,
+            "colsample_bytree": self.colsample_bytree,
+            "reg_lambda": self.reg_lambda,
+            "random_state": seed,
+            "n_jobs": n_cores(),
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbosity": -1,
+        }
+
+    def fit(
+        self,
+        train: Runs,
+        *,
+        valid: Runs | None = None,
+        seed: int = 0,
+        report: Reporter | None = None,
+    ) -> LightGBM:
+        import lightgbm as lgb
+
+        check_fit_input(self, train, MIN_TRAIN_RUNS)
+        if self.max_classes < 1:
+            raise ValueError(f"max_classes must be >= 1, got {self.max_classes}")
+        if not 1 <= self.n_estimators < DELTA_REPORT_OFFSET:
+            raise ValueError(
+                f"n_estimators must lie in [1, {DELTA_REPORT_OFFSET}), got {self.n_estimators}"
+            )
+        builder = FeatureBuilder.fit(train, k=self.k, top_m=self.top_m, window=self.window)
+        self.features_ = builder
+        n_tasks = train.n_tasks
+        x = builder.transform(train, np.arange(train.start + 1, train.start + len(train)))
+        task = train.task[1:].astype(np.int64)
+        delta = np.asarray(train.delta_us[1:], dtype=np.float64)
+        has_valid = valid is not None and len(valid) > 0
+        if has_valid:
+            seen = train.concat(valid)
+            xv = builder.transform(seen, np.arange(valid.start, valid.start + len(valid)))
+            task_v = valid.task.astype(np.int64)
+            delta_v = np.asarray(valid.delta_us, dtype=np.float64)
+
+        # classes: the most frequent training tasks, then one residual class for the others
+        counts = np.bincount(task, minlength=n_tasks)
+        order = np.lexsort((np.arange(n_tasks), -counts))
+        top = order[counts[order] > 0][: self.max_classes]
+        rest = np.setdiff1d(np.flatnonzero(counts > 0), top)
+        label_of = np.full(n_tasks, len(top), dtype=np.int64)  # residual by default
+        label_of[top] = np.arange(len(top))
+        self.top_tasks_ = top.astype(np.int64)
+        self.rest_tasks_ = rest.astype(np.int64)
+        self.rest_weights_ = (
+            counts[rest] / counts[rest].sum() if len(rest) else np.zeros(0)
+        ).astype(np.float64)
+        self.n_tasks_ = n_tasks
+        y = label_of[task]
+        classes = np.unique(y)
+        self.classes_ = classes
+        is_top = classes < len(top)
+        # (class column, vocabulary id) of the top classes; the residual class's column
+        self.top_columns_ = (np.flatnonzero(is_top), top[classes[is_top]].astype(np.int64))
+        self.rest_column_ = int(np.flatnonzero(~is_top)[0]) if (~is_top).any() else -1
+        categorical = builder.categorical
+        common = self._common(seed)
+        sigma2 = float(train.sigma_us) ** 2 or 1.0
+
+        def callbacks(offset: int, scale: float) -> list[Any]:
+            out: list[Any] = []
+            if has_valid and self.early_stopping_rounds > 0:
+                out.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+            if report is not None and has_valid:
+
+                def _report(env: Any) -> None:
+                    for _, _, value, _ in env.evaluation_result_list:
+                        report(offset + env.iteration, float(value) / scale)
+                        break
+
+                _report.order = 5  # type: ignore[attr-defined]  # before early stopping
+                out.append(_report)
+            return out
+
+        if len(classes) == 1:
+            self.classifier_ = None  # a single class: constant prediction
+        else:
+            eval_args: dict[str, Any] = {}
+            if has_valid:
+                yv = label_of[task_v]
+                keep = np.isin(yv, classes)  # valid tasks never seen in training can't score
+                if keep.any():
+                    eval_args = _eval_args(lgb, xv[keep], yv[keep])
+            self.classifier_ = lgb.LGBMClassifier(
+                objective="multiclass" if len(classes) > 2 else "binary", **common
+            ).fit(
+                x,
+                y,
+                categorical_feature=categorical,
+                callbacks=callbacks(0, 1.0) if eval_args else [],
+                **eval_args,
+            )
+        self.regressor_ = lgb.LGBMRegressor(objective="regression", **common).fit(
+            x,
+            delta,
+            categorical_feature=categorical,
+            callbacks=callbacks(DELTA_REPORT_OFFSET, sigma2) if has_valid else [],
+            **(_eval_args(lgb, xv, delta_v) if has_valid else {}),
+        )
+        self.fitted_ = True
+        return self
+
+    # -- predict -----------------------------------------------------------------------------
+    def _best(self, model: Any) -> int:
+        best = getattr(model, "best_iteration_", None)
+        return int(best) if best else int(model.n_estimators)
+
+    def _vocabulary_proba(self, class_proba: np.ndarray) -> np.ndarray:
+        """Class probabilities (columns: `classes_`) to vocabulary order, rows summing to 1."""
+        out = np.zeros((len(class_proba), self.n_tasks_), dtype=np.float64)
+        out[:, self.top_columns_[1]] = class_proba[:, self.top_columns_[0]]
+        if self.rest_column_ >= 0:
+            column = class_proba[:, self.rest_column_ : self.rest_column_ + 1]
+            out[:, self.rest_tasks_] = column * self.rest_weights_
+        out /= out.sum(axis=1, keepdims=True)
+        return out.astype(np.float32)
+
+    def _class_proba(self, x: np.ndarray) -> np.ndarray:
+        if self.classifier_ is None:
+            return np.ones((len(x), 1), dtype=np.float64)
+        booster = self.classifier_.booster_
+        raw = booster.predict(x, num_iteration=self._best(self.classifier_))
+        return raw.reshape(len(x), -1) if len(self.classes_) > 2 else _binary(raw)
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        positions = self.check_positions(runs, positions)
+        x = self.features_.transform(runs, positions)
+        if len(positions) == 0:
+            return Prediction(
+                np.zeros((0, runs.n_tasks), dtype=np.float32), np.zeros(0, dtype=np.float64)
+            )
+        delta = self.regressor_.booster_.predict(x, num_iteration=self._best(self.regressor_))
+        return Prediction(
+            task_proba=self._vocabulary_proba(self._class_proba(x)),
+            delta_us=np.asarray(delta, dtype=np.float64),
+        )
+
+    def online(self, history: Runs) -> OnlinePredictor:
+        self.check_fitted()
+        return _LightGBMOnline(self, history)
+
+
+def _eval_args(lgb: Any, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """The validation set in the form this LightGBM's sklearn API takes (4.6 renamed it)."""
+    import inspect
+
+    if "eval_X" in inspect.signature(lgb.LGBMModel.fit).parameters:
+        return {"eval_X": (x,), "eval_y": (y,)}
+    return {"eval_set": [(x, y)]}
+
+
+def _binary(p1: np.ndarray) -> np.ndarray:
+    p1 = np.asarray(p1, dtype=np.float64)
+    return np.stack([1.0 - p1, p1], axis=1)
+
+
+class _FastRow:
+    """LightGBM's C single-row fast predictor for one booster (float32 rows, one thread)."""
+
+    def __init__(self, booster: Any, num_iteration: int, n_features: int, n_out: int) -> None:
+        from lightgbm.basic import _LIB, _safe_call
+
+        self._lib = _LIB
+        self.handle = ctypes.c_void_p()
+        _safe_call(
+            _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+                booster._handle,
+                ctypes.c_int(0),  # C_API_PREDICT_NORMAL
+                ctypes.c_int(0),  # start_iteration
+                ctypes.c_int(num_iteration),
+                ctypes.c_int(0),  # C_API_DTYPE_FLOAT32
+                ctypes.c_int32(n_features),
+                ctypes.c_char_p(b"num_threads=1"),
+                ctypes.byref(self.handle),
+            )
+        )
+        self._booster = booster  # keep the booster alive as long as the fast config
+        self.out = np.zeros(n_out, dtype=np.float64)
+        self._out_ptr = self.out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+        self._out_len = ctypes.c_int64(0)
+        self._out_len_ref = ctypes.byref(self._out_len)
+        self._call = _LIB.LGBM_BoosterPredictForMatSingleRowFast
+        self._check = _safe_call
+
+    def __call__(self, row_ptr: ctypes.c_void_p) -> np.ndarray:
+        self._check(self._call(self.handle, row_ptr, self._out_len_ref, self._out_ptr))
+        return self.out
+
+    def __del__(self) -> None:
+        handle = getattr(self, "handle", None)
+        if handle is not None and handle.value:
+            self._lib.LGBM_FastConfigFree(handle)
+            self.handle = None
+
+
+class _LightGBMOnline(OnlinePredictor):
+    def __init__(self, model: LightGBM, history: Runs) -> None:
+        self.model = model
+        self.stream = model.features_.stream(history)
+        n_features = model.features_.n_features
+        self._row = np.zeros(n_features, dtype=np.float32)
+        self._row_ptr = ctypes.c_void_p(self._row.ctypes.data)
+        clf = model.classifier_
+        self.n_classes = len(model.classes_)
+        self.clf = (
+            None
+            if clf is None
+            else _FastRow(
+                clf.booster_,
+                model._best(clf),
+                n_features,
+                self.n_classes if self.n_classes > 2 else 1,
+            )
+        )
+        self.reg = _FastRow(model.regressor_.booster_, model._best(model.regressor_), n_features, 1)
+        self._class_row = np.zeros((1, self.n_classes), dtype=np.float64)
+
+    def predict_next(self) -> tuple[np.ndarray, float]:
+        self._row[:] = self.stream.features()
+        delta = float(self.reg(self._row_ptr)[0])
+        if self.clf is None:
+            self._class_row[0, 0] = 1.0
+        elif self.n_classes > 2:
+            self._class_row[0] = self.clf(self._row_ptr)
+        else:
+            p1 = self.clf(self._row_ptr)[0]
+            self._class_row[0, 0] = 1.0 - p1
+            self._class_row[0, 1] = p1
+        return self.model._vocabulary_proba(self._class_row)[0], delta
+
+    def update(self, row: RunRow) -> None:
+        self.stream.update(row)

@@ -1,0 +1,177 @@
+"""`decision_tree`: a Negi-style decision tree (Negi and Kishore Kumar, TENCON 2005).
+
+Negi and Kishore Kumar learned C4.5 trees over static and dynamic process attributes to
+predict a process's next CPU burst and its scheduling. Here, on the causal features of
+`models/features.py` (the last k tasks/comms/end states/run lengths, prio, kernel-thread flags
+and per-candidate history), two scikit-learn CART trees:
+
+* task: `DecisionTreeClassifier(criterion="entropy")`, the leaf's class distribution mapped to
+  the vocabulary (tasks absent from the training rows get probability 0);
+* delta: `DecisionTreeRegressor(criterion="squared_error")` on the raw run length in
+  microseconds, so each leaf predicts the mean of its training rows: the L2-optimal constant,
+  which is what `mse_z` (an L2 loss on delta / sigma) rewards.
+
+Both are trained on the training rows only (`valid` is not used: tuning scores it). The card
+(models/cards/decision_tree.md) says where CART differs from C4.5.
+
+`online()` streams the features (`FeatureStream`) and walks the fitted `tree_` arrays in plain
+Python: a few microseconds per tree, the fastest honest path (sklearn's `predict` on one row
+costs ~50-100 us of input validation).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from benchmark.dataset import Runs
+from benchmark.protocol import (
+    OnlinePredictor,
+    Prediction,
+    Predictor,
+    Reporter,
+    RunRow,
+    check_fit_input,
+)
+from models.features import FeatureBuilder
+
+MIN_TRAIN_RUNS = 10
+
+
+class NegiDecisionTree(Predictor):
+    """C4.5-style trees (entropy splits) for the next task and the next run length."""
+
+    name = "decision_tree"
+    trains_on_valid = False
+    fast_params: ClassVar[dict[str, Any]] = {"k": 2, "top_m": 4, "window": 16, "max_depth": 8}
+
+    def __init__(
+        self,
+        *,
+        k: int = 4,
+        top_m: int = 16,
+        window: int = 64,
+        max_depth: int | None = 24,
+        min_samples_leaf: int = 10,
+        ccp_alpha: float = 0.0,
+        delta_min_samples_leaf: int = 50,
+    ) -> None:
+        self.k = k
+        self.top_m = top_m
+        self.window = window
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.ccp_alpha = ccp_alpha
+        self.delta_min_samples_leaf = delta_min_samples_leaf
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        return {
+            "k": trial.suggest_int("k", 1, 8),
+            "top_m": trial.suggest_int("top_m", 4, 32, log=True),
+            "window": trial.suggest_int("window", 16, 512, log=True),
+            "max_depth": trial.suggest_int("max_depth", 4, 40, log=True),
+            "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 200, log=True),
+            "ccp_alpha": trial.suggest_float("ccp_alpha", 1e-7, 1e-3, log=True),
+            "delta_min_samples_leaf": trial.suggest_int(
+                "delta_min_samples_leaf", 5, 1000, log=True
+            ),
+        }
+
+    def fit(
+        self,
+        train: Runs,
+        *,
+        valid: Runs | None = None,
+        seed: int = 0,
+        report: Reporter | None = None,
+    ) -> NegiDecisionTree:
+        from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+        check_fit_input(self, train, MIN_TRAIN_RUNS)
+        self.features_ = FeatureBuilder.fit(train, k=self.k, top_m=self.top_m, window=self.window)
+        positions = np.arange(train.start + 1, train.start + len(train))
+        x = self.features_.transform(train, positions)
+        task = train.task[1:].astype(np.int64)
+        delta = np.asarray(train.delta_us[1:], dtype=np.float64)
+        self.classifier_ = DecisionTreeClassifier(
+            criterion="entropy",
+            max_depth=self.max_depth,
+            min_samples_leaf=self.min_samples_leaf,
+            ccp_alpha=self.ccp_alpha,
+            random_state=seed,
+        ).fit(x, task)
+        self.regressor_ = DecisionTreeRegressor(
+            criterion="squared_error",
+            max_depth=self.max_depth,
+            min_samples_leaf=self.delta_min_samples_leaf,
+            random_state=seed,
+        ).fit(x, delta)
+        # Leaf distributions in vocabulary order (rows sum to 1), one row per tree node.
+        value = self.classifier_.tree_.value[:, 0, :].astype(np.float64)
+        value /= value.sum(axis=1, keepdims=True)
+        proba = np.zeros((len(value), train.n_tasks), dtype=np.float64)
+        proba[:, self.classifier_.classes_.astype(np.int64)] = value
+        proba /= proba.sum(axis=1, keepdims=True)
+        self.node_proba_ = proba.astype(np.float32)
+        self.node_delta_ = self.regressor_.tree_.value[:, 0, 0].astype(np.float64).copy()
+        self.fitted_ = True
+        return self
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        positions = self.check_positions(runs, positions)
+        x = self.features_.transform(runs, positions)
+        if len(positions) == 0:
+            return Prediction(
+                np.zeros((0, runs.n_tasks), dtype=np.float32), np.zeros(0, dtype=np.float64)
+            )
+        return Prediction(
+            task_proba=self.node_proba_[self.classifier_.apply(x)],
+            delta_us=self.node_delta_[self.regressor_.apply(x)],
+        )
+
+    def online(self, history: Runs) -> OnlinePredictor:
+        self.check_fitted()
+        return _TreeOnline(self, history)
+
+
+def _walker(tree: Any) -> tuple[list[int], list[int], list[int], list[float]]:
+    t = tree.tree_
+    return (
+        t.children_left.tolist(),
+        t.children_right.tolist(),
+        t.feature.tolist(),
+        t.threshold.tolist(),
+    )
+
+
+def walk(arrays: tuple[list[int], list[int], list[int], list[float]], x: list[float]) -> int:
+    """The leaf node that row `x` (float32 values as Python floats) falls into.
+
+    The same rule as scikit-learn's `Tree.apply` (float32 feature <= float64 threshold goes
+    left); the features have no missing values, so no missing-value routing is needed.
+    """
+    left, right, feature, threshold = arrays
+    node = 0
+    while True:
+        child = left[node]
+        if child < 0:
+            return node
+        node = child if x[feature[node]] <= threshold[node] else right[node]
+
+
+class _TreeOnline(OnlinePredictor):
+    def __init__(self, model: NegiDecisionTree, history: Runs) -> None:
+        self.stream = model.features_.stream(history)
+        self.clf = _walker(model.classifier_)
+        self.reg = _walker(model.regressor_)
+        self.node_proba = model.node_proba_
+        self.node_delta = model.node_delta_.tolist()
+
+    def predict_next(self) -> tuple[np.ndarray, float]:
+        x = self.stream.features().tolist()
+        return self.node_proba[walk(self.clf, x)], self.node_delta[walk(self.reg, x)]
+
+    def update(self, row: RunRow) -> None:
+        self.stream.update(row)
