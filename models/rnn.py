@@ -1,0 +1,630 @@
+"""LSTM and GRU baselines: one recurrent predictor with `cell="lstm"|"gru"` (as darts does).
+
+Each run (row) enters the network as embeddings of its task, comm and end_state, its run length
+(log1p, standardized on the training rows) and its priority (scaled; -1 where unknown). The
+recurrent layers carry a hidden state from run to run; two heads read it after row `j - 1`:
+a softmax over the task vocabulary (cross-entropy) and the run length of row `j` (squared error
+on `(delta_us - mean) / std`, i.e. the network predicts a conditional *mean* in raw
+microseconds, which is what `mse_z` rewards; see models/cards/lstm.md).
+
+Training: truncated back-propagation through time over `batch_size` contiguous streams of the
+training rows, `window` runs at a time with the state carried (detached) between windows;
+Adam; early stopping on the validation loss. `predict` is one causal pass over the history;
+`online` carries the state and costs one cell step per run.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+import os
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from benchmark.dataset import END_STATES, Runs
+from benchmark.protocol import (
+    OnlinePredictor,
+    Prediction,
+    Predictor,
+    Reporter,
+    RunRow,
+    check_fit_input,
+)
+
+CELLS = ("lstm", "gru")
+PRIO_SCALE = 140.0  # kernel priorities lie in [0, 140); -1 marks an unknown priority
+PREDICT_CHUNK = 16384  # runs per forward call in predict(): bounds memory on long traces
+VALID_SEGMENT = 512  # valid runs scored per parallel stream when computing the valid loss
+VALID_BURN_IN = 256  # runs each valid stream reads (unscored) before its segment
+
+
+def machine_threads() -> int:
+    """The cores this process may run on (the affinity mask, else the CPU count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class _Net(nn.Module):
+    """Embeddings + numeric inputs -> nn.LSTM / nn.GRU -> task logits and standardized delta."""
+
+    def __init__(
+        self,
+        *,
+        cell: str,
+        n_tasks: int,
+        n_comms: int,
+        hidden_size: int,
+        num_layers: int,
+        task_dim: int,
+        comm_dim: int,
+        end_dim: int,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.task_emb = nn.Embedding(n_tasks, task_dim)
+        self.comm_emb = nn.Embedding(n_comms, comm_dim)
+        self.end_emb = nn.Embedding(len(END_STATES), end_dim)
+        rnn = nn.LSTM if cell == "lstm" else nn.GRU
+        self.rnn = rnn(
+            task_dim + comm_dim + end_dim + 2,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.drop = nn.Dropout(dropout)
+        self.task_head = nn.Linear(hidden_size, n_tasks)
+        self.delta_head = nn.Linear(hidden_size, 1)
+
+    def embed(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat(
+            [self.task_emb(x["task"]), self.comm_emb(x["comm"]), self.end_emb(x["end"]), x["num"]],
+            dim=-1,
+        )
+
+    def heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.drop(h)
+        return self.task_head(h), self.delta_head(h).squeeze(-1)
+
+
+def _take(x: dict[str, torch.Tensor], index: Any) -> dict[str, torch.Tensor]:
+    return {k: v[index] for k, v in x.items()}
+
+
+class RNNPredictor(Predictor):
+    """A recurrent network over runs, `cell="lstm"` or `"gru"`; predicts task and delta."""
+
+    name = "rnn"
+    trains_on_valid = False
+    report_metric = ("valid_loss", False)
+    fast_params: ClassVar[dict[str, Any]] = {
+        "hidden_size": 16,
+        "task_dim": 4,
+        "comm_dim": 4,
+        "end_dim": 2,
+        "window": 32,
+        "batch_size": 16,
+        "max_epochs": 2,
+    }
+
+    def __init__(
+        self,
+        *,
+        cell: str = "lstm",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        task_dim: int = 16,
+        comm_dim: int = 8,
+        end_dim: int = 4,
+        window: int = 64,
+        batch_size: int = 32,
+        lr: float = 1e-2,
+        weight_decay: float = 0.0,
+        dropout: float = 0.0,
+        delta_weight: float = 1.0,
+        grad_clip: float = 1.0,
+        max_epochs: int = 30,
+        patience: int = 3,
+        max_rows_seen: int | None = 1_000_000,
+    ) -> None:
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.task_dim = task_dim
+        self.comm_dim = comm_dim
+        self.end_dim = end_dim
+        self.window = window
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.delta_weight = delta_weight
+        self.grad_clip = grad_clip
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.max_rows_seen = max_rows_seen
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        return {
+            "hidden_size": trial.suggest_categorical("hidden_size", [32, 64, 128, 256]),
+            "num_layers": trial.suggest_int("num_layers", 1, 2),
+            "task_dim": trial.suggest_categorical("task_dim", [8, 16, 32]),
+            "comm_dim": trial.suggest_categorical("comm_dim", [4, 8, 16]),
+            "end_dim": trial.suggest_categorical("end_dim", [2, 4, 8]),
+            "window": trial.suggest_categorical("window", [32, 64, 128, 256]),
+            "batch_size": trial.suggest_categorical("batch_size", [16, 32, 64, 128]),
+            "lr": trial.suggest_float("lr", 3e-4, 1e-2, log=True),
+            "weight_decay": trial.suggest_float("weight_decay", 1e-7, 1e-3, log=True),
+            "dropout": trial.suggest_float("dropout", 0.0, 0.4),
+            "delta_weight": trial.suggest_float("delta_weight", 0.1, 10.0, log=True),
+        }
+
+    # -- features ------------------------------------------------------------------------------
+    def _features(self, runs: Runs, stop: int | None = None) -> dict[str, torch.Tensor]:
+        """Network inputs of local rows [0, stop) of `runs`."""
+        stop = len(runs) if stop is None else stop
+        delta = runs.delta_us[:stop]
+        prio = runs.prio[:stop].astype(np.float32)
+        num = np.empty((stop, 2), dtype=np.float32)
+        num[:, 0] = (np.log1p(np.maximum(delta, 0.0)) - self.log_mean_) / self.log_std_
+        num[:, 1] = np.where(prio >= 0, prio / PRIO_SCALE, -1.0)
+        return {
+            "task": torch.from_numpy(runs.task[:stop].astype(np.int64)),
+            "comm": torch.from_numpy(
+                np.clip(runs.comm[:stop], 0, self.n_comms_ - 1).astype(np.int64)
+            ),
+            "end": torch.from_numpy(runs.end_state[:stop].astype(np.int64)),
+            "num": torch.from_numpy(num),
+        }
+
+    def _delta_target(self, runs: Runs) -> torch.Tensor:
+        z = (runs.delta_us - self.delta_mean_) / self.delta_std_
+        return torch.from_numpy(z.astype(np.float32))
+
+    def _check_runs(self, runs: Runs) -> None:
+        if runs.n_tasks != self.n_tasks_:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on a vocabulary of {self.n_tasks_} tasks; "
+                f"these runs (trace {runs.name!r}) have {runs.n_tasks}"
+            )
+
+    # -- fit -----------------------------------------------------------------------------------
+    def fit(
+        self,
+        train: Runs,
+        *,
+        valid: Runs | None = None,
+        seed: int = 0,
+        report: Reporter | None = None,
+    ) -> RNNPredictor:
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
+        if self.window < 1 or self.batch_size < 1 or self.max_epochs < 1:
+            raise ValueError("window, batch_size and max_epochs must be >= 1")
+        check_fit_input(self, train, self.window + 1)
+        torch.set_num_threads(machine_threads())
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+
+        self.n_tasks_ = train.n_tasks
+        self.n_comms_ = train.n_comms
+        logs = np.log1p(np.maximum(train.delta_us, 0.0))
+        self.log_mean_ = float(logs.mean())
+        self.log_std_ = float(logs.std()) or 1.0
+        self.delta_mean_ = float(train.delta_us.mean())
+        self.delta_std_ = float(train.delta_us.std()) or 1.0
+
+        net = _Net(
+            cell=self.cell,
+            n_tasks=self.n_tasks_,
+            n_comms=self.n_comms_,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            task_dim=self.task_dim,
+            comm_dim=self.comm_dim,
+            end_dim=self.end_dim,
+            dropout=self.dropout,
+        )
+        self.net_ = net
+        opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+        x = self._features(train)
+        next_task = torch.from_numpy(train.task.astype(np.int64))
+        next_delta = self._delta_target(train)
+        steps = len(train) - 1  # input row i predicts row i + 1
+        streams = max(1, min(self.batch_size, steps // self.window))
+        length = steps // streams
+
+        curve: dict[str, list[float]] = {
+            "epoch": [],
+            "train_loss": [],
+            "valid_loss": [],
+            "valid_ce": [],
+            "valid_mse_z": [],
+        }
+        valid_data = None if valid is None or len(valid) == 0 else self._valid_batch(train, valid)
+        best, best_state, bad = math.inf, None, 0
+        epochs = self.max_epochs
+        if self.max_rows_seen is not None:  # the training budget: rows read, all epochs together
+            epochs = max(1, min(epochs, math.ceil(self.max_rows_seen / (streams * length))))
+        for epoch in range(epochs):
+            net.train()
+            offset = int(rng.integers(0, steps - streams * length + 1))
+            grid = offset + np.arange(streams)[:, None] * length + np.arange(length)[None, :]
+            grid_t = torch.from_numpy(grid)
+            state = None
+            total, count = 0.0, 0
+            for lo in range(0, length, self.window):
+                idx = grid_t[:, lo : lo + self.window]
+                out, state = net.rnn(net.embed(_take(x, idx)), state)
+                state = _detach(state)
+                logits, dz = net.heads(out)
+                ce = F.cross_entropy(logits.reshape(-1, self.n_tasks_), next_task[idx + 1].ravel())
+                mse = F.mse_loss(dz, next_delta[idx + 1])
+                loss = ce + self.delta_weight * mse
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.grad_clip:
+                    nn.utils.clip_grad_norm_(net.parameters(), self.grad_clip)
+                opt.step()
+                total += loss.item() * idx.numel()
+                count += idx.numel()
+            curve["epoch"].append(epoch + 1)
+            curve["train_loss"].append(total / count)
+            if valid_data is None:
+                for key in ("valid_loss", "valid_ce", "valid_mse_z"):
+                    curve[key].append(math.nan)
+                continue
+            ce_v, mse_v = self._valid_loss(*valid_data)
+            loss_v = ce_v + self.delta_weight * mse_v
+            curve["valid_loss"].append(loss_v)
+            curve["valid_ce"].append(ce_v)
+            curve["valid_mse_z"].append(mse_v)
+            if report is not None:
+                report(epoch + 1, loss_v)
+            if loss_v < best - 1e-6:
+                best, best_state, bad = loss_v, copy.deepcopy(net.state_dict()), 0
+            else:
+                bad += 1
+                if bad >= self.patience:
+                    break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+            self.best_epoch_ = curve["epoch"][int(np.nanargmin(curve["valid_loss"]))]
+        else:
+            self.best_epoch_ = curve["epoch"][-1]
+        net.eval()
+        self.training_curve_ = curve
+        self.fitted_ = True
+        return self
+
+    def _valid_batch(
+        self, train: Runs, valid: Runs
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Parallel streams over the valid rows, each reading VALID_BURN_IN runs before its
+        segment: inputs (S, L), next-task and next-delta targets, and the mask of scored steps."""
+        burn = min(VALID_BURN_IN, len(train))
+        end = train.start + len(train)
+        both = train.rows(end - burn, end).concat(valid)
+        x = self._features(both)
+        last = len(both) - 2  # the last input row with a target
+        first = burn - 1  # input row whose target is the first valid row
+        n_scored = last - first + 1
+        segments = max(1, math.ceil(n_scored / VALID_SEGMENT))
+        starts = first + np.arange(segments) * VALID_SEGMENT
+        span = np.arange(VALID_BURN_IN + VALID_SEGMENT)
+        idx = starts[:, None] - VALID_BURN_IN + span[None, :]
+        mask = (idx >= first) & (idx <= last) & (span >= VALID_BURN_IN)[None, :]
+        idx = np.clip(idx, 0, last)
+        idx_t = torch.from_numpy(idx)
+        task = torch.from_numpy(both.task.astype(np.int64))[idx_t + 1]
+        delta = self._delta_target(both)[idx_t + 1]
+        return _take(x, idx_t), task, delta, torch.from_numpy(mask)
+
+    @torch.no_grad()
+    def _valid_loss(
+        self,
+        x: dict[str, torch.Tensor],
+        task: torch.Tensor,
+        delta: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> tuple[float, float]:
+        net = self.net_
+        net.eval()
+        out, _ = net.rnn(net.embed(x))
+        logits, dz = net.heads(out[mask])
+        ce = F.cross_entropy(logits, task[mask])
+        mse = F.mse_loss(dz, delta[mask])
+        return float(ce), float(mse)
+
+    # -- predict -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _hidden_at(
+        self, runs: Runs, needed: np.ndarray, stop: int
+    ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray | None]]]:
+        """Top-layer hidden state after consuming local row `needed[k]` (zeros for -1), in one
+        causal pass over local rows [0, stop) carrying the state; also the final state per
+        layer, (h, c) for the LSTM and (h, None) for the GRU.
+
+        The LSTM runs PyTorch's fused CPU kernel; the GRU, which has none, a numpy scan (about
+        twice as fast as nn.GRU at batch 1; see `_GRUScan`)."""
+        net = self.net_
+        net.eval()
+        hidden = np.zeros((len(needed), self.hidden_size), dtype=np.float32)
+        order = np.argsort(needed, kind="stable")
+        sorted_needed = needed[order]
+        x_all = self._features(runs, stop)
+        scan = _GRUScan(net) if self.cell == "gru" else None
+        state: Any = None
+        for lo in range(0, stop, PREDICT_CHUNK):
+            hi = min(lo + PREDICT_CHUNK, stop)
+            inputs = net.embed(_take(x_all, slice(lo, hi)))
+            if scan is not None:
+                out, state = scan(inputs.numpy(), state)
+            else:
+                out_t, state = net.rnn(inputs[None], state)
+                out = out_t[0].numpy()
+            a, b = np.searchsorted(sorted_needed, [lo, hi])
+            if b > a:
+                hidden[order[a:b]] = out[sorted_needed[a:b] - lo]
+        zeros = np.zeros(self.hidden_size, dtype=np.float32)
+        if state is None:
+            final = [(zeros, zeros.copy() if self.cell == "lstm" else None)] * self.num_layers
+        elif scan is not None:
+            final = [(h, None) for h in state]
+        else:
+            h, c = state
+            final = [(h[k, 0].numpy(), c[k, 0].numpy()) for k in range(self.num_layers)]
+        return hidden, final
+
+    @torch.no_grad()
+    def _heads(self, hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits, dz = self.net_.heads(torch.from_numpy(hidden))
+        proba = torch.softmax(logits.double(), dim=-1).numpy()
+        proba = (proba / proba.sum(axis=1, keepdims=True)).astype(np.float32)
+        delta = np.maximum(self.delta_mean_ + self.delta_std_ * dz.double().numpy(), 0.0)
+        return proba, delta
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        positions = self.check_positions(runs, positions)
+        self._check_runs(runs)
+        if len(positions) == 0:
+            return Prediction(
+                np.zeros((0, self.n_tasks_), dtype=np.float32), np.zeros(0, dtype=np.float64)
+            )
+        local = positions - runs.start
+        hidden, _ = self._hidden_at(runs, local - 1, int(local.max()))
+        proba, delta = self._heads(hidden)
+        return Prediction(task_proba=proba, delta_us=delta)
+
+    def online(self, history: Runs) -> OnlinePredictor:
+        self.check_fitted()
+        self._check_runs(history)
+        return _RNNOnline(self, history)
+
+    # -- pickling: the network travels as its state_dict ---------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        net = state.pop("net_", None)
+        if net is not None:
+            state["net_state_"] = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        weights = state.pop("net_state_", None)
+        self.__dict__.update(state)
+        if weights is not None:
+            net = _Net(
+                cell=self.cell,
+                n_tasks=self.n_tasks_,
+                n_comms=self.n_comms_,
+                hidden_size=self.hidden_size,
+                num_layers=self.num_layers,
+                task_dim=self.task_dim,
+                comm_dim=self.comm_dim,
+                end_dim=self.end_dim,
+                dropout=self.dropout,
+            )
+            net.load_state_dict(weights)
+            net.eval()
+            self.net_ = net
+
+
+def _detach(state: Any) -> Any:
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+class _GRUScan:
+    """nn.GRU's forward at batch 1 in numpy, layer by layer over a chunk of runs.
+
+    Each layer's input projection is one matrix product over the whole chunk; the recurrence
+    then costs one matrix-vector product and a dozen small vector operations per run. The
+    sigmoid is written 0.5 * (1 + tanh(x / 2)), so the weights of the r and z gates (and the
+    n gate's hidden part) are pre-scaled by 0.5:
+        a = tanh(0.5 * (gi_rz + gh_rz));  r = (1 + a_r) / 2;  z = (1 + a_z) / 2
+        n = tanh(gi_n + r * gh_n);        h' = n + z * (h - n) = 0.5 * (h + n) + 0.5 * a_z * (h - n)
+    """
+
+    def __init__(self, net: _Net) -> None:
+        rnn = net.rnn
+        self.layers = rnn.num_layers
+        self.hs = hs = rnn.hidden_size
+        self.w_in, self.b_in, self.w_hh, self.b_hn = [], [], [], []
+        scale = np.r_[np.full(2 * hs, 0.5), np.ones(hs)]
+        for k in range(self.layers):
+            w_ih = getattr(rnn, f"weight_ih_l{k}").detach().double().numpy()
+            w_hh = getattr(rnn, f"weight_hh_l{k}").detach().double().numpy()
+            b_ih = getattr(rnn, f"bias_ih_l{k}").detach().double().numpy()
+            b_hh = getattr(rnn, f"bias_hh_l{k}").detach().double().numpy()
+            b_in = b_ih.copy()
+            b_in[: 2 * hs] += b_hh[: 2 * hs]
+            self.w_in.append((w_ih * scale[:, None]).T.astype(np.float32).copy())
+            self.b_in.append((b_in * scale).astype(np.float32))
+            self.w_hh.append((0.5 * w_hh).T.astype(np.float32).copy())
+            self.b_hn.append((0.5 * b_hh[2 * hs :]).astype(np.float32))
+
+    def __call__(
+        self, x: np.ndarray, state: list[np.ndarray] | None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        hs = self.hs
+        state = state or [np.zeros(hs, dtype=np.float32) for _ in range(self.layers)]
+        new_state = []
+        for k in range(self.layers):
+            gi = x @ self.w_in[k] + self.b_in[k]
+            out = np.empty((len(x) + 1, hs), dtype=np.float32)
+            out[0] = state[k]
+            gh = np.empty(3 * hs, dtype=np.float32)
+            a = np.empty(2 * hs, dtype=np.float32)
+            n = np.empty(hs, dtype=np.float32)
+            d = np.empty(hs, dtype=np.float32)
+            a_r, a_z, gh_rz, gh_n = a[:hs], a[hs:], gh[: 2 * hs], gh[2 * hs :]
+            w_hh, b_hn = self.w_hh[k], self.b_hn[k]
+            for t in range(len(x)):
+                h, h_next, g = out[t], out[t + 1], gi[t]
+                np.dot(h, w_hh, out=gh)
+                np.add(g[: 2 * hs], gh_rz, out=a)
+                np.tanh(a, out=a)
+                gh_n += b_hn
+                np.add(a_r, 1.0, out=n)
+                n *= gh_n
+                n += g[2 * hs :]
+                np.tanh(n, out=n)
+                np.subtract(h, n, out=d)
+                d *= a_z
+                np.add(h, n, out=h_next)
+                h_next += d
+                h_next *= 0.5
+            x = out[1:]
+            new_state.append(out[-1].copy())
+        return x, new_state
+
+
+class _RNNOnline(OnlinePredictor):
+    """Batch-1 streaming: the weights as numpy arrays, one cell step per `update`.
+
+    The first layer's input projection is precomputed per task / comm / end_state, so a step is
+    a few table look-ups, one matrix-vector product per layer and the two heads.
+    """
+
+    def __init__(self, model: RNNPredictor, history: Runs) -> None:
+        net = model.net_
+        sd = {k: v.detach().double().numpy() for k, v in net.state_dict().items()}
+        f32 = np.float32
+        self.lstm = model.cell == "lstm"
+        self.layers = model.num_layers
+        self.hs = model.hidden_size
+        w0 = sd["rnn.weight_ih_l0"]
+        dt, dc, de = model.task_dim, model.comm_dim, model.end_dim
+        self.t_task = (sd["task_emb.weight"] @ w0[:, :dt].T).astype(f32)
+        self.t_comm = (sd["comm_emb.weight"] @ w0[:, dt : dt + dc].T).astype(f32)
+        self.t_end = (sd["end_emb.weight"] @ w0[:, dt + dc : dt + dc + de].T).astype(f32)
+        self.w_delta = w0[:, -2].astype(f32)
+        self.w_prio = w0[:, -1].astype(f32)
+        self.w_ih = [None] + [
+            sd[f"rnn.weight_ih_l{k}"].T.astype(f32) for k in range(1, self.layers)
+        ]
+        self.w_hh = [sd[f"rnn.weight_hh_l{k}"].T.astype(f32).copy() for k in range(self.layers)]
+        self.b_ih = [sd[f"rnn.bias_ih_l{k}"].astype(f32) for k in range(self.layers)]
+        self.b_hh = [sd[f"rnn.bias_hh_l{k}"].astype(f32) for k in range(self.layers)]
+        if self.lstm:  # both biases add before the gates
+            self.b_ih = [a + b for a, b in zip(self.b_ih, self.b_hh, strict=True)]
+        self.w_task = sd["task_head.weight"].T.astype(f32).copy()
+        self.b_task = sd["task_head.bias"].astype(f32)
+        self.w_dz = sd["delta_head.weight"][0].astype(f32)
+        self.b_dz = float(sd["delta_head.bias"][0])
+        self.log_mean, self.log_std = model.log_mean_, model.log_std_
+        self.delta_mean, self.delta_std = model.delta_mean_, model.delta_std_
+        self.n_comms = model.n_comms_
+
+        _, final = model._hidden_at(history, np.zeros(0, dtype=np.int64), len(history))
+        self.h = [h.astype(f32, copy=True) for h, _ in final]
+        self.c = [None if c is None else c.astype(f32, copy=True) for _, c in final]
+        self._emit()
+
+    def _emit(self) -> None:
+        top = self.h[-1]
+        logits = top @ self.w_task + self.b_task
+        p = np.exp(logits - logits.max())
+        self.proba = (p / p.sum()).astype(np.float32)
+        dz = float(top @ self.w_dz) + self.b_dz
+        self.delta = max(self.delta_mean + self.delta_std * dz, 0.0)
+
+    def predict_next(self) -> tuple[np.ndarray, float]:
+        return self.proba, self.delta
+
+    def update(self, row: RunRow) -> None:
+        dz = (math.log1p(max(row.delta_us, 0.0)) - self.log_mean) / self.log_std
+        prio = row.prio / PRIO_SCALE if row.prio >= 0 else -1.0
+        comm = min(max(row.comm, 0), self.n_comms - 1)
+        gi = (
+            self.t_task[row.task]
+            + self.t_comm[comm]
+            + self.t_end[row.end_state]
+            + self.w_delta * np.float32(dz)
+            + self.w_prio * np.float32(prio)
+            + self.b_ih[0]
+        )
+        hs = self.hs
+        for k in range(self.layers):
+            if k:
+                gi = self.h[k - 1] @ self.w_ih[k] + self.b_ih[k]
+            gh = self.h[k] @ self.w_hh[k]
+            if self.lstm:
+                g = gi + gh
+                i = _sigmoid(g[:hs])
+                f = _sigmoid(g[hs : 2 * hs])
+                o = _sigmoid(g[3 * hs :])
+                c = f * self.c[k] + i * np.tanh(g[2 * hs : 3 * hs])
+                self.c[k] = c
+                self.h[k] = o * np.tanh(c)
+            else:
+                gh = gh + self.b_hh[k]
+                rz = _sigmoid(gi[: 2 * hs] + gh[: 2 * hs])
+                n = np.tanh(gi[2 * hs :] + rz[:hs] * gh[2 * hs :])
+                self.h[k] = n + rz[hs:] * (self.h[k] - n)
+        self._emit()
+
+
+def _init_with_cell(cell: str) -> Any:
+    """An `__init__` that only changes the default cell; its signature lists every parameter
+    (`get_params` and `clone` read the constructor's signature)."""
+    base = inspect.signature(RNNPredictor.__init__)
+
+    def __init__(self: RNNPredictor, **params: Any) -> None:
+        params.setdefault("cell", cell)
+        RNNPredictor.__init__(self, **params)
+
+    __init__.__signature__ = base.replace(  # type: ignore[attr-defined]
+        parameters=[
+            p.replace(default=cell) if p.name == "cell" else p for p in base.parameters.values()
+        ]
+    )
+    return __init__
+
+
+class LSTM(RNNPredictor):
+    """RNNPredictor with an LSTM cell (`cell="lstm"`)."""
+
+    name = "lstm"
+    __init__ = _init_with_cell("lstm")
+
+
+class GRU(RNNPredictor):
+    """RNNPredictor with a GRU cell (`cell="gru"`)."""
+
+    name = "gru"
+    __init__ = _init_with_cell("gru")
