@@ -130,7 +130,7 @@ def intervals(
     """`{metric: {"value", "low", "high"}}` for every metric of `contrib` (or those named)."""
     names = _select(contrib, metrics)
     values = contrib.values()
-    draws = _draws([contrib], n_resamples, block, seed)
+    draws = _draws([contrib], names, n_resamples, block, seed)
     out = {}
     for name in names:
         low, high = _interval(draws[0][name], level)
@@ -178,7 +178,7 @@ def paired_intervals(
         missing = sorted(set(metrics) - set(shared))
         raise KeyError(f"metrics {missing} are not available for both models")
     va, vb = a.values(), b.values()
-    da, db = _draws([a, b], n_resamples, block, seed)
+    da, db = _draws([a, b], shared, n_resamples, block, seed)
     out = {}
     for name in shared:
         low, high = _interval(da[name] - db[name], level)
@@ -199,15 +199,19 @@ def _select(contrib: Contributions, metrics: Sequence[str] | None) -> list[str]:
 
 
 def _draws(
-    contribs: list[Contributions], n_resamples: int, block: int | None, seed: int
+    contribs: list[Contributions],
+    names: Sequence[str],
+    n_resamples: int,
+    block: int | None,
+    seed: int,
 ) -> list[dict[str, np.ndarray]]:
-    """Each metric of each contribution set on the same `n_resamples` resamples."""
+    """Metrics `names` of each contribution set on the same `n_resamples` resamples."""
     if n_resamples < 1:
         raise ValueError("n_resamples must be at least 1")
     n = contribs[0].n
     length = _length(n, block)
     sums_by_start = [block_sums(c.mean_matrix, length) for c in contribs]
-    need_counts = any(c.pred is not None for c in contribs)
+    need_counts = "macro_f1" in names
     total_size = float(math.ceil(n / length) * length)
     parts: list[dict[str, list[np.ndarray]]] = [{} for _ in contribs]
     for starts in resample_starts(n, n_resamples, block=length, seed=seed):
@@ -216,7 +220,8 @@ def _draws(
         total = np.full(m, total_size)
         for c, per_start, acc in zip(contribs, sums_by_start, parts, strict=True):
             sums = per_start[starts].sum(axis=1)
-            counts = None if c.pred is None else np.asarray(cover @ c.indicator)
+            counts = np.asarray(cover @ c.indicator) if need_counts else None
             for name, vals in c.from_totals(sums, counts, total).items():
-                acc.setdefault(name, []).append(vals)
+                if name in names:
+                    acc.setdefault(name, []).append(vals)
     return [{k: np.concatenate(v) for k, v in acc.items()} for acc in parts]

@@ -198,18 +198,18 @@ class Contributions:
         """Metrics of `m` reweightings from their totals.
 
         `sums`: float[m, k] weighted sums of `mean_matrix` rows; `counts`: float[m, 3V] weighted
-        class counts (`weights @ indicator`; None without task predictions); `total`: float[m]
+        class counts (`weights @ indicator`; None leaves macro_f1 out); `total`: float[m]
         sum of the weights. Returns {metric: float64[m]}.
         """
         out: dict[str, np.ndarray] = {}
         total = np.asarray(total, dtype=np.float64)
         for r, name in enumerate(self.mean_names):
             out[name] = np.asarray(sums[:, r], dtype=np.float64) / total
-        if self.pred is not None:
+        if self.pred is not None and counts is not None:
             v = self.n_classes
             c = np.asarray(counts, dtype=np.float64).T
             out["macro_f1"] = macro_f1_from_counts(c[:v], c[v : 2 * v], c[2 * v :])
-        return {n: out[n] for n in self.names}
+        return {n: out[n] for n in self.names if n in out}
 
     def weighted(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """Each metric under `m` reweightings of the positions at once (the reference path).
