@@ -32,6 +32,7 @@ import math
 import os
 import socket
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,16 +89,30 @@ def open_storage(url: str | None) -> Any:
         Path(url.split(":///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
         # Several processes on one SQLite file wait for the lock instead of failing at once.
         engine_kwargs = {"connect_args": {"timeout": 300}}
-    try:
-        # The heartbeat marks trials of a killed process as failed (not charged, see _counted).
-        return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=30, grace_period=120)
-    except ImportError as error:  # e.g. postgresql:// without psycopg2
-        raise TuningError(
-            f"storage {redact(url)} needs a database driver: {error}. For PostgreSQL: "
-            "pip install psycopg2-binary"
-        ) from error
-    except optuna.exceptions.StorageInternalError as error:
-        raise TuningError(f"cannot open storage {redact(url)}: {error}") from error
+    from sqlalchemy.exc import SQLAlchemyError
+
+    attempts = 6
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                # The heartbeat marks trials of a killed process as failed (not charged to the
+                # budget, see _counted).
+                return RDBStorage(
+                    url, engine_kwargs=engine_kwargs, heartbeat_interval=30, grace_period=120
+                )
+        except ImportError as error:  # e.g. postgresql:// without psycopg2
+            raise TuningError(
+                f"storage {redact(url)} needs a database driver: {error}. For PostgreSQL: "
+                "pip install psycopg2-binary"
+            ) from error
+        except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
+            # Workers that start together on a fresh database race to create its tables: the
+            # loser retries and then finds them made.
+            if attempt == attempts - 1:
+                raise TuningError(f"cannot open storage {redact(url)}: {error}") from error
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def redact(url: str) -> str:
@@ -513,14 +528,17 @@ def _best_value(study: Any) -> float | None:
 def _check_study(
     study: Any, model: str, target: str, metric: str, direction: str, data: dict[str, str]
 ) -> None:
-    """A resumed study must be of the same model, target and data; a new one records them."""
+    """A resumed study must be of the same model, target and data; a new one records them.
+
+    One user attribute holds them all, so that a worker starting at the same moment as another
+    sees either nothing (and writes the same value) or the whole record.
+    """
     expected = {"model": model, "target": target, "metric": metric, "data_sha256": data}
-    attrs = study.user_attrs
-    if not attrs:
-        for key, value in expected.items():
-            study.set_user_attr(key, value)
+    recorded = study.user_attrs.get("kernel_oracle")
+    if recorded is None:
+        study.set_user_attr("kernel_oracle", expected)
         return
-    differs = {k: (attrs.get(k), v) for k, v in expected.items() if attrs.get(k) != v}
+    differs = {k: (recorded.get(k), v) for k, v in expected.items() if recorded.get(k) != v}
     if differs:
         what = ", ".join(
             f"{k}: study has {old!r}, now {new!r}" for k, (old, new) in differs.items()

@@ -1,0 +1,366 @@
+"""Tuning: valid rows only, resumable, failures recorded, pruning, params files, two processes.
+
+Runs on small synthetic traces written to a temporary data folder (a random Markov chain over a
+few tasks), so the tuner's behaviour is tested without the shipped data and in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import FixedTrial, TrialState
+
+from benchmark import tuning
+from benchmark.manifest import sha256_file
+from benchmark.registry import get_model_class, registered
+from benchmark.splits import compute_split, write_splits
+from tests.fixtures import tuning_models as tm
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = "tests.fixtures.tuning_models"
+TASKS = ("<idle>", "nginx:10", "nginx:11", "ab:20", "kworker/0:1:5")
+
+
+def synthetic_frame(n: int, seed: int) -> pd.DataFrame:
+    """A run table (DESIGN §3 columns) from a sticky random walk over a few tasks."""
+    rng = np.random.default_rng(seed)
+    tasks = np.empty(n, dtype=object)
+    current = 0
+    for i in range(n):
+        if rng.random() < 0.4:
+            current = int(rng.integers(len(TASKS)))
+        tasks[i] = TASKS[current]
+    delta = rng.lognormal(3.0, 1.0, n)
+    t_ns = np.cumsum(np.r_[0, (delta[:-1] * 1000).astype(np.int64)]) + 10**12
+    comm = [t if t == "<idle>" else t.rsplit(":", 1)[0] for t in tasks]
+    pid = [0 if t == "<idle>" else int(t.rsplit(":", 1)[1]) for t in tasks]
+    return pd.DataFrame(
+        {
+            "t_ns": t_ns.astype(np.int64),
+            "task": tasks.astype(str),
+            "comm": comm,
+            "pid": np.array(pid, dtype=np.int32),
+            "prio": np.full(n, 120, dtype=np.int16),
+            "delta_us": delta,
+            "end_state": np.where(rng.random(n) < 0.5, "S", "R"),
+        }
+    )
+
+
+def write_data_root(root: Path, traces: dict[str, int]) -> Path:
+    files, entries, splits = {}, {}, {}
+    for i, (name, n) in enumerate(sorted(traces.items())):
+        frame = synthetic_frame(n, seed=i)
+        path = root / "traces" / f"{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path, index=False)
+        files[f"traces/{name}.parquet"] = sha256_file(path)
+        entries[name] = {"runs": n}
+        splits[name] = compute_split(frame)
+    (root / "manifest.json").write_text(
+        json.dumps({"version": 1, "files": files, "traces": entries})
+    )
+    write_splits(root / "splits.json", splits)
+    return root
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    return write_data_root(tmp_path_factory.mktemp("data"), {"syn": 1500, "syn2": 1000})
+
+
+@pytest.fixture
+def env(tmp_path, data_root, monkeypatch) -> dict:
+    """Data and leaderboard folders for this test; a storage file of its own."""
+    monkeypatch.setenv("KERNEL_ORACLE_DATA", str(data_root))
+    monkeypatch.setenv("KERNEL_ORACLE_LEADERBOARD", str(tmp_path / "lb"))
+    tm.Recorder.log.clear()
+    return {
+        "storage": f"sqlite:///{tmp_path / 'studies.db'}",
+        "lb": tmp_path / "lb",
+        "data": data_root,
+    }
+
+
+def _tune(env: dict, model: str, target: str = "task", **kwargs):
+    kwargs.setdefault("storage", env["storage"])
+    kwargs.setdefault("traces", ["syn"])
+    kwargs.setdefault("quiet", True)
+    return tuning.tune(f"{MODELS}:{model}", target, **kwargs)
+
+
+def _study(env: dict, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=env["storage"])
+
+
+def _split(env: dict, trace: str = "syn"):
+    from benchmark.dataset import load_splits
+
+    return load_splits(env["data"])[trace]
+
+
+# -- what the tuner reads -----------------------------------------------------------------------
+@pytest.mark.parametrize("target", ["task", "delta"])
+def test_tuning_fits_on_train_scores_valid_and_never_reads_test_rows(env, target):
+    _tune(env, "Recorder", target, trials=3, traces=["syn", "syn2"])
+    assert tm.Recorder.log, "the test model was not used"
+    for trace in ("syn", "syn2"):
+        split = _split(env, trace)
+        assert split.test[0] == split.valid[1]
+    test_start = {_split(env, t).test[0] for t in ("syn", "syn2")}
+    for kind, end, last in tm.Recorder.log:
+        if kind == "fit":  # train rows end at the train boundary; valid at the valid boundary
+            assert end in {_split(env, t).train[1] for t in ("syn", "syn2")}
+            assert last in {_split(env, t).valid[1] for t in ("syn", "syn2")}
+        else:  # history = train + valid; scored positions are valid rows
+            assert end in test_start
+            assert last < end
+    assert max(max(end, last) for _, end, last in tm.Recorder.log) <= max(test_start)
+
+
+def test_a_model_that_trains_on_valid_gets_the_tail_of_train_as_valid(env):
+    _tune(env, "TrainsOnValid", trials=1)
+    split = _split(env)
+    fits = [(end, last) for kind, end, last in tm.Recorder.log if kind == "fit"]
+    valid_len = split.valid[1] - split.valid[0]
+    assert fits == [(split.train[1] - valid_len, split.train[1])]
+
+
+def test_the_objective_is_the_valid_accuracy(env):
+    report = _tune(env, "Recorder", trials=4)
+    study = _study(env, report.study_name)
+    from benchmark.dataset import load_trace
+    from benchmark.metrics import score_task
+
+    runs = load_trace("syn", env["data"])
+    for trial in study.trials:
+        model = tm.Recorder(**trial.params).fit(runs.train(), valid=runs.valid())
+        positions = tuning.valid_positions(runs)
+        pred = model.predict(runs.through_valid(), positions)
+        expected = score_task(runs.task[positions], pred.task_proba)["acc"]
+        assert trial.value == pytest.approx(expected)
+
+
+# -- resuming, failures, pruning ----------------------------------------------------------------
+def test_a_rerun_resumes_the_study_to_its_budget(env):
+    first = _tune(env, "Recorder", trials=3)
+    study = _study(env, first.study_name)
+    before = [(t.number, t.params) for t in study.trials]
+    assert len(before) == 3 and first.ran_trials == [0, 1, 2]
+    second = _tune(env, "Recorder", trials=6)
+    trials = _study(env, first.study_name).trials
+    assert len(trials) == 6 and second.ran_trials == [3, 4, 5]
+    assert [(t.number, t.params) for t in trials[:3]] == before
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    params = json.loads((env["lb"] / "params" / "recorder-task.json").read_text())
+    assert params["trials"]["complete"] == 6 and params["budget"]["trials"] == 6
+    third = _tune(env, "Recorder", trials=6)  # budget spent: nothing more runs
+    assert third.ran_trials == [] and len(_study(env, first.study_name).trials) == 6
+
+
+def test_an_interrupted_study_resumes_and_the_interrupted_trial_is_not_charged(env):
+    tm.Interrupting.calls = 0
+    with pytest.raises(KeyboardInterrupt):
+        _tune(env, "Interrupting", trials=5)
+    name = tuning.study_name_for("interrupting", "task", ["syn"])
+    states = [t.state for t in _study(env, name).trials]
+    assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.FAIL]
+    report = _tune(env, "Interrupting", trials=5)
+    trials = _study(env, name).trials
+    assert len(trials) == 6
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 5
+    assert report.summary["trials"]["interrupted"] == 1
+    assert report.summary["trials"]["failed"] == 0
+
+
+def test_failed_trials_are_recorded_as_failed_and_the_study_goes_on(env):
+    report = _tune(env, "Flaky", trials=10)
+    trials = _study(env, report.study_name).trials
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert failed and complete and len(trials) == 10
+    assert all("deliberate failure" in t.user_attrs["error"] for t in failed)
+    assert all(t.params["x"] > 0.5 for t in failed)
+    assert report.summary["trials"]["failed"] == len(failed)
+    assert report.summary["params"]["x"] <= 0.5
+
+
+def test_reported_epoch_scores_prune_bad_trials(env):
+    tm.Epochs.epochs_run.clear()
+    report = _tune(env, "Epochs", trials=14)
+    trials = _study(env, report.study_name).trials
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    assert pruned, "no trial was pruned"
+    assert all(len(t.intermediate_values) < 10 for t in pruned)
+    assert len(tm.Epochs.epochs_run) < 14 * 10
+    assert report.summary["trials"]["pruned"] == len(pruned)
+
+
+def test_a_lower_is_better_report_is_flipped_for_a_maximising_study():
+    class Loss(tm.Recorder):
+        report_metric = ("valid_loss", False)
+
+    assert tuning.report_sign(Loss, "maximize") == -1.0
+    assert tuning.report_sign(Loss, "minimize") == 1.0
+    assert tuning.report_sign(tm.Epochs, "maximize") == 1.0
+    assert tuning.report_sign(tm.Recorder, "minimize") == 1.0
+
+
+# -- what is written ----------------------------------------------------------------------------
+def test_the_params_file_holds_the_best_params_budget_and_summary(env):
+    report = _tune(env, "Recorder", "delta", trials=5, timeout_s=120.0, seed=3)
+    path = env["lb"] / "params" / "recorder-delta.json"
+    assert report.params_file == path
+    saved = json.loads(path.read_text())
+    study = _study(env, report.study_name)
+    assert saved["params"] == study.best_trial.params
+    assert saved["best_value"] == study.best_value
+    assert saved["objective"]["metric"] == "mse_z" and saved["objective"]["direction"] == "minimize"
+    assert saved["budget"]["trials"] == 5 and saved["budget"]["timeout_s"] == 120.0
+    assert saved["budget"]["is_default"] is False
+    assert saved["trials"] == {
+        "total": 5,
+        "complete": 5,
+        "pruned": 0,
+        "failed": 0,
+        "interrupted": 0,
+        "running": 0,
+    }
+    assert study.trials[0].user_attrs["defaults"] is True
+    assert study.trials[0].params == {"x": 0.25}  # the first trial runs the defaults
+    assert saved["default_value"] == study.trials[0].value
+    assert saved["gain_over_default"] == pytest.approx(saved["default_value"] - saved["best_value"])
+    assert saved["data_sha256"]["syn"] and saved["versions"]["optuna"] == optuna.__version__
+    assert saved["date"] and saved["study"]["seed"] == 3
+    # The harness reads it back.
+    from benchmark.harness import stored_params
+
+    params, sources = stored_params("recorder", ["delta"], root=env["lb"])
+    assert params == {"delta": saved["params"]} and sources["delta"].endswith("recorder-delta.json")
+
+
+def test_default_budget_is_stated():
+    assert tuning.DEFAULT_TRIALS >= 20 and tuning.DEFAULT_TIMEOUT_S > 0
+
+
+def test_a_model_with_nothing_to_tune_runs_one_trial(env):
+    report = tuning.tune(
+        "majority", "task", traces=["syn"], trials=5, storage=env["storage"], quiet=True
+    )
+    assert report.summary["budget"]["search_space_empty"] is True
+    assert report.summary["trials"]["complete"] == 1 and report.summary["params"] == {}
+
+
+def test_a_study_of_other_data_is_refused(env):
+    _tune(env, "Recorder", trials=1, study_name="shared-name")
+    with pytest.raises(tuning.TuningError, match=r"other|something else"):
+        _tune(env, "Recorder", trials=1, study_name="shared-name", traces=["syn2"])
+
+
+def test_a_target_the_model_does_not_predict_is_refused(env):
+    class TaskOnly(tm.Recorder):
+        targets = frozenset({"task"})
+
+    with pytest.raises(tuning.TuningError, match="unknown target"):
+        _tune(env, "Recorder", target="both")
+    import tests.fixtures.tuning_models as module
+
+    module.TaskOnly = TaskOnly
+    try:
+        with pytest.raises(tuning.TuningError, match="does not predict"):
+            _tune(env, "TaskOnly", target="delta")
+    finally:
+        del module.TaskOnly
+
+
+def test_passwords_are_not_written():
+    assert tuning.redact("postgresql://kb:s3cret@db.example:5432/optuna") == (
+        "postgresql://kb:***@db.example:5432/optuna"
+    )
+    assert tuning.redact(tuning.default_storage_url()) == "sqlite:///.optuna/studies.db"
+
+
+# -- every registered model's search space ------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(registered()))
+def test_search_space_of_each_registered_model(name):
+    try:
+        cls = get_model_class(name)
+    except ImportError as error:
+        pytest.skip(f"{name} is registered but cannot be imported yet: {error}")
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    trial = study.ask()
+    params = cls.search_space(trial)
+    model = cls(**params)  # the suggested values construct the model
+    assert {k: model.get_params()[k] for k in params} == params
+    fixed = cls.search_space(FixedTrial(dict(trial.params)))
+    assert fixed == params  # the same space replays from the suggested values alone
+    cls(**fixed)
+
+
+# -- two processes on one study -----------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_two_tune_processes_share_one_study_and_record_every_trial_once(tmp_path, data_root, kind):
+    storage = (
+        f"sqlite:///{tmp_path / 'shared.db'}"
+        if kind == "sqlite"
+        else f"journal:{tmp_path / 'j.log'}"
+    )
+    env = {
+        **os.environ,
+        "KERNEL_ORACLE_DATA": str(data_root),
+        "KERNEL_ORACLE_LEADERBOARD": str(tmp_path / "lb"),
+        "PYTHONPATH": str(REPO),
+    }
+    model = f"{REPO / 'tests' / 'fixtures' / 'tuning_models.py'}:Slow"
+    command = [
+        sys.executable,
+        "-c",
+        "from benchmark.cli import main; main()",
+        "tune",
+        "--model",
+        model,
+        "--target",
+        "task",
+        "--trace",
+        "syn",
+        "--trials",
+        "12",
+        "--storage",
+        storage,
+        "--study",
+        "distributed",
+    ]
+    workers = [
+        subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [w.communicate(timeout=240) for w in workers]
+    for worker, (_out, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err[-3000:]
+    ran = []
+    for _, err in outputs:
+        line = next(x for x in err.splitlines() if x.startswith("trials run by this process:"))
+        numbers = line.split(":", 1)[1].strip()
+        ran.append([int(n) for n in numbers.split(",")] if numbers else [])
+    study = optuna.load_study(study_name="distributed", storage=tuning.open_storage(storage))
+    trials = study.trials
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers)) == len(trials)
+    assert all(ran), f"each process should run trials: {ran}"
+    assert not set(ran[0]) & set(ran[1]), "a trial was run by both processes"
+    assert sorted(ran[0] + ran[1]) == sorted(numbers), "every trial of both is recorded once"
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    # The shared budget holds (a worker may finish one trial already running at the stop).
+    assert 12 <= len(trials) <= 13
+    workers_seen = {t.user_attrs["worker"] for t in trials}
+    assert len(workers_seen) == 2
