@@ -19,6 +19,9 @@ Conventions (also in the README):
 
 * the top-1 prediction is the argmax of `proba` (lowest vocabulary id among exact ties) unless
   an explicit `pred` is given (a submission's `task` column);
+* `acc_comm`: the top-1 task's comm (`task_comm`) equals the true row's comm, or the top-1 task
+  is the true task: a correctly predicted `<other>` (whose comm is unknown) counts, so
+  `acc_comm >= acc` always;
 * `top3`: the true task counts as found when it is the top-1 prediction, or when at most 3 tasks
   have a probability >= its own (ties with tasks ranked outside the top-1 count against the
   prediction; one-hot predictions therefore get top3 == acc);
@@ -40,6 +43,7 @@ import numpy as np
 
 LOG_LOSS_EPS = 1e-7
 PROBA_TOL = 1e-3
+TOP1_TOL = 1e-6  # an explicit top-1 prediction may be this far below the row's maximum
 TOP_K = 3
 _CHUNK_ROWS = 8192
 
@@ -281,8 +285,8 @@ def task_contributions(
     """Validate task predictions and compute their per-position contributions.
 
     `pred` (int[n]) overrides the top-1 prediction (it must be one of the row's most probable
-    tasks; a submission's `task` column). Without `task_comm` and `true_comm`, `acc_comm` is
-    left out.
+    tasks, within `TOP1_TOL`; a submission's `task` column). Without `task_comm` and
+    `true_comm`, `acc_comm` is left out.
     """
     proba = np.asarray(proba)
     if proba.ndim != 2:
@@ -333,7 +337,7 @@ def task_contributions(
             pb = block.argmax(axis=1)
         else:
             pb = pred[a:b]
-            below = block[rows, pb] < block.max(axis=1)
+            below = block[rows, pb] < block.max(axis=1) - TOP1_TOL
             if below.any():
                 raise MetricInputError(
                     f"pred row {a + _first_bad(below)}: the predicted task is not one of the "
@@ -347,7 +351,7 @@ def task_contributions(
     hit = top1 == y
     columns: dict[str, np.ndarray] = {"acc": hit.astype(np.float64)}
     if with_comm:
-        columns["acc_comm"] = (tc[top1] == cc).astype(np.float64)
+        columns["acc_comm"] = (hit | (tc[top1] == cc)).astype(np.float64)
     columns["top3"] = topk.astype(np.float64)
     columns["log_loss"] = -np.log(np.clip(p_true, LOG_LOSS_EPS, 1.0))
     return Contributions(n, columns, pred=top1, true=y, n_classes=v)

@@ -203,6 +203,23 @@ def test_constant_predictions() -> None:
     assert out["mae_us"] == pytest.approx((3 + 2 + 1 + 6) / 4)
 
 
+def test_acc_comm_counts_a_correct_other_prediction() -> None:
+    """True task <other> (id 0) of a known comm: predicting <other> is right at both levels."""
+    task_comm = np.array([0, 1, 2])
+    y = np.array([0, 0, 1])
+    true_comm = np.array([2, 0, 1])  # row 0: an unseen thread of comm 2
+    pred = np.array([0, 2, 1])  # row 1: task 2 has comm 2, truth comm 0 -> miss
+    out = score_task(y, one_hot(pred, 3), task_comm, true_comm)
+    assert out["acc"] == pytest.approx(2 / 3)
+    assert out["acc_comm"] == pytest.approx(2 / 3)
+    rng = np.random.default_rng(0)
+    y, proba = random_case(n=500, v=6)
+    tc = rng.integers(0, 3, 6)
+    cc = rng.integers(0, 3, 500)
+    out = score_task(y, proba, tc, cc)
+    assert out["acc_comm"] >= out["acc"]
+
+
 def test_acc_comm_counts_same_comm_different_thread() -> None:
     task_comm = np.array([0, 5, 5, 6])
     y = np.array([1, 2, 3])
