@@ -26,7 +26,8 @@ Conventions (also in the README):
   have a probability >= its own (ties with tasks ranked outside the top-1 count against the
   prediction; one-hot predictions therefore get top3 == acc);
 * `macro_f1`: F1 averaged over the tasks present in the truth or in the top-1 predictions
-  (scikit-learn's `f1_score(average="macro", labels=<that union>)`);
+  (scikit-learn's `f1_score(average="macro", labels=<that union>)`); bootstrap resamples keep
+  that label set of the full test set (`Contributions.labels`);
 * `log_loss`: mean of `-ln(max(p_true, 1e-7))`;
 * `msle`: negative predicted deltas are clipped to 0 before `ln(1 + x)` (only for this metric).
 """
@@ -169,6 +170,18 @@ class Contributions:
         return tp, np.bincount(self.pred, minlength=v), np.bincount(self.true, minlength=v)
 
     @cached_property
+    def labels(self) -> np.ndarray:
+        """bool[V]: the classes macro_f1 averages over (present in truth or top-1 prediction).
+
+        Fixed by all positions: a reweighting (a bootstrap resample) keeps this label set, and a
+        class it happens to miss scores F1 = 0, as in scikit-learn's `f1_score(labels=...)`.
+        Without that, resamples that drop rare classes (mostly F1 = 0 ones) would inflate the
+        resampled macro F1 and skew its interval.
+        """
+        _, n_pred, n_true = self.class_counts()
+        return (n_pred + n_true) > 0
+
+    @cached_property
     def mean_names(self) -> tuple[str, ...]:
         """The mean-type metrics (every available one except macro_f1)."""
         return tuple(n for n in self.names if n != "macro_f1")
@@ -212,7 +225,9 @@ class Contributions:
         if self.pred is not None and counts is not None:
             v = self.n_classes
             c = np.asarray(counts, dtype=np.float64).T
-            out["macro_f1"] = macro_f1_from_counts(c[:v], c[v : 2 * v], c[2 * v :])
+            out["macro_f1"] = macro_f1_from_counts(
+                c[:v], c[v : 2 * v], c[2 * v :], labels=self.labels
+            )
         return {n: out[n] for n in self.names if n in out}
 
     def weighted(self, weights: np.ndarray) -> dict[str, np.ndarray]:
@@ -245,15 +260,21 @@ class Contributions:
         return Contributions(self.n, {**self.columns, **other.columns}, pred, true, v)
 
 
-def macro_f1_from_counts(tp, n_pred, n_true) -> np.ndarray:
+def macro_f1_from_counts(tp, n_pred, n_true, labels=None) -> np.ndarray:
     """Macro F1 from per-class counts (class axis first; any trailing axes are kept).
 
-    F1_c = 2 TP_c / (n_pred_c + n_true_c), averaged over the classes with n_pred_c + n_true_c > 0.
+    F1_c = 2 TP_c / (n_pred_c + n_true_c), averaged over `labels` (bool[V]; default: the
+    classes with n_pred_c + n_true_c > 0); a label with no counts scores 0.
     """
     tp = np.asarray(tp, dtype=np.float64)
     denom = np.asarray(n_pred, dtype=np.float64) + np.asarray(n_true, dtype=np.float64)
     present = denom > 0
     f1 = np.divide(2.0 * tp, denom, out=np.zeros_like(denom), where=present)
+    if labels is not None:
+        mask = np.asarray(labels, dtype=bool).reshape((-1,) + (1,) * (f1.ndim - 1))
+        f1 = np.where(mask, f1, 0.0)
+        k = np.broadcast_to(mask, f1.shape).sum(axis=0)
+        return np.divide(f1.sum(axis=0), k, out=np.full(np.shape(k), np.nan), where=k > 0)
     k = present.sum(axis=0)
     return np.divide(f1.sum(axis=0), k, out=np.full(np.shape(k), np.nan), where=k > 0)
 

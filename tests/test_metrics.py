@@ -334,3 +334,21 @@ def test_invalid_delta_inputs() -> None:
         score_delta(np.array([1.0, -1.0]), np.ones(2), 1.0)
     with pytest.raises(MetricInputError, match="nothing to score"):
         score()
+
+
+def test_macro_f1_with_fixed_labels() -> None:
+    tp = np.array([[1, 0], [0, 0], [2, 2]])
+    n_pred = np.array([[2, 0], [0, 0], [2, 3]])
+    n_true = np.array([[1, 0], [0, 0], [3, 2]])
+    labels = np.array([True, False, True])
+    got = macro_f1_from_counts(tp, n_pred, n_true, labels=labels)
+    # column 1 lacks class 0 entirely: it still counts, with F1 = 0 (sklearn's labels=...)
+    assert got == pytest.approx([(2 / 3 + 4 / 5) / 2, (0 + 4 / 5) / 2])
+    y = np.array([0, 0, 1, 2])
+    pred = np.array([0, 1, 1, 2])
+    c = contributions(y_true=y, proba=one_hot(pred, 4))
+    assert c.labels.tolist() == [True, True, True, False]
+    # a reweighting that drops class 2 keeps it in the average as F1 = 0
+    w = np.array([[1.0, 1.0, 1.0, 0.0]])
+    expected = skm.f1_score(y[:3], pred[:3], average="macro", labels=[0, 1, 2], zero_division=0)
+    assert c.weighted(w)["macro_f1"][0] == pytest.approx(expected)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from benchmark.cli.app import app
 
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
