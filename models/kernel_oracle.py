@@ -1,0 +1,321 @@
+"""The original KernelOracle LSTM (Kahu, arXiv 2505.15213), faithful but without its leaks.
+
+The paper's code adapts PyTorch's "time sequence prediction" example: two stacked
+`nn.LSTMCell`s of 51 units and a linear layer, in float64, read a sequence of rows
+`[min-max scaled time delta, one-hot task]` and are trained with one MSE loss to output the next
+row, by full-batch L-BFGS with lr 0.8. Kept as it is: the network, its sizes, float64, the row
+encoding, the single MSE on the whole next row, L-BFGS(lr=0.8) with its default inner
+iterations, training on independent fixed-length sequences that start from a zero state.
+
+Leaks removed (see models/cards/kernel_oracle_lstm.md):
+* the min-max scaler is fitted on the training rows only (the original scaled the whole trace);
+* training sees only the harness's training rows (the original tested on the *first* rows of
+  the trace and trained on the rest);
+* training sequences are contiguous runs of rows, `rows[a : a + seq_len + 1]` (the original's
+  `reshape(batch, dim, -1)` followed by a transpose interleaved features and time steps).
+
+Scaled down to a CPU budget: `n_windows` sequences of `seq_len` runs spread evenly over the
+training rows and `steps` L-BFGS steps (the original: every row, 15 steps).
+
+Prediction: the task is the one-hot part of the output, clipped at 0 and normalized (uniform if
+all zero); the delta is the inverse-scaled delta part, clipped at 0. `predict` and `online`
+carry both cells' states from the first history row on, one step per run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmark.dataset import Runs
+from benchmark.protocol import (
+    OnlinePredictor,
+    Prediction,
+    Predictor,
+    Reporter,
+    RunRow,
+    check_fit_input,
+)
+from models.rnn import machine_threads
+
+PREDICT_CHUNK = 8192  # runs per forward call in predict(): bounds memory on long traces
+DTYPES = {"float32": (torch.float32, np.float32), "float64": (torch.float64, np.float64)}
+
+
+class Sequence(nn.Module):
+    """The paper's network (its `Sequence2`): LSTMCell -> LSTMCell -> Linear, zero initial state."""
+
+    def __init__(self, dim: int, hidden: int = 51) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.lstm1 = nn.LSTMCell(dim, hidden)
+        self.lstm2 = nn.LSTMCell(hidden, hidden)
+        self.linear = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, time, dim) -> the predicted next row at every step, same shape."""
+        batch = x.size(0)
+        h1 = torch.zeros(batch, self.hidden, dtype=x.dtype)
+        c1 = torch.zeros(batch, self.hidden, dtype=x.dtype)
+        h2 = torch.zeros(batch, self.hidden, dtype=x.dtype)
+        c2 = torch.zeros(batch, self.hidden, dtype=x.dtype)
+        outputs = []
+        for t in range(x.size(1)):
+            h1, c1 = self.lstm1(x[:, t], (h1, c1))
+            h2, c2 = self.lstm2(h1, (h2, c2))
+            outputs.append(self.linear(h2))
+        return torch.stack(outputs, dim=1)
+
+
+class KernelOracleLSTM(Predictor):
+    """The seed paper's model: two LSTMCells (51 units, float64), MSE on the next row, L-BFGS."""
+
+    name = "kernel_oracle_lstm"
+    trains_on_valid = False
+    report_metric = ("valid_loss", False)
+    fast_params: ClassVar[dict[str, Any]] = {
+        "seq_len": 20,
+        "n_windows": 8,
+        "steps": 2,
+        "max_iter": 4,
+    }
+
+    def __init__(
+        self,
+        *,
+        hidden_size: int = 51,
+        lr: float = 0.8,
+        steps: int = 4,
+        max_iter: int = 20,
+        seq_len: int = 100,
+        n_windows: int = 64,
+        inference_dtype: str = "float32",
+    ) -> None:
+        self.hidden_size = hidden_size
+        self.lr = lr
+        self.steps = steps
+        self.max_iter = max_iter
+        self.seq_len = seq_len
+        self.n_windows = n_windows
+        self.inference_dtype = inference_dtype
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """Nothing: this row reproduces the paper's settings and is not tuned."""
+        return {}
+
+    # -- rows --------------------------------------------------------------------------------
+    def _rows(self, runs: Runs, lo: int, hi: int, dtype: Any = np.float64) -> np.ndarray:
+        """`[scaled delta, one-hot task]` of local rows [lo, hi)."""
+        out = np.zeros((hi - lo, 1 + self.n_tasks_), dtype=dtype)
+        out[:, 0] = (runs.delta_us[lo:hi] - self.delta_min_) / self.delta_range_
+        out[np.arange(hi - lo), 1 + runs.task[lo:hi].astype(np.int64)] = 1.0
+        return out
+
+    def _windows(self, runs: Runs, count: int, spread: bool) -> torch.Tensor | None:
+        """`count` sequences of seq_len + 1 contiguous rows: spread evenly over `runs`, or
+        back to back from its start. None if `runs` is too short for one."""
+        span = self.seq_len + 1
+        fit = len(runs) // span
+        count = min(count, fit)
+        if count < 1:
+            return None
+        if spread:
+            starts = np.linspace(0, len(runs) - span, count).round().astype(np.int64)
+        else:
+            starts = np.arange(count, dtype=np.int64) * span
+        rows = np.stack([self._rows(runs, int(a), int(a) + span) for a in starts])
+        return torch.from_numpy(rows)
+
+    # -- fit ---------------------------------------------------------------------------------
+    def fit(
+        self,
+        train: Runs,
+        *,
+        valid: Runs | None = None,
+        seed: int = 0,
+        report: Reporter | None = None,
+    ) -> KernelOracleLSTM:
+        if self.inference_dtype not in DTYPES:
+            raise ValueError(f"inference_dtype must be one of {sorted(DTYPES)}")
+        if self.seq_len < 1 or self.n_windows < 1 or self.steps < 1:
+            raise ValueError("seq_len, n_windows and steps must be >= 1")
+        check_fit_input(self, train, self.seq_len + 1)
+        torch.set_num_threads(machine_threads())
+        torch.manual_seed(seed)
+        self.n_tasks_ = train.n_tasks
+        # Min-max scaling as the original, fitted on the training rows only.
+        self.delta_min_ = float(train.delta_us.min())
+        self.delta_range_ = float(train.delta_us.max() - train.delta_us.min()) or 1.0
+
+        data = self._windows(train, self.n_windows, spread=True)
+        assert data is not None
+        train_x, train_y = data[:, :-1], data[:, 1:]
+        held = None if valid is None else self._windows(valid, self.n_windows, spread=False)
+
+        seq = Sequence(1 + self.n_tasks_, self.hidden_size)
+        seq.double()
+        criterion = nn.MSELoss()
+        optimizer = torch.optim.LBFGS(seq.parameters(), lr=self.lr, max_iter=self.max_iter)
+        self.net_ = seq
+        self.optimizer_name_ = type(optimizer).__name__
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = criterion(seq(train_x), train_y)
+            loss.backward()
+            return loss
+
+        curve: dict[str, list[float]] = {"epoch": [], "train_loss": [], "valid_loss": []}
+        self.diverged_ = False
+        for step in range(self.steps):
+            before = [p.detach().clone() for p in seq.parameters()]
+            optimizer.step(closure)
+            with torch.no_grad():
+                train_loss = float(criterion(seq(train_x), train_y))
+                valid_loss = (
+                    math.nan if held is None else float(criterion(seq(held[:, :-1]), held[:, 1:]))
+                )
+            if not math.isfinite(train_loss):  # L-BFGS blew up: keep the last finite weights
+                with torch.no_grad():
+                    for p, b in zip(seq.parameters(), before, strict=True):
+                        p.copy_(b)
+                self.diverged_ = True
+                break
+            curve["epoch"].append(step + 1)
+            curve["train_loss"].append(train_loss)
+            curve["valid_loss"].append(valid_loss)
+            if report is not None and held is not None:
+                report(step + 1, valid_loss)
+        seq.eval()
+        self.training_curve_ = curve
+        self.fitted_ = True
+        return self
+
+    # -- predict -----------------------------------------------------------------------------
+    def _stacked(self) -> nn.LSTM:
+        """The two cells as one 2-layer nn.LSTM (same gates and order), in the inference dtype:
+        float32 runs PyTorch's fused CPU kernel, float64 its step-by-step fallback."""
+        torch_dtype = DTYPES[self.inference_dtype][0]
+        seq = self.net_
+        lstm = nn.LSTM(1 + self.n_tasks_, self.hidden_size, num_layers=2)
+        with torch.no_grad():
+            for k, cell in enumerate((seq.lstm1, seq.lstm2)):
+                getattr(lstm, f"weight_ih_l{k}").copy_(cell.weight_ih)
+                getattr(lstm, f"weight_hh_l{k}").copy_(cell.weight_hh)
+                getattr(lstm, f"bias_ih_l{k}").copy_(cell.bias_ih)
+                getattr(lstm, f"bias_hh_l{k}").copy_(cell.bias_hh)
+        return lstm.to(torch_dtype).eval()
+
+    @torch.no_grad()
+    def _pass(self, runs: Runs, needed: np.ndarray, stop: int) -> tuple[np.ndarray, list]:
+        """Top cell's hidden state after local row `needed[k]` (zeros for -1), from one causal
+        pass over local rows [0, stop); also the final (h, c) of both cells."""
+        np_dtype = DTYPES[self.inference_dtype][1]
+        lstm = self._stacked()
+        hidden = np.zeros((len(needed), self.hidden_size), dtype=np_dtype)
+        order = np.argsort(needed, kind="stable")
+        sorted_needed = needed[order]
+        state = None
+        for lo in range(0, stop, PREDICT_CHUNK):
+            hi = min(lo + PREDICT_CHUNK, stop)
+            x = torch.from_numpy(self._rows(runs, lo, hi, np_dtype))[:, None]
+            out, state = lstm(x, state)
+            a, b = np.searchsorted(sorted_needed, [lo, hi])
+            if b > a:
+                hidden[order[a:b]] = out[sorted_needed[a:b] - lo, 0].numpy()
+        if state is None:
+            zeros = np.zeros(self.hidden_size, dtype=np_dtype)
+            final = [(zeros, zeros.copy()), (zeros.copy(), zeros.copy())]
+        else:
+            h, c = state
+            final = [(h[k, 0].numpy().copy(), c[k, 0].numpy().copy()) for k in range(2)]
+        return hidden, final
+
+    def _decode(self, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Output rows -> (task probabilities, delta_us): the one-hot part clipped at 0 and
+        normalized (uniform where all zero); the delta part inverse-scaled, clipped at 0."""
+        part = np.clip(out[:, 1:].astype(np.float64), 0.0, None)
+        total = part.sum(axis=1, keepdims=True)
+        uniform = np.full_like(part, 1.0 / part.shape[1])
+        proba = np.where(total > 0, part / np.where(total > 0, total, 1.0), uniform)
+        delta = np.maximum(self.delta_min_ + out[:, 0].astype(np.float64) * self.delta_range_, 0.0)
+        return proba.astype(np.float32), delta
+
+    def _head(self, hidden: np.ndarray) -> np.ndarray:
+        w = self.net_.linear.weight.detach().numpy()
+        b = self.net_.linear.bias.detach().numpy()
+        return hidden.astype(np.float64) @ w.T + b
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        positions = self.check_positions(runs, positions)
+        if runs.n_tasks != self.n_tasks_:
+            raise ValueError(
+                f"fitted on {self.n_tasks_} tasks; trace {runs.name!r} has {runs.n_tasks}"
+            )
+        if len(positions) == 0:
+            return Prediction(np.zeros((0, self.n_tasks_), np.float32), np.zeros(0))
+        local = positions - runs.start
+        hidden, _ = self._pass(runs, local - 1, int(local.max()))
+        proba, delta = self._decode(self._head(hidden))
+        return Prediction(task_proba=proba, delta_us=delta)
+
+    def online(self, history: Runs) -> OnlinePredictor:
+        self.check_fitted()
+        return _KernelOracleOnline(self, history)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+class _KernelOracleOnline(OnlinePredictor):
+    """Both cells' (h, c) carried in numpy; one step of each cell per `update`. The first
+    cell's input projection is a table per task plus the delta column."""
+
+    def __init__(self, model: KernelOracleLSTM, history: Runs) -> None:
+        np_dtype = DTYPES[model.inference_dtype][1]
+        seq = model.net_
+        w1 = seq.lstm1.weight_ih.detach().numpy()
+        self.t_task = w1[:, 1:].T.astype(np_dtype).copy()  # one-hot @ W_ih^T: a row look-up
+        self.w_delta = w1[:, 0].astype(np_dtype)
+        self.b1 = (seq.lstm1.bias_ih + seq.lstm1.bias_hh).detach().numpy().astype(np_dtype)
+        self.u1 = seq.lstm1.weight_hh.detach().numpy().T.astype(np_dtype).copy()
+        self.w2 = np.concatenate(
+            [seq.lstm2.weight_ih.detach().numpy(), seq.lstm2.weight_hh.detach().numpy()], axis=1
+        ).T.astype(np_dtype)
+        self.b2 = (seq.lstm2.bias_ih + seq.lstm2.bias_hh).detach().numpy().astype(np_dtype)
+        self.w_head = seq.linear.weight.detach().numpy().T.copy()
+        self.b_head = seq.linear.bias.detach().numpy().copy()
+        self.model = model
+        self.dtype = np_dtype
+        self.hs = model.hidden_size
+        _, final = model._pass(history, np.zeros(0, dtype=np.int64), len(history))
+        (self.h1, self.c1), (self.h2, self.c2) = final
+        self._emit()
+
+    def _emit(self) -> None:
+        out = self.h2[None].astype(np.float64) @ self.w_head + self.b_head
+        proba, delta = self.model._decode(out)
+        self.proba, self.delta = proba[0], float(delta[0])
+
+    def predict_next(self) -> tuple[np.ndarray, float]:
+        return self.proba, self.delta
+
+    def _cell(self, g: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        hs = self.hs
+        c = _sigmoid(g[hs : 2 * hs]) * c + _sigmoid(g[:hs]) * np.tanh(g[2 * hs : 3 * hs])
+        return _sigmoid(g[3 * hs :]) * np.tanh(c), c
+
+    def update(self, row: RunRow) -> None:
+        m = self.model
+        x0 = self.dtype((row.delta_us - m.delta_min_) / m.delta_range_)
+        g1 = self.t_task[row.task] + self.w_delta * x0 + self.b1 + self.h1 @ self.u1
+        self.h1, self.c1 = self._cell(g1, self.c1)
+        g2 = np.concatenate([self.h1, self.h2]) @ self.w2 + self.b2
+        self.h2, self.c2 = self._cell(g2, self.c2)
+        self._emit()
