@@ -352,3 +352,15 @@ def test_macro_f1_with_fixed_labels() -> None:
     w = np.array([[1.0, 1.0, 1.0, 0.0]])
     expected = skm.f1_score(y[:3], pred[:3], average="macro", labels=[0, 1, 2], zero_division=0)
     assert c.weighted(w)["macro_f1"][0] == pytest.approx(expected)
+
+
+def test_throughput_benchmark_reports_timings() -> None:
+    from benchmark.metrics import throughput_benchmark
+
+    out = throughput_benchmark(
+        n_scoring=2000, n_bootstrap=1000, n_tasks=10, n_resamples=20, n_ceiling=500
+    )
+    for key in ("scoring_s", "bootstrap_s", "ceiling_s", "scoring_cpu_s", "bootstrap_cpu_s"):
+        assert out[key] >= 0.0
+    assert out["scoring_n"] == 2000 and out["bootstrap_resamples"] == 20
+    assert out["bootstrap_metrics"] == len(METRICS)
