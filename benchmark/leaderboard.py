@@ -160,7 +160,7 @@ def read_results(root: Path, manifest: dict[str, Any]) -> tuple[list[dict], list
                 }
             )
         else:
-            accepted.append(result)
+            accepted.append({**result, "_file": rel})
     return accepted, refused
 
 

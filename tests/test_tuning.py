@@ -12,64 +12,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import optuna
-import pandas as pd
 import pytest
 from optuna.trial import FixedTrial, TrialState
 
 from benchmark import tuning
-from benchmark.manifest import sha256_file
 from benchmark.registry import get_model_class, registered
-from benchmark.splits import compute_split, write_splits
 from tests.fixtures import tuning_models as tm
+from tests.fixtures.synthetic import write_data_root
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = "tests.fixtures.tuning_models"
-TASKS = ("<idle>", "nginx:10", "nginx:11", "ab:20", "kworker/0:1:5")
-
-
-def synthetic_frame(n: int, seed: int) -> pd.DataFrame:
-    """A run table (DESIGN §3 columns) from a sticky random walk over a few tasks."""
-    rng = np.random.default_rng(seed)
-    tasks = np.empty(n, dtype=object)
-    current = 0
-    for i in range(n):
-        if rng.random() < 0.4:
-            current = int(rng.integers(len(TASKS)))
-        tasks[i] = TASKS[current]
-    delta = rng.lognormal(3.0, 1.0, n)
-    t_ns = np.cumsum(np.r_[0, (delta[:-1] * 1000).astype(np.int64)]) + 10**12
-    comm = [t if t == "<idle>" else t.rsplit(":", 1)[0] for t in tasks]
-    pid = [0 if t == "<idle>" else int(t.rsplit(":", 1)[1]) for t in tasks]
-    return pd.DataFrame(
-        {
-            "t_ns": t_ns.astype(np.int64),
-            "task": tasks.astype(str),
-            "comm": comm,
-            "pid": np.array(pid, dtype=np.int32),
-            "prio": np.full(n, 120, dtype=np.int16),
-            "delta_us": delta,
-            "end_state": np.where(rng.random(n) < 0.5, "S", "R"),
-        }
-    )
-
-
-def write_data_root(root: Path, traces: dict[str, int]) -> Path:
-    files, entries, splits = {}, {}, {}
-    for i, (name, n) in enumerate(sorted(traces.items())):
-        frame = synthetic_frame(n, seed=i)
-        path = root / "traces" / f"{name}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(path, index=False)
-        files[f"traces/{name}.parquet"] = sha256_file(path)
-        entries[name] = {"runs": n}
-        splits[name] = compute_split(frame)
-    (root / "manifest.json").write_text(
-        json.dumps({"version": 1, "files": files, "traces": entries})
-    )
-    write_splits(root / "splits.json", splits)
-    return root
 
 
 @pytest.fixture(scope="module")

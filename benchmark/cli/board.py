@@ -134,3 +134,23 @@ def leaderboard(
         + (f"; {failed} failed runs" if failed else "")
         + (f"; {refused} refused result files" if refused else "")
     )
+
+
+@app.command()
+def figures(
+    out: Path = typer.Option(None, "--out", help="Output folder (default: leaderboard/figures)."),
+    results: Path = typer.Option(
+        None, "--results", help="Folder holding results/ (default: leaderboard/)."
+    ),
+    only: list[str] = typer.Option(None, "--only", help="Draw only these figures (repeatable)."),
+) -> None:
+    """Draw the paper figures (PNG + PDF) from the stored results and the data."""
+    from benchmark import figures as fig
+
+    try:
+        done = fig.make_figures(results, None, out, only=_split(only), log=_say)
+    except (KeyError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    drawn = sum(isinstance(v, list) for v in done.values())
+    _say(f"{drawn} of {len(done)} figures drawn")
