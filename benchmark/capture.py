@@ -271,7 +271,16 @@ class ProcessGroup:
         return [ref for _, ref in self.popens] + self.extra
 
     def stop_all(self, grace: float = 3.0) -> None:
-        """SIGTERM each started process (newest first), wait, then SIGKILL what is left."""
+        """SIGTERM each started process (newest first), wait, then SIGKILL what is left.
+
+        Children of the started processes (nginx's workers, also ones respawned since) are
+        remembered first, so that they are checked and stopped by PID too."""
+        known = {ref.pid for ref in self.extra}
+        for proc, ref in self.popens:
+            if proc.poll() is None:
+                for pid in set(_children(proc.pid)) - known:
+                    label = f"{ref.label} child"
+                    self.extra.append(ProcessRef(pid, _proc_start_time(pid), label))
         for proc, ref in reversed(self.popens):
             if proc.poll() is None and ref.running():
                 proc.send_signal(signal.SIGTERM)
@@ -495,6 +504,48 @@ def parse_lost(text: str) -> int:
     return total
 
 
+# ----------------------------------------------------------------------------- a quiet CPU
+
+
+def _cpu_times(cpu: int) -> tuple[int, int]:
+    """(busy, total) jiffies of one CPU from /proc/stat."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{cpu} "):
+            values = [int(v) for v in line.split()[1:]]
+            idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+            return sum(values) - idle, sum(values)
+    raise CaptureError(f"CPU {cpu} is not in /proc/stat")
+
+
+def cpu_busy(cpu: int, seconds: float = 2.0) -> float:
+    """The fraction of the last `seconds` that `cpu` spent running something."""
+    busy0, total0 = _cpu_times(cpu)
+    time.sleep(seconds)
+    busy1, total1 = _cpu_times(cpu)
+    return (busy1 - busy0) / max(total1 - total0, 1)
+
+
+def wait_until_quiet(
+    cpu: int, max_busy: float, timeout: float, log: Callable[[str], None]
+) -> float:
+    """Wait until other work leaves `cpu` at most `max_busy` busy; returns the last reading.
+
+    A capture records everything that runs on the CPU, so other heavy work there (a test run,
+    a build) would become part of the trace. Raises CaptureError after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        busy = cpu_busy(cpu)
+        if busy <= max_busy:
+            return busy
+        if time.monotonic() > end:
+            raise CaptureError(
+                f"CPU {cpu} stayed {busy:.0%} busy with other work for {timeout:.0f} s (limit "
+                f"{max_busy:.0%}); move that work to other CPUs (`taskset -c 0 ...`), or pass "
+                "--max-busy 1 to record anyway"
+            )
+        log(f"CPU {cpu} is {busy:.0%} busy with other work; waiting for it to be quiet")
+
+
 # ----------------------------------------------------------------------------- the capture
 
 
@@ -532,6 +583,15 @@ def _run_export(argv: list[str], dst: Path, commands: list[str]) -> str:
     return err
 
 
+def _set_process_affinity(cpus: set[int]) -> None:
+    """Pin every thread of this process to `cpus` (sched_setaffinity(0) moves one thread)."""
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), cpus)
+        except (ProcessLookupError, ValueError):
+            continue  # a thread that just ended
+
+
 def _other_cpus(cpu: int) -> str | None:
     """The CPUs other than `cpu` this process may use (where perf itself runs), or None."""
     others = sorted(os.sched_getaffinity(0) - {cpu})
@@ -544,8 +604,12 @@ def capture(
     *,
     log: Callable[[str], None] = print,
     force: bool = False,
+    max_busy: float = 0.1,
+    quiet_timeout: float = 900.0,
 ) -> CaptureResult:
-    """Run one capture of `scenario` (its `cpu` and `seconds`) and write it into `out`."""
+    """Run one capture of `scenario` (its `cpu` and `seconds`) and write it into `out`.
+
+    It first waits until other work leaves the CPU at most `max_busy` busy (1 disables it)."""
     problems = missing_requirements()
     if problems:
         raise CaptureError("\n".join(problems))
@@ -559,13 +623,14 @@ def capture(
     existing = [p for p in targets if p.exists()]
     if existing and not force:
         raise CaptureError(f"{existing[0]} exists; pass --force to replace it or choose --out")
+    busy_before = wait_until_quiet(cpu, max_busy, quiet_timeout, log) if max_busy < 1 else None
     started = time.time()
     tmp = Path(tempfile.mkdtemp(prefix="kernel-oracle-capture-"))
     group = ProcessGroup(log)
     affinity = os.sched_getaffinity(0)
     others = affinity - {cpu}
-    if others:  # keep this driver process off the traced CPU too (its children are pinned)
-        os.sched_setaffinity(0, others)
+    if others:  # keep this driver (all its threads, e.g. a progress spinner) off the traced CPU
+        _set_process_affinity(others)
     try:
         with _sigterm_as_interrupt(), group:
             meta = _record(scenario, tmp, group, log)
@@ -594,6 +659,10 @@ def capture(
         }
         meta.update(
             capture_version=CAPTURE_VERSION,
+            cpu_busy_before=None if busy_before is None else round(busy_before, 3),
+            processes=[
+                {"label": r.label, "pid": r.pid} for r in refs
+            ] + [{"label": "capture driver", "pid": os.getpid()}],
             commands=commands,
             files={
                 name: {"bytes": sizes[name], "text_bytes": txt.stat().st_size}
@@ -603,12 +672,28 @@ def capture(
         )
         write_json(out / CAPTURE_JSON, meta)
     finally:
-        os.sched_setaffinity(0, affinity)
+        _set_process_affinity(affinity)
         shutil.rmtree(tmp, ignore_errors=True)
     leftovers = [r for r in refs if r.running()]
     if leftovers:
         raise CaptureError(f"processes still running after the capture: {leftovers}")
+    _report_share(out, meta, log)
     return CaptureResult(out=out, files=targets, meta=meta, processes=refs)
+
+
+def _report_share(out: Path, meta: dict[str, Any], log: Callable[[str], None]) -> None:
+    """Parse the new trace and say how much CPU time went to tasks outside the scenario."""
+    from benchmark.datainfo import cpu_time_share
+    from benchmark.traces import parse_trace
+
+    parsed = parse_trace(out / PERF_SCRIPT_FILE, cpu=meta["cpu"], fmt="perf-script")
+    share = cpu_time_share(parsed.runs, meta["processes"])
+    meta["summary"] = {"runs": len(parsed.runs), "cpu_time_share": share}
+    if share["other"] > 0.1:
+        log(
+            f"warning: {share['other']:.0%} of CPU {meta['cpu']}'s time went to tasks outside "
+            "the scenario (other work on that CPU); consider capturing again when it is quiet"
+        )
 
 
 def _record(

@@ -54,6 +54,29 @@ def top_tasks(runs: pd.DataFrame, n: int = TOP_TASKS) -> list[dict[str, Any]]:
     ]
 
 
+RECORDER_LABELS = ("perf record", "perf record child", "capture driver")
+
+
+def cpu_time_share(runs: pd.DataFrame, processes: list[dict[str, Any]]) -> dict[str, float]:
+    """How the CPU's time split between the scenario's processes (nginx, ab, background
+    loads), the recorder (perf, the capture itself), idle and everything else."""
+    recorder = {p["pid"] for p in processes if p["label"] in RECORDER_LABELS}
+    scenario = {p["pid"] for p in processes if p["label"] not in RECORDER_LABELS}
+    pid = runs["pid"].to_numpy()
+    delta = runs["delta_us"].to_numpy()
+    total = float(delta.sum()) or 1.0
+    idle = pid == 0
+    in_scenario = np.isin(pid, list(scenario)) & ~idle
+    in_recorder = np.isin(pid, list(recorder)) & ~idle
+    other = ~(idle | in_scenario | in_recorder)
+    return {
+        "scenario": _r(delta[in_scenario].sum() / total, 4),
+        "recorder": _r(delta[in_recorder].sum() / total, 4),
+        "idle": _r(delta[idle].sum() / total, 4),
+        "other": _r(delta[other].sum() / total, 4),
+    }
+
+
 def trace_facts(
     runs: pd.DataFrame,
     split: TraceSplit,
@@ -72,6 +95,7 @@ def trace_facts(
         "duration_s": _r((t[-1] - t[0]) / 1e9 + runs["delta_us"].iat[-1] / 1e6, 3),
         "switches_per_s": _r(len(runs) / max((t[-1] - t[0]) / 1e9, 1e-9), 1),
         "idle_run_share": _r(float((runs["pid"] == 0).mean()), 4),
+        "cpu_time_share": cpu_time_share(runs, capture.get("processes", [])),
         "top_tasks": top_tasks(runs),
         "delta_us": delta_quantiles(runs["delta_us"]),
         "end_states": {str(k): int(v) for k, v in sorted(runs["end_state"].value_counts().items())},
@@ -140,8 +164,8 @@ def render_markdown(info: dict[str, Any]) -> str:
     """The datasheet's generated section: overview table, then per-trace details."""
     lines = [
         "| trace | runs | tasks | duration s | switches/s | train / valid / test | sigma_us "
-        "| delta p50 µs | lost (parser) | ab req/s |",
-        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+        "| delta p50 µs | lost (parser) | ab req/s | CPU time: scenario / other |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for t in info["traces"]:
         s = t["split"]
@@ -151,7 +175,8 @@ def render_markdown(info: dict[str, Any]) -> str:
             f"| {_fmt_int(s['train'])} / {_fmt_int(s['valid'])} / {_fmt_int(s['test'])} "
             f"| {t['sigma_us']} | {t['delta_us']['p50']} "
             f"| {t['parse']['perf_script']['damage']['lost']} "
-            f"| {t['ab'].get('requests_per_second')} |"
+            f"| {t['ab'].get('requests_per_second')} "
+            f"| {t['cpu_time_share']['scenario']:.1%} / {t['cpu_time_share']['other']:.1%} |"
         )
     for t in info["traces"]:
         lines += ["", f"### `{t['name']}`", ""]
@@ -169,11 +194,17 @@ def render_markdown(info: dict[str, Any]) -> str:
             f"perf lost events: {t['perf_lost_events']}"
         )
         q = t["delta_us"]
-        lines.append("- delta_us: " + ", ".join(f"{k} {v}" for k, v in q.items()))
+        order = ["min", *(f"p{round(x * 100)}" for x in QUANTILES), "max", "mean"]
+        lines.append("- delta_us: " + ", ".join(f"{k} {q[k]}" for k in order if k in q))
         lines.append(
             f"- split rows (half-open): train {t['split_rows']['train']}, valid "
             f"{t['split_rows']['valid']}, test {t['split_rows']['test']}; vocabulary "
             f"{t['vocabulary']} labels (with `<other>`); idle share of runs {t['idle_run_share']}"
+        )
+        share = t["cpu_time_share"]
+        lines.append(
+            "- CPU time: " + ", ".join(f"{k} {v:.1%}" for k, v in share.items())
+            + " (scenario = the processes the capture started; recorder = perf and the capture)"
         )
         ps = t["parse"]["perf_script"]
         damage = ", ".join(f"{k} {v}" for k, v in ps["damage"].items())

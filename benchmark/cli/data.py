@@ -28,6 +28,12 @@ def capture(
     out: Path = typer.Option(None, "--out", help="Output folder (default: data/raw/SCENARIO)."),
     scenarios: Path = typer.Option(None, "--scenarios", help="Another scenarios.toml."),
     force: bool = typer.Option(False, "--force", help="Replace an existing capture in --out."),
+    max_busy: float = typer.Option(
+        0.1, "--max-busy", help="Wait until other work keeps the CPU at most this busy (1: off)."
+    ),
+    quiet_timeout: float = typer.Option(
+        900, "--quiet-timeout", help="Give up waiting for a quiet CPU after this many seconds."
+    ),
 ) -> None:
     """Record a real trace of one CPU under an nginx + ab load (needs root, perf, nginx, ab)."""
     from benchmark import capture as cap
@@ -39,7 +45,12 @@ def capture(
         target = out or data_dir() / "raw" / scenario
         with console.status(f"capturing {scenario}") as status:
             result = cap.capture(
-                chosen, target, force=force, log=lambda m: status.update(f"{scenario}: {m}")
+                chosen,
+                target,
+                force=force,
+                max_busy=max_busy,
+                quiet_timeout=quiet_timeout,
+                log=lambda m: status.update(f"{scenario}: {m}"),
             )
     except (cap.CaptureError, cap.ScenarioError) as exc:
         raise _fail(exc) from exc
@@ -50,6 +61,14 @@ def capture(
         f"requests; perf lost events {result.meta['lost_events']}",
         highlight=False,
     )
+    summary = result.meta["summary"]
+    share = ", ".join(f"{k} {v:.1%}" for k, v in summary["cpu_time_share"].items())
+    console.print(f"{summary['runs']:,} runs; CPU time: {share}", highlight=False)
+    if summary["cpu_time_share"]["other"] > 0.1:
+        console.print(
+            "[yellow]warning:[/yellow] over 10% of the CPU went to tasks outside the scenario; "
+            "capture again when the CPU is quiet"
+        )
     console.print("next: `kernel-oracle prepare` builds the run table, manifest and split")
 
 

@@ -1,0 +1,194 @@
+"""Capture: scenarios, commands, output parsing, process cleanup, and a real 2-second capture."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmark import capture as cap
+from benchmark.traces import compare_formats, parse_trace
+
+SHIPPED = ("single-worker", "multi-worker", "keepalive", "mixed")
+
+
+def test_shipped_scenarios() -> None:
+    scenarios = cap.load_scenarios()
+    assert set(SHIPPED) <= set(scenarios)
+    assert scenarios["single-worker"].nginx_workers == 1
+    assert scenarios["single-worker"].ab_concurrency == 10
+    assert scenarios["multi-worker"].nginx_workers == 4
+    assert scenarios["multi-worker"].ab_concurrency == 64
+    assert scenarios["keepalive"].keepalive and scenarios["keepalive"].ab_concurrency == 16
+    mixed = scenarios["mixed"]
+    assert mixed.nginx_workers == 4 and mixed.ab_concurrency == 32
+    kinds = {b.kind: b for b in mixed.background}
+    assert kinds["cpu-hog"].nice > 0
+    assert kinds["timer"].period_ms == 2 and kinds["fsync"].period_ms == 50
+    assert all(s.cpu == mixed.cpu for s in scenarios.values())
+
+
+def test_scenario_errors(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text("[scenarios.x]\nnginx_workers = 1\ncolour = 'red'\n")
+    with pytest.raises(cap.ScenarioError, match=r"unknown key\(s\) colour"):
+        cap.load_scenarios(path)
+    path.write_text("[scenarios.x]\nbackground = [{ kind = 'disco' }]\n")
+    with pytest.raises(cap.ScenarioError, match="kind = one of"):
+        cap.load_scenarios(path)
+    path.write_text("[scenarios.x]\nseconds = 1\n")
+    with pytest.raises(cap.ScenarioError, match="unknown scenario 'y'; known: x"):
+        cap.load_scenario("y", path)
+    path.write_text("not toml [")
+    with pytest.raises(cap.ScenarioError, match="not valid TOML"):
+        cap.load_scenarios(path)
+
+
+def test_ab_gets_t_before_n() -> None:
+    scenario = cap.Scenario(name="x", ab_concurrency=7, keepalive=True)
+    argv = cap.ab_argv(scenario, 1, "http://127.0.0.1:8/b", 4.2)
+    assert argv[:3] == ["taskset", "-c", "1"]
+    assert argv.index("-t") < argv.index("-n")
+    assert argv[argv.index("-t") + 1] == "5"
+    assert argv[argv.index("-c", 3) + 1] == "7" and "-k" in argv
+
+
+def test_nginx_config_and_background_commands(tmp_path: Path) -> None:
+    conf = cap.nginx_config(tmp_path, 12345, 3)
+    assert "listen 127.0.0.1:12345" in conf and "worker_processes 3;" in conf
+    assert f"pid {tmp_path}/nginx.pid;" in conf and "daemon off;" in conf
+    hog = cap.background_argv(cap.Background("cpu-hog", nice=19), 1, tmp_path, 0)
+    assert hog[:6] == ["taskset", "-c", "1", "nice", "-n", "19"]
+    timer = cap.background_argv(cap.Background("timer", period_ms=2), 1, tmp_path, 1)
+    compile(timer[-1], "timer", "exec")
+    fsync = cap.background_argv(cap.Background("fsync", period_ms=50), 1, tmp_path, 2)
+    compile(fsync[-1], "fsync", "exec")
+    assert str(tmp_path / "fsync-2.dat") in fsync[-1]
+
+
+def test_parse_ab_output_and_lost() -> None:
+    text = (
+        "Complete requests:      85366\nFailed requests:        0\n"
+        "Requests per second:    17072.23 [#/sec] (mean)\nTime taken for tests:   5.000 seconds\n"
+    )
+    assert cap.parse_ab_output(text) == {
+        "requests_per_second": 17072.23,
+        "complete_requests": 85366,
+        "failed_requests": 0,
+        "time_taken_s": 5.0,
+    }
+    assert cap.parse_ab_output("")["requests_per_second"] is None
+    assert cap.parse_lost("Processed 10 events and lost 3 chunks!\n  LOST events:  2 (1%)") == 5
+    assert cap.parse_lost("[ perf record: Captured and wrote 1 MB ]") == 0
+
+
+def test_missing_requirements_say_how_to_get_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cap.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(cap.os, "geteuid", lambda: 1000)
+    problems = cap.missing_requirements()
+    assert any("root" in p for p in problems)
+    assert any("nginx" in p and "apt-get install nginx-light" in p for p in problems)
+    assert any("`ab`" in p and "apt-get install apache2-utils" in p for p in problems)
+    assert any("`perf`" in p and "linux-perf" in p for p in problems)
+    with pytest.raises(cap.CaptureError, match="apt-get install nginx-light"):
+        cap.capture(cap.Scenario(name="x"), Path("/nonexistent"))
+
+
+def test_wait_until_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert 0.0 <= cap.cpu_busy(0, seconds=0.05) <= 1.0
+    readings = iter([0.9, 0.5, 0.05])
+    monkeypatch.setattr(cap, "cpu_busy", lambda cpu: next(readings))
+    said: list[str] = []
+    assert cap.wait_until_quiet(1, 0.1, 60, said.append) == 0.05
+    assert len(said) == 2 and "90% busy" in said[0]
+    monkeypatch.setattr(cap, "cpu_busy", lambda cpu: 0.8)
+    with pytest.raises(cap.CaptureError, match=r"stayed 80% busy .*taskset -c 0"):
+        cap.wait_until_quiet(1, 0.1, 0, said.append)
+
+
+def test_process_group_stops_everything_on_error() -> None:
+    """Processes started in a group are stopped by PID when the block fails (Ctrl-C too)."""
+    group = cap.ProcessGroup()
+    with pytest.raises(KeyboardInterrupt), group:
+        group.start("sleeper", ["sleep", "60"])
+        stubborn = group.start(
+            "stubborn",
+            [sys.executable, "-c", "import signal,time\nsignal.signal(signal.SIGTERM, "
+             "signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)"],
+            stdout=subprocess.PIPE,
+        )
+        assert stubborn.stdout is not None and stubborn.stdout.readline() == b"ready\n"
+        raise KeyboardInterrupt
+    assert group.refs and not any(ref.running() for ref in group.refs)
+
+
+def test_process_ref_ignores_reused_pids() -> None:
+    ref = cap.ProcessRef(os.getpid(), -1, "me")  # same pid, other start time: not ours
+    assert not ref.running()
+    assert cap.ProcessRef(os.getpid(), cap._proc_start_time(os.getpid()), "me").running()
+
+
+# --------------------------------------------------------------------------- a real capture
+
+
+def _capture_skip_reason(cpu: int) -> str | None:
+    if os.geteuid() != 0:
+        return "the real capture needs root (perf records kernel tracepoints); run as root"
+    problem = cap.perf_can_record(cpu)
+    if problem:
+        return f"perf cannot record here: {problem}"
+    return None
+
+
+@pytest.mark.capture
+def test_real_capture(tmp_path: Path) -> None:
+    """2 s of a small scenario with every kind of background load: a non-empty table of the
+    asked CPU only, both formats agree, and nothing the capture started is left running."""
+    cpus = sorted(os.sched_getaffinity(0))
+    cpu = cpus[-1]
+    reason = _capture_skip_reason(cpu)
+    if reason:
+        pytest.skip(reason)
+    scenario = cap.Scenario(
+        name="test-tiny",
+        nginx_workers=2,
+        ab_concurrency=4,
+        body_bytes=512,
+        seconds=2,
+        cpu=cpu,
+        warmup_seconds=0.5,
+        background=(
+            cap.Background("cpu-hog", nice=19),
+            cap.Background("timer", period_ms=2),
+            cap.Background("fsync", period_ms=50),
+        ),
+    )
+    result = cap.capture(scenario, tmp_path, log=lambda _: None, max_busy=1.0)
+    assert result.processes, "the capture should report the processes it started"
+    time.sleep(0.2)
+    left = [ref for ref in result.processes if ref.running()]
+    assert not left, f"still running after the capture: {left}"
+    labels = {ref.label for ref in result.processes}
+    assert {"nginx", "nginx worker", "ab", "perf record"} <= labels
+    assert {"background cpu-hog", "background timer", "background fsync"} <= labels
+
+    meta = json.loads((tmp_path / cap.CAPTURE_JSON).read_text())
+    assert meta["cpu"] == cpu and meta["scenario"]["name"] == "test-tiny"
+    assert meta["ab"]["complete_requests"] > 0 and meta["ab"]["requests_per_second"] > 0
+    assert meta["machine"]["kernel"] == os.uname().release
+    assert any(c.startswith("taskset") and "perf record" in c for c in meta["commands"])
+    assert isinstance(meta["lost_events"], int)
+
+    script = parse_trace(tmp_path / cap.PERF_SCRIPT_FILE)
+    assert script.cpus == [cpu] and script.cpu == cpu  # pinned: only the asked CPU recorded
+    assert len(script.runs) > 100
+    comms = set(script.runs["comm"])
+    assert {"nginx", "ab"} <= comms
+    assert {"ko-cpu-hog", "ko-timer", "ko-fsync"} <= comms
+    mapped = parse_trace(tmp_path / cap.SCHED_MAP_FILE, cpu=cpu)
+    assert compare_formats(script.runs, mapped.runs) is None

@@ -1,0 +1,70 @@
+"""`kernel-oracle data [--json]` and the datasheet, on the shipped data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+import benchmark.cli.data  # noqa: F401  (registers the commands)
+from benchmark.cli.app import app
+from benchmark.datainfo import BEGIN, END, collect, render_markdown
+from benchmark.manifest import sha256_file
+from benchmark.paths import data_dir
+from benchmark.splits import read_splits
+
+runner = CliRunner()
+
+
+def test_data_json_lists_verified_traces() -> None:
+    result = runner.invoke(app, ["data", "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert set(info) == {"version", "traces"}
+    assert len(info["traces"]) >= 4
+    splits = read_splits(data_dir() / "splits.json")
+    for t in info["traces"]:
+        for key in ("name", "runs", "tasks", "split", "sha256", "kernel", "perf", "scenario"):
+            assert key in t, key
+        assert t["runs"] >= 100_000
+        assert t["sha256_verified"] is True
+        assert t["sha256"] == sha256_file(data_dir() / "traces" / f"{t['name']}.parquet")
+        assert sum(t["split"].values()) == t["runs"]
+        split = splits[t["name"]]
+        assert t["split_rows"]["train"] == list(split.train)
+        assert split.train[1] == split.valid[0] and split.valid[1] == split.test[0]  # in order
+
+
+def test_data_table() -> None:
+    result = runner.invoke(app, ["data"])
+    assert result.exit_code == 0, result.output
+    assert "single-worker" in result.stdout
+
+
+def test_data_refuses_altered_files(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    for rel in ("manifest.json", "splits.json"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes((data_dir() / rel).read_bytes())
+    manifest = json.loads((root / "manifest.json").read_text())
+    for rel in manifest["files"]:
+        if rel != "splits.json":
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes((data_dir() / rel).read_bytes())
+    (root / "raw" / "keepalive" / "capture.json").write_text("{}")
+    result = runner.invoke(app, ["data", "--json", "--data", str(root)])
+    assert result.exit_code == 1
+    assert "keepalive/capture.json" in result.output and "does not match" in result.output
+
+
+def test_datasheet_numbers_are_generated_from_the_data() -> None:
+    text = (data_dir() / "README.md").read_text()
+    section = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    assert section == "\n" + render_markdown(collect(verify=False))
+
+
+def test_data_folder_size() -> None:
+    files = [p for p in data_dir().rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 60 * 2**20
+    assert max(p.stat().st_size for p in files) < 20 * 2**20
