@@ -124,8 +124,9 @@ def perf_command(
     trace: str = typer.Option(None, help="Trace for the online latency (default: the first)."),
     steps: int = typer.Option(2000, help="Online steps per model."),
     models: list[str] = typer.Option(None, "--model", help="Models to time (default: all)."),
+    fit_runs: int = typer.Option(20000, help="Runs each model is fitted on before timing."),
 ) -> None:
     """Harness benchmark: scoring throughput, bootstrap time, each model's online latency."""
     from benchmark.perfbench import run_perf
 
-    run_perf(console, trace, steps, models or None)
+    run_perf(console, trace, steps, models or None, fit_runs)

@@ -1,0 +1,86 @@
+"""`kernel-oracle perf`: the harness benchmark (scoring, bootstrap, ceiling, online latency).
+
+Numbers are printed, not asserted: speed goals are checked by reading this output on the
+machine at hand, never by timed unit tests.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmark.dataset import runs_from_frame
+from benchmark.harness import online_latency
+from benchmark.manifest import read_run_table, trace_names
+from benchmark.metrics import throughput_benchmark
+from benchmark.registry import get_model_class, registered
+
+
+def model_latencies(
+    trace: str, steps: int, models: list[str], fit_runs: int
+) -> list[dict[str, object]]:
+    """Fit each model (default parameters) on the first `fit_runs` runs of `trace`, then time
+    `steps` batch-1 steps (predict_next + update) over the runs that follow."""
+    frame = read_run_table(trace).iloc[: int(fit_runs / 0.8) + steps + 200]
+    runs = runs_from_frame(frame, f"{trace}-perf")
+    rows = []
+    for name in models:
+        cls = get_model_class(name)
+        t0 = time.perf_counter()
+        model = cls().fit(runs.train(), valid=runs.valid(), seed=0)
+        fit_s = time.perf_counter() - t0
+        latency = online_latency(model, runs, runs.split.test[0], steps)
+        rows.append({"model": name, "fit_s": fit_s, **latency})
+    return rows
+
+
+def run_perf(
+    console: Console, trace: str | None, steps: int, models: list[str] | None, fit_runs: int
+) -> None:
+    """Print the harness benchmark as two tables."""
+    console.print("timing scoring (1M predictions) and bootstrap (100k x 1,000 resamples) ...")
+    numbers = throughput_benchmark(n_ceiling=1_000_000)
+    table = Table(title="harness throughput (wall seconds)")
+    for column in ("what", "size", "seconds", "target"):
+        table.add_column(column, no_wrap=True)
+    table.add_row(
+        "validate + all metrics",
+        f"{numbers['scoring_n']:,}",
+        f"{numbers['scoring_s']:.3f}",
+        "< 2 s",
+    )
+    table.add_row(
+        f"bootstrap, {numbers['bootstrap_metrics']} metrics",
+        f"{numbers['bootstrap_n']:,} x {numbers['bootstrap_resamples']:,}",
+        f"{numbers['bootstrap_s']:.3f}",
+        "< 5 s",
+    )
+    if "ceiling_s" in numbers:
+        table.add_row(
+            "predictability ceiling",
+            f"{numbers.get('ceiling_n', 1_000_000):,}",
+            f"{numbers['ceiling_s']:.3f}",
+            "seconds",
+        )
+    console.print(table)
+
+    trace = trace or trace_names()[0]
+    names = models or sorted(registered())
+    latency = Table(
+        title=f"online latency, batch 1: fit on {fit_runs:,} runs of {trace}, "
+        f"then {steps:,} steps (predict_next + update)"
+    )
+    for column in ("model", "fit s", "p50 µs", "p99 µs", "steps"):
+        latency.add_column(column, no_wrap=True)
+    with console.status("fitting and timing models ..."):
+        for row in model_latencies(trace, steps, names, fit_runs):
+            latency.add_row(
+                str(row["model"]),
+                f"{row['fit_s']:.1f}",
+                f"{row['online_p50_us']:.2f}",
+                f"{row['online_p99_us']:.2f}",
+                str(row["online_steps"]),
+            )
+    console.print(latency)
