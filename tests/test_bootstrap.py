@@ -59,6 +59,31 @@ def test_starts_are_seeded_in_range_and_independent_of_chunking() -> None:
     assert a.min() >= 0 and a.max() <= n - 10
 
 
+def test_every_block_start_can_be_drawn() -> None:
+    n = 30  # block 4: starts 0..26
+    starts = np.concatenate(list(resample_starts(n, 500, seed=0)))
+    assert set(np.unique(starts).tolist()) == set(range(n - 4 + 1))
+
+
+def test_intervals_equal_the_reference_computation() -> None:
+    """`intervals` == percentiles of each metric recomputed on the resampled positions."""
+    c = model(1234, v=5)
+    got = intervals(c, n_resamples=200, seed=4)
+    block = block_length(c.n)
+    draws: dict[str, list[float]] = {}
+    for starts in resample_starts(c.n, 200, block=block, seed=4):
+        for j in range(len(starts)):
+            rows = np.concatenate([np.arange(s, s + block) for s in starts[j]])
+            weights = np.bincount(rows, minlength=c.n).astype(float)[None, :]
+            for name, value in c.weighted(weights).items():
+                draws.setdefault(name, []).append(float(value[0]))
+    for name, iv in got.items():
+        low, high = np.quantile(draws[name], [0.025, 0.975])
+        assert iv["low"] == pytest.approx(low, rel=1e-9), name
+        assert iv["high"] == pytest.approx(high, rel=1e-9), name
+        assert iv["value"] == c.values()[name]
+
+
 def test_coverage_counts_blocks_covering_each_position() -> None:
     rng = np.random.default_rng(0)
     n, block = 50, 4
