@@ -9,8 +9,8 @@ moving-block bootstrap (Künsch 1989) resamples contiguous blocks instead:
   Horowitz & Jing 1995; Lahiri 2003, ch. 7); it grows with `n` so that the dependence within a
   block is kept while the number of blocks (n^(2/3)) stays large. It is a fixed rule, not a
   data-driven choice (such as Politis & White 2004), so that every model of a trace is resampled
-  identically and intervals are reproducible from the positions alone. Pass `block_length` to
-  override.
+  identically and intervals are reproducible from the positions alone. Pass `block=` to
+  override it.
 * one resample draws `ceil(n / L)` block starts uniformly from the `n - L + 1` possible starts
   and concatenates the blocks (`ceil(n/L) * L >= n` positions; every metric is normalised by the
   resample's own size, so the few extra positions are not truncated).
