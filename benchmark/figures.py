@@ -43,6 +43,7 @@ FREE_RUN_MODELS = ("markov", "ewma")
 REFERENCE_COLOR = "#8c8c8c"
 LEARNED_COLOR = "#3b75af"
 CEILING_COLOR = "#c44e52"
+SEQUENCE_COLORS = {"ewma": "#dd8452", "markov": "#55a868"}
 
 
 class Skip(Exception):
@@ -280,6 +281,10 @@ def training_curves(ctx: Context) -> list[Path]:
         facet_kws={"sharey": "row", "sharex": False, "margin_titles": True},
         linewidth=1.2,
     )
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in grid.axes.flat:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     grid.set_axis_labels("epoch / round", "loss")
     grid.set_titles(row_template="{row_name}", col_template="{col_name}")
     grid.figure.suptitle("Training curves (stored with the results)", y=1.01)
@@ -322,6 +327,7 @@ def delta_sequence(ctx: Context) -> list[Path]:
         positions = np.arange(p0, p0 + window)
         x = positions - p0
         ax.plot(x, runs.delta_us[positions], color="black", linewidth=1.4, label="actual")
+        free_start = min(ONE_STEP, window)
         shown = []
         best = _best(ctx, "delta", trace, learned=True)
         for model in [best, "ewma"]:
@@ -334,11 +340,17 @@ def delta_sequence(ctx: Context) -> list[Path]:
             if "delta_us" not in stored:
                 continue
             index = {int(p): i for i, p in enumerate(stored["positions"])}
-            keep = [i for i, p in enumerate(positions) if int(p) in index]
+            keep = [i for i in range(free_start) if int(positions[i]) in index]
             values = [stored["delta_us"][index[int(positions[i])]] for i in keep]
-            ax.plot(x[keep], values, linewidth=1.1, alpha=0.9, label=f"{model}: one-step (stored)")
+            ax.plot(
+                x[keep],
+                values,
+                linewidth=1.1,
+                alpha=0.9,
+                color=SEQUENCE_COLORS.get(model, LEARNED_COLOR),
+                label=f"{model}: one-step (stored predictions)",
+            )
             shown.append(model)
-        free_start = min(ONE_STEP, window)
         steps = window - free_start
         if steps > 0:
             for model, style in zip(FREE_RUN_MODELS, ("--", ":"), strict=True):
@@ -352,6 +364,7 @@ def delta_sequence(ctx: Context) -> list[Path]:
                     values,
                     linestyle=style,
                     linewidth=1.6,
+                    color=SEQUENCE_COLORS[model],
                     label=f"{model}: free run (own predictions fed back)",
                 )
             ax.axvline(free_start, color="#444", linewidth=0.8)
@@ -448,15 +461,16 @@ def accuracy_vs_latency(ctx: Context) -> list[Path]:
     panels = [("task", "acc"), ("delta", "mse_z")]
     fig, axes = plt.subplots(1, 2, figsize=(12.5, 4.8))
     drawn = 0
+    labels: list[Any] = []
     for ax, (target, metric) in zip(axes, panels, strict=True):
         ax.axvspan(*BUDGET_US, color="#55a868", alpha=0.15, linewidth=0)
         ax.text(
             math.sqrt(BUDGET_US[0] * BUDGET_US[1]),
-            0.98,
+            0.02,
             "scheduler budget\n1–10 µs",
             transform=ax.get_xaxis_transform(),
             ha="center",
-            va="top",
+            va="bottom",
             fontsize=8.5,
             color="#2f6b3b",
         )
@@ -478,12 +492,14 @@ def accuracy_vs_latency(ctx: Context) -> list[Path]:
                 capsize=2,
                 markersize=6,
             )
-            ax.annotate(
-                _short(m["model"], 20),
-                (p50, entry["value"]),
-                textcoords="offset points",
-                xytext=(5, 4),
-                fontsize=8.5,
+            labels.append(
+                ax.annotate(
+                    _short(m["model"], 20),
+                    (p50, entry["value"]),
+                    textcoords="offset points",
+                    xytext=(5, 4),
+                    fontsize=8.5,
+                )
             )
             drawn += 1
         ax.set_xscale("log")
@@ -496,7 +512,25 @@ def accuracy_vs_latency(ctx: Context) -> list[Path]:
         raise Skip("no model has both a mean score and an online latency")
     fig.suptitle("Accuracy against the cost of one prediction (grey: reference predictors)", y=1.02)
     fig.tight_layout()
+    _declutter(fig, labels)
     return _save(fig, ctx, "accuracy_vs_latency")
+
+
+def _declutter(fig: Any, texts: list[Any]) -> None:
+    """Move annotation labels down until none overlaps another (greedy, top to bottom)."""
+    if not texts:
+        return
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    placed: list[Any] = []
+    for text in sorted(texts, key=lambda t: -t.get_window_extent(renderer).y0):
+        for _ in range(40):
+            box = text.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            dx, dy = text.xyann
+            text.xyann = (dx, dy - (box.height + 1) * 72.0 / fig.dpi)
+        placed.append(text.get_window_extent(renderer))
 
 
 def confusion_matrix(ctx: Context) -> list[Path]:
@@ -528,7 +562,9 @@ def confusion_matrix(ctx: Context) -> list[Path]:
         np.add.at(matrix, (t_idx, p_idx), 1)
         rows = matrix.sum(axis=1, keepdims=True)
         share = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
-        labels = [_short(runs.vocabulary[int(t)], 20) for t in top] + ["all others"]
+        labels = [_short(runs.vocabulary[int(t)], 20) for t in top] + [
+            f"rest (not top {CONFUSION_TASKS})"
+        ]
         sns.heatmap(
             share,
             ax=ax,
@@ -545,7 +581,7 @@ def confusion_matrix(ctx: Context) -> list[Path]:
         )
         ax.set_xlabel("predicted task")
         ax.set_ylabel("true task")
-        ax.tick_params(axis="x", rotation=60)
+        ax.set_xticklabels(labels, rotation=45, ha="right", rotation_mode="anchor")
         ax.set_title(f"{trace} ({len(positions):,} test positions)")
     fig.suptitle(f"Confusion matrix of the best task model, {best} (rows sum to 1)", y=1.0)
     fig.tight_layout()
@@ -582,7 +618,7 @@ def ceiling_vs_best(ctx: Context) -> list[Path]:
             series.append((ref, values, [""] * len(traces), color))
     fig, ax = plt.subplots(figsize=(max(6.5, 2.6 * len(traces) + 2.5), 4.6))
     width = 0.8 / len(series)
-    for i, (label, values, names, color) in enumerate(series):
+    for i, (_label, values, names, color) in enumerate(series):
         xs = np.arange(len(traces)) + (i - (len(series) - 1) / 2) * width
         for x, value, name in zip(xs, values, names, strict=True):
             if value is None:
@@ -590,12 +626,14 @@ def ceiling_vs_best(ctx: Context) -> list[Path]:
             ax.bar(x, value, width=width * 0.95, color=color)
             text = f"{value:.3f}" + (f"\n{_short(name, 14)}" if name else "")
             ax.text(x, value + 0.01, text, ha="center", va="bottom", fontsize=7.5)
-        ax.bar([], [], color=color, label=label)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=color, label=label) for label, _, _, color in series]
     ax.set_xticks(np.arange(len(traces)), traces)
     ax.set_ylim(0, 1.15)
     ax.set_ylabel("top-1 accuracy (thread level)")
     ax.set_title("How far from the ceiling: predictability limit vs models, per trace")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return _save(fig, ctx, "ceiling_vs_best")
 

@@ -142,13 +142,16 @@ def figures(
     results: Path = typer.Option(
         None, "--results", help="Folder holding results/ (default: leaderboard/)."
     ),
+    data: Path = typer.Option(
+        None, "--data", help="Data folder the results were made on (default: data/)."
+    ),
     only: list[str] = typer.Option(None, "--only", help="Draw only these figures (repeatable)."),
 ) -> None:
     """Draw the paper figures (PNG + PDF) from the stored results and the data."""
     from benchmark import figures as fig
 
     try:
-        done = fig.make_figures(results, None, out, only=_split(only), log=_say)
+        done = fig.make_figures(results, data, out, only=_split(only), log=_say)
     except (KeyError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from exc
