@@ -517,11 +517,16 @@ def run_leaderboard(
     if tune:
         from benchmark import tuning
 
+        # Always on the shipped data's valid rows (a private holdout is never tuned on).
         for model in models:
             cls = get_model_class(model)
             for target in sorted(cls.targets):
                 tuning.tune(
-                    model, target, traces=traces, data_root=source_root, quiet=quiet, log=say
+                    model,
+                    target,
+                    traces=None if holdout is not None else traces,
+                    quiet=quiet,
+                    log=say,
                 )
 
     data_root: Path | None = source_root

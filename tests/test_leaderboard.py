@@ -187,3 +187,38 @@ def test_no_ceiling_module_means_no_ceiling_row(tmp_path):
     board = build(FIXTURE, tmp_path, DATA, ceilings={})
     assert board["ceiling"] == {}
     assert "**ceiling**" not in (tmp_path / "README.md").read_text()
+
+
+# -- the evaluation path, end to end on a small synthetic trace ---------------------------------
+def test_quick_profile_end_to_end_with_an_unloadable_registered_model(tmp_path, monkeypatch):
+    import models
+    from benchmark import leaderboard as lb
+    from tests.fixtures.synthetic import write_data_root
+
+    data = write_data_root(tmp_path / "data", {"syn": 3000, "syn2": 2000})
+    monkeypatch.setenv("KERNEL_ORACLE_DATA", str(data))
+    monkeypatch.setenv("KERNEL_ORACLE_LEADERBOARD", str(tmp_path / "lb"))
+    monkeypatch.setattr(lb, "QUICK_RUNS", 2500)
+    monkeypatch.setitem(models.REGISTRY, "ghost", "models.ghost_that_does_not_exist:Ghost")
+    board, out = lb.run_leaderboard(
+        models=["majority", "markov", "ghost"], quick=True, out=tmp_path / "quick", quiet=True
+    )
+    assert out == tmp_path / "quick" and not (tmp_path / "lb").exists()
+    assert board["traces"] == ["syn"]  # the first trace only, cut to QUICK_RUNS runs
+    manifest = json.loads((out / "data" / "manifest.json").read_text())
+    assert manifest["traces"]["syn"]["runs"] == 2500
+    by_name = _models(board)
+    assert by_name["majority"]["status"] == "ok" and by_name["markov"]["rank"]["task"] == 1
+    ghost = by_name["ghost"]
+    assert ghost["status"] == "failed" and ghost["per_trace"]["syn"]["status"] == "failed"
+    # (the worker process does not see this test's registry patch, so its error is either)
+    error = next(f["error"] for f in board["failed"] if f["model"] == "ghost")
+    assert "ModuleNotFoundError" in error or "Unknown model 'ghost'" in error
+    for name in OUTPUTS:
+        assert (out / name).stat().st_size > 0
+    assert "| ghost | failed |" in (out / "README.md").read_text()
+    # Re-building from the stored results alone gives the same files.
+    again = tmp_path / "again"
+    lb.build(out, again, out / "data")
+    for name in OUTPUTS:
+        assert (again / name).read_bytes() == (out / name).read_bytes()
