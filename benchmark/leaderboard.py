@@ -533,7 +533,7 @@ def run_leaderboard(
     chosen = list(traces) if traces else None
     if quick:
         names = chosen or trace_names(source_root)[:QUICK_TRACES]
-        data_root = make_quick_data(source_root, out / "data", names)
+        data_root = make_quick_data(source_root, out / "data", names, QUICK_RUNS)
         chosen = names
         say(f"quick profile: first {QUICK_RUNS} runs of {', '.join(names)}, fast_params, 1 seed")
 
