@@ -162,9 +162,7 @@ def task_frequency(ctx: Context) -> list[Path]:
     traces = ctx.board["traces"]
     if not traces:
         raise Skip("no traces in the manifest")
-    fig, axes = plt.subplots(
-        1, len(traces), figsize=(4.2 * len(traces), 4.6), squeeze=False, sharex=True
-    )
+    fig, axes = plt.subplots(1, len(traces), figsize=(4.4 * len(traces), 4.6), squeeze=False)
     for ax, trace in zip(axes[0], traces, strict=True):
         tasks = ctx.table(trace)["task"].astype(str)
         share = tasks.value_counts(normalize=True)
@@ -176,6 +174,10 @@ def task_frequency(ctx: Context) -> list[Path]:
         values = list(top.to_numpy()) + ([rest] if rest > 0 else [])
         colors = [LEARNED_COLOR] * len(top) + [REFERENCE_COLOR] * (rest > 0)
         ax.barh(range(len(values)), values, color=colors)
+        for i, value in enumerate(values):
+            text = f"{value:.1%}" if value >= 0.001 else f"{value:.2%}"
+            ax.text(value, i, f" {text}", va="center", ha="left", fontsize=7.5)
+        ax.set_xlim(0, max(values) * 1.3)
         ax.set_yticks(range(len(values)), labels)
         ax.invert_yaxis()
         ax.set_title(f"{trace}\n{len(tasks):,} runs, {len(share)} tasks")
