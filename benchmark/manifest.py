@@ -71,6 +71,8 @@ def read_run_table(name: str, root: Path | None = None) -> pd.DataFrame:
     root = root or data_dir()
     manifest = load_manifest(root)
     if name not in manifest["traces"]:
-        raise KeyError(f"unknown trace {name!r}; shipped traces: {', '.join(sorted(manifest['traces']))}")
+        raise KeyError(
+            f"unknown trace {name!r}; shipped traces: {', '.join(sorted(manifest['traces']))}"
+        )
     path = verify_file(f"traces/{name}.parquet", root, manifest)
     return pd.read_parquet(path)
