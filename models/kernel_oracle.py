@@ -92,7 +92,7 @@ class KernelOracleLSTM(Predictor):
         steps: int = 4,
         max_iter: int = 20,
         seq_len: int = 100,
-        n_windows: int = 64,
+        n_windows: int = 128,
         inference_dtype: str = "float32",
     ) -> None:
         self.hidden_size = hidden_size
@@ -162,7 +162,7 @@ class KernelOracleLSTM(Predictor):
         criterion = nn.MSELoss()
         optimizer = torch.optim.LBFGS(seq.parameters(), lr=self.lr, max_iter=self.max_iter)
         self.net_ = seq
-        self.optimizer_name_ = type(optimizer).__name__
+        self.optimizer_ = optimizer  # not pickled (its L-BFGS history is large)
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
@@ -267,6 +267,11 @@ class KernelOracleLSTM(Predictor):
     def online(self, history: Runs) -> OnlinePredictor:
         self.check_fitted()
         return _KernelOracleOnline(self, history)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("optimizer_", None)
+        return state
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

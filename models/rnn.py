@@ -44,7 +44,11 @@ VALID_BURN_IN = 256  # runs each valid stream reads (unscored) before its segmen
 
 
 def machine_threads() -> int:
-    """The cores this process may run on (the affinity mask, else the CPU count)."""
+    """Threads for torch: `$OMP_NUM_THREADS` where set (the leaderboard sets it when it runs
+    several workers at once), else the cores this process may run on."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
