@@ -372,3 +372,66 @@ class FeatureStream:
         out = self._out
         out[:] = self.row
         return out
+
+
+@dataclass
+class ClassMap:
+    """The classifier's classes: the `max_classes` most frequent training tasks, each its own
+    class, and one residual class for every other task seen in training.
+
+    A classifier's probability for the residual class is spread over those other tasks in
+    proportion to their training counts; tasks never seen in training get 0. Rows stay summing
+    to 1. Capping the classes keeps multiclass fits bounded on traces with 50+ tasks (the 16
+    most frequent cover over 98% of the runs of every shipped trace).
+    """
+
+    n_tasks: int
+    top: np.ndarray  # int64[C] vocabulary ids of the top classes (class label = position)
+    rest: np.ndarray  # int64[R] vocabulary ids merged into the residual class (label C)
+    rest_weights: np.ndarray  # float64[R] their share of the residual class
+
+    @classmethod
+    def fit(cls, task: np.ndarray, n_tasks: int, max_classes: int) -> ClassMap:
+        if max_classes < 1:
+            raise ValueError(f"max_classes must be >= 1, got {max_classes}")
+        counts = np.bincount(np.asarray(task, dtype=np.int64), minlength=n_tasks)
+        order = np.lexsort((np.arange(n_tasks), -counts))  # most frequent first, ties by id
+        top = order[counts[order] > 0][:max_classes].astype(np.int64)
+        rest = np.setdiff1d(np.flatnonzero(counts > 0), top).astype(np.int64)
+        weights = counts[rest] / counts[rest].sum() if len(rest) else np.zeros(0)
+        return cls(int(n_tasks), top, rest, weights.astype(np.float64))
+
+    def labels(self, task: np.ndarray) -> np.ndarray:
+        """Class label of each task id (the residual label for tasks outside the top)."""
+        label_of = np.full(self.n_tasks, len(self.top), dtype=np.int64)
+        label_of[self.top] = np.arange(len(self.top))
+        return label_of[np.asarray(task, dtype=np.int64)]
+
+    def to_vocabulary(self, class_proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """float32[n, n_tasks]: probabilities over `classes` (labels, columns) in vocabulary
+        order. Each vocabulary task takes its class's column times its weight (1 for a top
+        class, its residual share, 0 when unseen): one gather and one product, so one row or
+        many give the same bits. Rows sum to 1 when the class probabilities do (up to
+        rounding)."""
+        source, weight = self._gather(tuple(np.asarray(classes, dtype=np.int64).tolist()))
+        padded = np.concatenate(
+            [np.asarray(class_proba, dtype=np.float64), np.zeros((len(class_proba), 1))], axis=1
+        )
+        return (padded[:, source] * weight).astype(np.float32)
+
+    def _gather(self, classes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        cache = self.__dict__.setdefault("_gather_cache", {})
+        if classes not in cache:
+            column = {label: j for j, label in enumerate(classes)}
+            zero = len(classes)  # the padded zero column
+            source = np.full(self.n_tasks, zero, dtype=np.int64)
+            weight = np.zeros(self.n_tasks, dtype=np.float64)
+            for label, task in enumerate(self.top.tolist()):
+                if label in column:
+                    source[task], weight[task] = column[label], 1.0
+            residual = column.get(len(self.top))
+            if residual is not None:
+                source[self.rest] = residual
+                weight[self.rest] = self.rest_weights
+            cache[classes] = (source, weight)
+        return cache[classes]

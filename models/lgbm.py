@@ -43,7 +43,7 @@ from benchmark.protocol import (
     RunRow,
     check_fit_input,
 )
-from models.features import FeatureBuilder
+from models.features import ClassMap, FeatureBuilder
 
 MIN_TRAIN_RUNS = 10
 DELTA_REPORT_OFFSET = 50_000  # inside the tuner's per-trace STEP_STRIDE (100_000)
@@ -80,17 +80,20 @@ class LightGBM(Predictor):
         self,
         *,
         k: int = 4,
-        top_m: int = 16,
+        top_m: int = 8,
         window: int = 64,
-        max_classes: int = 24,
-        n_estimators: int = 400,
-        learning_rate: float = 0.1,
-        num_leaves: int = 31,
+        max_classes: int = 12,
+        n_estimators: int = 60,
+        learning_rate: float = 0.2,
+        num_leaves: int = 15,
         min_child_samples: int = 20,
+        min_child_weight: float = 1.0,
         subsample: float = 1.0,
         colsample_bytree: float = 1.0,
         reg_lambda: float = 0.0,
-        early_stopping_rounds: int = 20,
+        delta_n_estimators: int = 300,
+        delta_num_leaves: int = 31,
+        early_stopping_rounds: int = 10,
     ) -> None:
         self.k = k
         self.top_m = top_m
@@ -100,9 +103,12 @@ class LightGBM(Predictor):
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
+        self.min_child_weight = min_child_weight
         self.subsample = subsample
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
+        self.delta_n_estimators = delta_n_estimators
+        self.delta_num_leaves = delta_num_leaves
         self.early_stopping_rounds = early_stopping_rounds
 
     @classmethod
@@ -112,12 +118,16 @@ class LightGBM(Predictor):
             "top_m": trial.suggest_int("top_m", 4, 32, log=True),
             "window": trial.suggest_int("window", 16, 512, log=True),
             "max_classes": trial.suggest_int("max_classes", 8, 64, log=True),
+            "n_estimators": trial.suggest_int("n_estimators", 20, 300, log=True),
             "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
             "num_leaves": trial.suggest_int("num_leaves", 7, 127, log=True),
             "min_child_samples": trial.suggest_int("min_child_samples", 5, 200, log=True),
+            "min_child_weight": trial.suggest_float("min_child_weight", 0.01, 10.0, log=True),
             "subsample": trial.suggest_float("subsample", 0.5, 1.0),
             "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
             "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 10.0, log=True),
+            "delta_n_estimators": trial.suggest_int("delta_n_estimators", 50, 1000, log=True),
+            "delta_num_leaves": trial.suggest_int("delta_num_leaves", 7, 127, log=True),
         }
 
     # -- fit ---------------------------------------------------------------------------------
@@ -127,6 +137,7 @@ class LightGBM(Predictor):
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             "min_child_samples": self.min_child_samples,
+            "min_child_weight": self.min_child_weight,
             "subsample": self.subsample,
             "subsample_freq": 1 if self.subsample < 1.0 else 0,
             "colsample_bytree": self.colsample_bytree,
@@ -149,12 +160,12 @@ class LightGBM(Predictor):
         import lightgbm as lgb
 
         check_fit_input(self, train, MIN_TRAIN_RUNS)
-        if self.max_classes < 1:
-            raise ValueError(f"max_classes must be >= 1, got {self.max_classes}")
-        if not 1 <= self.n_estimators < DELTA_REPORT_OFFSET:
-            raise ValueError(
-                f"n_estimators must lie in [1, {DELTA_REPORT_OFFSET}), got {self.n_estimators}"
-            )
+        for label, rounds in (
+            ("n_estimators", self.n_estimators),
+            ("delta_n_estimators", self.delta_n_estimators),
+        ):
+            if not 1 <= rounds < DELTA_REPORT_OFFSET:
+                raise ValueError(f"{label} must lie in [1, {DELTA_REPORT_OFFSET}), got {rounds}")
         builder = FeatureBuilder.fit(train, k=self.k, top_m=self.top_m, window=self.window)
         self.features_ = builder
         n_tasks = train.n_tasks
@@ -169,25 +180,10 @@ class LightGBM(Predictor):
             delta_v = np.asarray(valid.delta_us, dtype=np.float64)
 
         # classes: the most frequent training tasks, then one residual class for the others
-        counts = np.bincount(task, minlength=n_tasks)
-        order = np.lexsort((np.arange(n_tasks), -counts))
-        top = order[counts[order] > 0][: self.max_classes]
-        rest = np.setdiff1d(np.flatnonzero(counts > 0), top)
-        label_of = np.full(n_tasks, len(top), dtype=np.int64)  # residual by default
-        label_of[top] = np.arange(len(top))
-        self.top_tasks_ = top.astype(np.int64)
-        self.rest_tasks_ = rest.astype(np.int64)
-        self.rest_weights_ = (
-            counts[rest] / counts[rest].sum() if len(rest) else np.zeros(0)
-        ).astype(np.float64)
-        self.n_tasks_ = n_tasks
-        y = label_of[task]
+        self.classes_map_ = ClassMap.fit(task, n_tasks, self.max_classes)
+        y = self.classes_map_.labels(task)
         classes = np.unique(y)
         self.classes_ = classes
-        is_top = classes < len(top)
-        # (class column, vocabulary id) of the top classes; the residual class's column
-        self.top_columns_ = (np.flatnonzero(is_top), top[classes[is_top]].astype(np.int64))
-        self.rest_column_ = int(np.flatnonzero(~is_top)[0]) if (~is_top).any() else -1
         categorical = builder.categorical
         common = self._common(seed)
         sigma2 = float(train.sigma_us) ** 2 or 1.0
@@ -212,7 +208,7 @@ class LightGBM(Predictor):
         else:
             eval_args: dict[str, Any] = {}
             if has_valid:
-                yv = label_of[task_v]
+                yv = self.classes_map_.labels(task_v)
                 keep = np.isin(yv, classes)  # valid tasks never seen in training can't score
                 if keep.any():
                     eval_args = _eval_args(lgb, xv[keep], yv[keep])
@@ -225,7 +221,12 @@ class LightGBM(Predictor):
                 callbacks=callbacks(0, 1.0) if eval_args else [],
                 **eval_args,
             )
-        self.regressor_ = lgb.LGBMRegressor(objective="regression", **common).fit(
+        delta_params = {
+            **common,
+            "n_estimators": self.delta_n_estimators,
+            "num_leaves": self.delta_num_leaves,
+        }
+        self.regressor_ = lgb.LGBMRegressor(objective="regression", **delta_params).fit(
             x,
             delta,
             categorical_feature=categorical,
@@ -241,14 +242,7 @@ class LightGBM(Predictor):
         return int(best) if best else int(model.n_estimators)
 
     def _vocabulary_proba(self, class_proba: np.ndarray) -> np.ndarray:
-        """Class probabilities (columns: `classes_`) to vocabulary order, rows summing to 1."""
-        out = np.zeros((len(class_proba), self.n_tasks_), dtype=np.float64)
-        out[:, self.top_columns_[1]] = class_proba[:, self.top_columns_[0]]
-        if self.rest_column_ >= 0:
-            column = class_proba[:, self.rest_column_ : self.rest_column_ + 1]
-            out[:, self.rest_tasks_] = column * self.rest_weights_
-        out /= out.sum(axis=1, keepdims=True)
-        return out.astype(np.float32)
+        return self.classes_map_.to_vocabulary(class_proba, self.classes_)
 
     def _class_proba(self, x: np.ndarray) -> np.ndarray:
         if self.classifier_ is None:
@@ -330,7 +324,6 @@ class _FastRow:
 
 class _LightGBMOnline(OnlinePredictor):
     def __init__(self, model: LightGBM, history: Runs) -> None:
-        self.model = model
         self.stream = model.features_.stream(history)
         n_features = model.features_.n_features
         self._row = np.zeros(n_features, dtype=np.float32)
@@ -348,20 +341,26 @@ class _LightGBMOnline(OnlinePredictor):
             )
         )
         self.reg = _FastRow(model.regressor_.booster_, model._best(model.regressor_), n_features, 1)
-        self._class_row = np.zeros((1, self.n_classes), dtype=np.float64)
+        # class probabilities padded with a zero column, gathered into vocabulary order exactly
+        # as ClassMap.to_vocabulary does for the batch path
+        self.source, self.weight = model.classes_map_._gather(
+            tuple(np.asarray(model.classes_, dtype=np.int64).tolist())
+        )
+        self._padded = np.zeros(self.n_classes + 1, dtype=np.float64)
+        if clf is None:
+            self._padded[0] = 1.0
 
     def predict_next(self) -> tuple[np.ndarray, float]:
         self._row[:] = self.stream.features()
         delta = float(self.reg(self._row_ptr)[0])
-        if self.clf is None:
-            self._class_row[0, 0] = 1.0
-        elif self.n_classes > 2:
-            self._class_row[0] = self.clf(self._row_ptr)
-        else:
-            p1 = self.clf(self._row_ptr)[0]
-            self._class_row[0, 0] = 1.0 - p1
-            self._class_row[0, 1] = p1
-        return self.model._vocabulary_proba(self._class_row)[0], delta
+        if self.clf is not None:
+            if self.n_classes > 2:
+                self._padded[: self.n_classes] = self.clf(self._row_ptr)
+            else:
+                p1 = float(self.clf(self._row_ptr)[0])
+                self._padded[0] = 1.0 - p1
+                self._padded[1] = p1
+        return (self._padded[self.source] * self.weight).astype(np.float32), delta
 
     def update(self, row: RunRow) -> None:
         self.stream.update(row)

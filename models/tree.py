@@ -34,7 +34,7 @@ from benchmark.protocol import (
     RunRow,
     check_fit_input,
 )
-from models.features import FeatureBuilder
+from models.features import ClassMap, FeatureBuilder
 
 MIN_TRAIN_RUNS = 10
 
@@ -50,16 +50,18 @@ class NegiDecisionTree(Predictor):
         self,
         *,
         k: int = 4,
-        top_m: int = 16,
+        top_m: int = 8,
         window: int = 64,
-        max_depth: int | None = 24,
-        min_samples_leaf: int = 10,
+        max_classes: int = 16,
+        max_depth: int | None = 16,
+        min_samples_leaf: int = 20,
         ccp_alpha: float = 0.0,
-        delta_min_samples_leaf: int = 50,
+        delta_min_samples_leaf: int = 200,
     ) -> None:
         self.k = k
         self.top_m = top_m
         self.window = window
+        self.max_classes = max_classes
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
         self.ccp_alpha = ccp_alpha
@@ -71,6 +73,7 @@ class NegiDecisionTree(Predictor):
             "k": trial.suggest_int("k", 1, 8),
             "top_m": trial.suggest_int("top_m", 4, 32, log=True),
             "window": trial.suggest_int("window", 16, 512, log=True),
+            "max_classes": trial.suggest_int("max_classes", 8, 64, log=True),
             "max_depth": trial.suggest_int("max_depth", 4, 40, log=True),
             "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 200, log=True),
             "ccp_alpha": trial.suggest_float("ccp_alpha", 1e-7, 1e-3, log=True),
@@ -93,7 +96,8 @@ class NegiDecisionTree(Predictor):
         self.features_ = FeatureBuilder.fit(train, k=self.k, top_m=self.top_m, window=self.window)
         positions = np.arange(train.start + 1, train.start + len(train))
         x = self.features_.transform(train, positions)
-        task = train.task[1:].astype(np.int64)
+        self.classes_map_ = ClassMap.fit(train.task[1:], train.n_tasks, self.max_classes)
+        task = self.classes_map_.labels(train.task[1:])
         delta = np.asarray(train.delta_us[1:], dtype=np.float64)
         self.classifier_ = DecisionTreeClassifier(
             criterion="entropy",
@@ -111,10 +115,7 @@ class NegiDecisionTree(Predictor):
         # Leaf distributions in vocabulary order (rows sum to 1), one row per tree node.
         value = self.classifier_.tree_.value[:, 0, :].astype(np.float64)
         value /= value.sum(axis=1, keepdims=True)
-        proba = np.zeros((len(value), train.n_tasks), dtype=np.float64)
-        proba[:, self.classifier_.classes_.astype(np.int64)] = value
-        proba /= proba.sum(axis=1, keepdims=True)
-        self.node_proba_ = proba.astype(np.float32)
+        self.node_proba_ = self.classes_map_.to_vocabulary(value, self.classifier_.classes_)
         self.node_delta_ = self.regressor_.tree_.value[:, 0, 0].astype(np.float64).copy()
         self.fitted_ = True
         return self
