@@ -1,0 +1,167 @@
+"""The tree models' features: batch == streaming (bit for bit), causal, documented layout."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from benchmark.protocol import RunRow, row_at
+from models.features import (
+    MISSING,
+    SINCE_NEVER_RUNS,
+    SINCE_NEVER_US,
+    ClassMap,
+    FeatureBuilder,
+    is_kernel_thread,
+)
+
+
+@pytest.fixture(scope="module")
+def builder(excerpt):
+    return FeatureBuilder.fit(excerpt.train(), k=3, top_m=6, window=32)
+
+
+def test_layout(builder, excerpt):
+    assert len(builder.names) == builder.n_features == 5 * 3 + 1 + 5 * len(builder.top_tasks)
+    assert len(builder.top_tasks) == 6
+    counts = np.bincount(excerpt.train().task, minlength=excerpt.n_tasks)
+    # the candidates are the most frequent training tasks, most frequent first
+    assert list(counts[builder.top_tasks]) == sorted(counts[builder.top_tasks], reverse=True)
+    assert counts[builder.top_tasks].min() >= np.sort(counts)[::-1][5]
+    for j in builder.categorical:
+        assert builder.names[j].split("_")[0] in ("task", "comm", "state")
+
+
+@pytest.mark.parametrize("start", [0, 700])
+def test_batch_equals_streaming(builder, excerpt, start):
+    """The streaming row before each update equals the batch row, bit for bit, also for a
+    slice that does not start at row 0 (history starts where the slice starts)."""
+    runs = excerpt.rows(start, excerpt.start + len(excerpt))
+    prime = start + 40
+    positions = np.arange(start, start + len(runs) + 1)
+    batch = builder.transform(runs, positions)
+    stream = builder.stream(runs.rows(start, start))  # empty history: first row of the slice
+    for k, position in enumerate(positions[:-1]):
+        row = stream.features()
+        assert np.array_equal(row, batch[k]), (
+            f"streaming != batch at position {position}: columns "
+            f"{[builder.names[j] for j in np.flatnonzero(row != batch[k])]}"
+        )
+        stream.update(row_at(runs, int(position)))
+        if position == prime:  # a stream primed with history agrees too
+            primed = builder.stream(runs.rows(start, prime + 1))
+            assert np.array_equal(primed.features(), batch[k + 1])
+    assert np.array_equal(stream.features(), batch[-1])
+
+
+def test_features_are_causal(builder, excerpt):
+    """Features at p depend on rows < p only: changing rows >= c leaves positions <= c alone."""
+    cut = excerpt.start + 1500
+    rng = np.random.default_rng(0)
+    local = cut - excerpt.start
+    fields = {}
+    for name in ("t_ns", "task", "comm", "pid", "prio", "delta_us", "end_state"):
+        values = getattr(excerpt, name).copy()
+        values[local:] = rng.permutation(values)[: len(values) - local]
+        fields[name] = values
+    scrambled = replace(excerpt, **fields)
+    positions = np.arange(excerpt.start, cut + 1)
+    assert np.array_equal(
+        builder.transform(excerpt, positions), builder.transform(scrambled, positions)
+    )
+    # and the row at cut + 1 does read row cut
+    after = np.array([cut + 1])
+    assert not np.array_equal(
+        builder.transform(excerpt, after), builder.transform(scrambled, after)
+    )
+
+
+def test_values_by_hand(builder, excerpt):
+    """A few columns recomputed from their definitions."""
+    p = excerpt.start + 900
+    row = builder.transform(excerpt, np.array([p]))[0]
+    names = builder.names
+    i = p - excerpt.start
+    assert row[names.index("task_1")] == excerpt.task[i - 1]
+    assert row[names.index("comm_2")] == excerpt.comm[i - 2]
+    assert row[names.index("logd_3")] == np.float32(np.log1p(excerpt.delta_us[i - 3]))
+    assert row[names.index("prio_1")] == excerpt.prio[i - 1]
+    for m in builder.top_tasks[:3]:
+        past = np.flatnonzero(excerpt.task[:i] == m)
+        window = excerpt.task[max(0, i - builder.window) : i] == m
+        assert row[names.index(f"since_runs_{m}")] == (i - past[-1] if len(past) else 1e9)
+        assert row[names.index(f"count_{m}")] == window.sum()
+        if len(past):
+            assert row[names.index(f"last_len_{m}")] == pytest.approx(
+                excerpt.delta_us[past[-1]], rel=1e-6
+            )
+            lengths = excerpt.delta_us[max(0, i - builder.window) : i][window]
+            if len(lengths):
+                assert row[names.index(f"mean_len_{m}")] == pytest.approx(lengths.mean(), rel=1e-5)
+
+
+def test_empty_history(builder, excerpt):
+    row = builder.transform(excerpt, np.array([excerpt.start]))[0]
+    m = len(builder.top_tasks)
+    base = 5 * builder.k + 1
+    assert (row[:base] == MISSING).all()
+    assert (row[base : base + m] == np.float32(SINCE_NEVER_RUNS)).all()
+    assert (row[base + m : base + 2 * m] == np.float32(SINCE_NEVER_US)).all()
+    assert (row[base + 4 * m :] == 0).all()
+
+
+def test_stream_handles_unknown_ids(builder, excerpt):
+    stream = builder.stream(excerpt.rows(excerpt.start, excerpt.start + 10))
+    stream.update(RunRow(task=0, comm=0, delta_us=12.5, end_state=0, prio=-1, pid=1, t_ns=10**12))
+    assert np.isfinite(stream.features()).all()
+
+
+@pytest.mark.parametrize(
+    "comm",
+    [
+        "kworker/1:1",
+        "kworker/u8:3",
+        "ksoftirqd/1",
+        "rcu_preempt",
+        "rcu_sched",
+        "migration/1",
+        "kthreadd",
+        "idle_inject/0",
+        "watchdogd",
+        "cpuhp/1",
+        "irq/123-nvme0q1",
+        "<idle>",
+        "swapper/1",
+        "kcompactd0",
+        "kdamond.0",
+        "jbd2/sda1-8",
+        "md0_raid1",
+    ],
+)
+def test_kernel_threads(comm):
+    assert is_kernel_thread(comm)
+
+
+@pytest.mark.parametrize(
+    "comm", ["nginx", "ab", "python3", "bash", "memfd:sealed-91", "mdadm", "kworkers", "cardgame"]
+)
+def test_user_tasks(comm):
+    assert not is_kernel_thread(comm)
+
+
+def test_class_map():
+    task = np.array([1, 1, 1, 2, 2, 3, 4, 4, 5])
+    cmap = ClassMap.fit(task, n_tasks=7, max_classes=2)
+    assert list(cmap.top) == [1, 2]
+    assert list(cmap.rest) == [3, 4, 5]
+    assert list(cmap.labels(np.array([1, 2, 3, 6]))) == [0, 1, 2, 2]
+    proba = cmap.to_vocabulary(np.array([[0.5, 0.2, 0.3]]), np.array([0, 1, 2]))
+    assert proba.dtype == np.float32 and proba.shape == (1, 7)
+    assert proba.sum() == pytest.approx(1.0, abs=1e-6)
+    assert proba[0, 0] == 0 and proba[0, 6] == 0  # never seen in training
+    assert proba[0, 4] == pytest.approx(0.3 * 2 / 4)  # residual share by training count
+    # a class absent from the classifier's classes gets 0
+    partial = cmap.to_vocabulary(np.array([[0.25, 0.75]]), np.array([0, 2]))
+    assert partial[0, 2] == 0 and partial.sum() == pytest.approx(1.0, abs=1e-6)

@@ -1,0 +1,79 @@
+"""decision_tree: learns for real on a real excerpt, beats majority, is deterministic, and its
+online tree walk is scikit-learn's `apply`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmark.protocol import row_at
+from models.reference import Majority
+from models.tree import NegiDecisionTree, walk
+
+
+def scores(model, runs):
+    pos = runs.test_positions()
+    pred = model.predict(runs, pos)
+    out = {}
+    if pred.task_proba is not None:
+        out["acc"] = float((pred.task_proba.argmax(axis=1) == runs.task[pos]).mean())
+    if pred.delta_us is not None:
+        out["mse_z"] = float(np.mean(((pred.delta_us - runs.delta_us[pos]) / runs.sigma_us) ** 2))
+    return out
+
+
+@pytest.fixture(scope="module")
+def fitted(excerpt):
+    return NegiDecisionTree().fit(excerpt.train(), valid=excerpt.valid(), seed=0)
+
+
+def test_beats_majority(fitted, excerpt):
+    majority = Majority().fit(excerpt.train(), valid=excerpt.valid())
+    mine, base = scores(fitted, excerpt), scores(majority, excerpt)
+    assert mine["acc"] > base["acc"] + 0.05, (mine, base)
+    assert mine["mse_z"] < base["mse_z"], (mine, base)
+
+
+def test_criterion_and_probabilities(fitted, excerpt):
+    assert fitted.classifier_.criterion == "entropy"
+    proba = fitted.predict(excerpt, excerpt.test_positions()).task_proba
+    assert np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    unseen = np.bincount(excerpt.train().task[1:], minlength=excerpt.n_tasks) == 0
+    assert (proba[:, unseen] == 0).all()
+
+
+def test_same_seed_same_predictions(fitted, excerpt):
+    again = NegiDecisionTree().fit(excerpt.train(), valid=excerpt.valid(), seed=0)
+    pos = excerpt.test_positions()
+    a, b = fitted.predict(excerpt, pos), again.predict(excerpt, pos)
+    assert np.array_equal(a.task_proba, b.task_proba)
+    assert np.array_equal(a.delta_us, b.delta_us)
+
+
+def test_walk_is_sklearn_apply(fitted, excerpt):
+    pos = excerpt.test_positions()
+    x = fitted.features_.transform(excerpt, pos)
+    arrays = (
+        fitted.classifier_.tree_.children_left.tolist(),
+        fitted.classifier_.tree_.children_right.tolist(),
+        fitted.classifier_.tree_.feature.tolist(),
+        fitted.classifier_.tree_.threshold.tolist(),
+    )
+    leaves = [walk(arrays, row) for row in x.tolist()]
+    assert leaves == fitted.classifier_.apply(x).tolist()
+
+
+def test_online_equals_batch_exactly(fitted, excerpt):
+    start = excerpt.split.test[0]
+    stream = fitted.online(excerpt.rows(excerpt.start, start))
+    pos = np.arange(start, start + 300)
+    batch = fitted.predict(excerpt, pos)
+    for k, p in enumerate(pos):
+        proba, delta = stream.predict_next()
+        assert np.array_equal(proba, batch.task_proba[k]) and delta == batch.delta_us[k]
+        stream.update(row_at(excerpt, int(p)))
+
+
+def test_bad_trace_is_a_clear_error(excerpt):
+    with pytest.raises(ValueError, match="needs at least"):
+        NegiDecisionTree().fit(excerpt.rows(0, 3))
