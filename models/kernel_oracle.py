@@ -89,10 +89,10 @@ class KernelOracleLSTM(Predictor):
         *,
         hidden_size: int = 51,
         lr: float = 0.8,
-        steps: int = 4,
+        steps: int = 8,
         max_iter: int = 20,
         seq_len: int = 100,
-        n_windows: int = 128,
+        n_windows: int = 64,
         inference_dtype: str = "float32",
     ) -> None:
         self.hidden_size = hidden_size
@@ -171,6 +171,8 @@ class KernelOracleLSTM(Predictor):
             return loss
 
         curve: dict[str, list[float]] = {"epoch": [], "train_loss": [], "valid_loss": []}
+        with torch.no_grad():
+            untrained = float(criterion(seq(train_x), train_y))
         self.diverged_ = False
         for step in range(self.steps):
             before = [p.detach().clone() for p in seq.parameters()]
@@ -180,7 +182,9 @@ class KernelOracleLSTM(Predictor):
                 valid_loss = (
                     math.nan if held is None else float(criterion(seq(held[:, :-1]), held[:, 1:]))
                 )
-            if not math.isfinite(train_loss):  # L-BFGS blew up: keep the last finite weights
+            if not train_loss <= untrained:
+                # L-BFGS without a line search, at lr 0.8, can blow up (a loss of 1e6 after one
+                # step on some seeds): keep the weights from before the step and stop there.
                 with torch.no_grad():
                     for p, b in zip(seq.parameters(), before, strict=True):
                         p.copy_(b)
