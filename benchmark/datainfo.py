@@ -184,6 +184,11 @@ def render_markdown(info: dict[str, Any]) -> str:
         lines.append(f"{scenario.get('description', '')}")
         lines.append("")
         lines.append(
+            f"- reproduce: `kernel-oracle capture --scenario {scenario.get('name')} --seconds "
+            f"{scenario.get('seconds'):g} --cpu {t['cpu']} --out data/raw/{t['name']}` then "
+            "`kernel-oracle prepare` (as root)"
+        )
+        lines.append(
             f"- recorded: CPU {t['cpu']} of {t['cpu_count']} ({t['cpu_model']}), kernel "
             f"`{t['kernel']}`, `{t['perf']}`, HZ {t['hz']} ({t['hz_source']})"
         )
@@ -203,12 +208,19 @@ def render_markdown(info: dict[str, Any]) -> str:
         )
         share = t["cpu_time_share"]
         lines.append(
-            "- CPU time: " + ", ".join(f"{k} {v:.1%}" for k, v in share.items())
+            "- CPU time: "
+            + ", ".join(f"{k} {share[k]:.1%}" for k in ("scenario", "recorder", "idle", "other"))
             + " (scenario = the processes the capture started; recorder = perf and the capture)"
         )
         ps = t["parse"]["perf_script"]
         damage = ", ".join(f"{k} {v}" for k, v in ps["damage"].items())
         lines.append(f"- damage (perf script): {damage}")
+        after = ps.get("lost_after", {})
+        if after:
+            lines.append(
+                "- the task that had been switched in before each lost event: "
+                + ", ".join(f"`{k}` {v}" for k, v in after.items())
+            )
         lines.append(f"- both formats agree: {t['parse']['formats_agree']}")
         lines += [
             "",
@@ -227,10 +239,13 @@ def render_markdown(info: dict[str, Any]) -> str:
 
 
 def _shorten(command: str) -> str:
-    """A command for the datasheet: long inline Python of background loads elided."""
-    return re.sub(
-        r"(-c) '(import ctypes.*?)'", r"\1 '<background loop, see capture.py>'", command, flags=re.S
-    )
+    """A command for the datasheet: the inline Python of a background load elided."""
+    marker = " -c 'import ctypes"
+    if marker not in command:
+        return command
+    kind = re.search(r"ko-([a-z-]+)", command)
+    name = f"ko-{kind.group(1)}" if kind else "background"
+    return f"{command.split(marker, 1)[0]} -c '<the {name} loop of benchmark/capture.py>'"
 
 
 def update_readme(path: Path, info: dict[str, Any]) -> bool:

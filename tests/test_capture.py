@@ -181,7 +181,8 @@ def test_real_capture(tmp_path: Path) -> None:
     assert meta["cpu"] == cpu and meta["scenario"]["name"] == "test-tiny"
     assert meta["ab"]["complete_requests"] > 0 and meta["ab"]["requests_per_second"] > 0
     assert meta["machine"]["kernel"] == os.uname().release
-    assert any(c.startswith("taskset") and "perf record" in c for c in meta["commands"])
+    assert any("perf record" in c and f"-C {cpu} " in c for c in meta["commands"])
+    assert any(c.startswith(f"taskset -c {cpu} nginx") for c in meta["commands"])
     assert isinstance(meta["lost_events"], int)
 
     script = parse_trace(tmp_path / cap.PERF_SCRIPT_FILE)

@@ -37,7 +37,7 @@ def test_data_json_lists_verified_traces() -> None:
 
 
 def test_data_table() -> None:
-    result = runner.invoke(app, ["data"])
+    result = runner.invoke(app, ["data"], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     assert "single-worker" in result.stdout
 
@@ -68,3 +68,16 @@ def test_data_folder_size() -> None:
     files = [p for p in data_dir().rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in files) < 60 * 2**20
     assert max(p.stat().st_size for p in files) < 20 * 2**20
+
+
+def test_capture_command_errors_are_one_line() -> None:
+    result = runner.invoke(app, ["capture", "--scenario", "no-such-scenario"])
+    assert result.exit_code == 1
+    assert "unknown scenario 'no-such-scenario'; known:" in result.output
+    assert "single-worker" in result.output
+
+
+def test_prepare_command_without_captures(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["prepare", "--data", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no captures" in result.output and "kernel-oracle capture" in result.output

@@ -410,3 +410,16 @@ def test_format_agreement_check(tmp_path: Path) -> None:
     problem = compare_formats(script, parse_trace(wrong).runs)
     assert problem is not None and "first at row 2" in problem
     assert "runs from perf script" in compare_formats(script, mapped.iloc[:-1])
+
+
+def test_duplicate_switch_is_dropped_and_counted(tmp_path: Path) -> None:
+    """perf sometimes records one switch twice (seen in the shipped keepalive trace)."""
+    lines = [SCRIPT[0], SCRIPT[2], SCRIPT[2], *SCRIPT[3:]]
+    parsed = parse_trace(write(tmp_path, "s.txt", lines))
+    assert parsed.damage.count("duplicate") == 1 and parsed.damage.lines["duplicate"] == [3]
+    assert parsed.damage.count("lost") == 0
+    assert (parsed.runs["delta_us"] > 0).all()
+    rows = [MAP_ONE_CPU[0], MAP_ONE_CPU[1], MAP_ONE_CPU[1], *MAP_ONE_CPU[2:]]
+    mapped = parse_trace(write(tmp_path, "m.txt", rows))
+    assert mapped.damage.count("duplicate") == 1 and mapped.damage.lines["duplicate"] == [3]
+    assert len(mapped.runs) == len(MAP_ONE_CPU) - 1

@@ -17,6 +17,8 @@ DAMAGE_KINDS: dict[str, str] = {
     "lost": "a switch whose prev_pid is not the task that was running (events were lost "
     "before it), or a LOST record; the switch is kept, the run before it is too long",
     "backwards": "a switch earlier than the previous one on the same CPU; dropped",
+    "duplicate": "a switch recorded twice (the same time and fields as the one before; in a "
+    "map, the same µs and task); the copy is dropped",
     "unnamed": "a map short name used before any `=>` line named it; kept as task <unknown>",
     "ambiguous": "a map row without `=>` whose short name perf had given to more than one "
     "task (plain maps reuse short names after 260 tasks); attributed to the latest",
@@ -39,6 +41,7 @@ class Damage:
 
     counts: dict[str, int] = field(default_factory=dict)
     lines: dict[str, list[int]] = field(default_factory=dict)
+    lost_after: dict[str, int] = field(default_factory=dict)  # comm running before a lost event
 
     def add(self, kind: str, lineno: int | None, n: int = 1) -> None:
         """Count `n` occurrences of `kind` found at `lineno`."""
@@ -77,4 +80,5 @@ class Damage:
             "damage": {kind: self.count(kind) for kind in DAMAGE_KINDS},
             "notes": {kind: self.count(kind) for kind in NOTE_KINDS},
             "lines": {kind: list(self.lines[kind]) for kind in DAMAGE_KINDS if kind in self.lines},
+            "lost_after": dict(sorted(self.lost_after.items())),
         }

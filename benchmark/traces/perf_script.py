@@ -113,16 +113,25 @@ def choose_cpu(
 
 
 def switches_of(events: list[tuple], damage: Damage) -> Switches:
-    """Walk one CPU's switches in order: drop ones going back in time, flag lost events."""
+    """Walk one CPU's switches in order: drop duplicates and ones going back in time, flag
+    lost events."""
     out = Switches()
     running: int | None = None
     last_t: int | None = None
-    for t_ns, prev_pid, prev_state, next_comm, next_pid, next_prio, lineno in events:
+    last_event: tuple = ()
+    for event in events:
+        t_ns, prev_pid, prev_state, next_comm, next_pid, next_prio, lineno = event
+        if event[:-1] == last_event:
+            damage.add("duplicate", lineno)
+            continue
+        last_event = event[:-1]
         if last_t is not None and t_ns < last_t:
             damage.add("backwards", lineno)
             continue
         if running is not None and prev_pid != running:
             damage.add("lost", lineno)
+            comm = out.comm[-1]
+            damage.lost_after[comm] = damage.lost_after.get(comm, 0) + 1
         out.append(t_ns, next_comm, next_pid, next_prio, prev_state)
         running, last_t = next_pid, t_ns
     return out

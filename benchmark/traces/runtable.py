@@ -66,8 +66,8 @@ def build_run_table(switches: Switches, *, with_prio: bool) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "t_ns": t[:n],
-            "task": pd.Series([a for a, _ in names], dtype=object),
-            "comm": pd.Series([b for _, b in names], dtype=object),
+            "task": pd.Series([a for a, _ in names], dtype="str"),
+            "comm": pd.Series([b for _, b in names], dtype="str"),
             "pid": np.asarray(switches.pid[:n], dtype=np.int32),
             "prio": (
                 np.asarray(switches.prio[:n], dtype=np.int16)
@@ -75,7 +75,7 @@ def build_run_table(switches: Switches, *, with_prio: bool) -> pd.DataFrame:
                 else pd.array([None] * n, dtype="Int16")
             ),
             "delta_us": np.diff(t).astype(np.float64) / 1000.0 if n else np.zeros(0),
-            "end_state": pd.Series(switches.prev_state[1 : n + 1], dtype=object),
+            "end_state": pd.Series(switches.prev_state[1 : n + 1], dtype="str"),
         }
     )
     return frame[list(COLUMNS)]

@@ -109,7 +109,12 @@ def parse_sched_map(path: Path, cpu: int | None, damage: Damage) -> tuple[Switch
             damage.add("other_cpu", rows[0][-1], len(rows))
     out = Switches()
     last_t: int | None = None
+    last_row: tuple = ()
     for t_ns, comm, pid, lineno in per_cpu[chosen]:
+        if pid >= 0 and (t_ns, pid) == last_row:
+            damage.add("duplicate", lineno)
+            continue
+        last_row = (t_ns, pid)
         if last_t is not None and t_ns < last_t:
             damage.add("backwards", lineno)
             continue
