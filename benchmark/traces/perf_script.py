@@ -30,20 +30,17 @@ SWITCH_FIELDS = re.compile(
 )
 CPU_FIELD = re.compile(r"\[(\d+)\]")
 LOST = re.compile(r"\bLOST\b\D*(\d+)")
-
-Event = tuple[int, int, str, int, str, int, int]  # t_ns, prev_pid, prev_state, ..., lineno
+# A whole switch line in one match (the fast path: most lines of a trace are switches).
+SWITCH = re.compile(
+    r"^(?P<lead>.*?)(?P<sec>\d+)\.(?P<frac>\d{1,9}):\s+(?:[\w.-]+:)?sched_switch:\s+"
+    + SWITCH_FIELDS.pattern
+)
 
 
 def looks_like(line: str) -> bool:
     """True when `line` is a perf script event line (used to detect the format)."""
     match = EVENT.match(line)
     return bool(match) and ("sched_" in match.group("event") or "=" in line)
-
-
-SWITCH = re.compile(
-    r"^(?P<lead>.*?)(?P<sec>\d+)\.(?P<frac>\d{1,9}):\s+(?:[\w.-]+:)?sched_switch:\s+"
-    + SWITCH_FIELDS.pattern
-)
 
 
 def read_events(path: Path, damage: Damage) -> tuple[dict[int | None, list[tuple]], int]:
