@@ -299,7 +299,7 @@ class _FastRow:
                 ctypes.c_int(num_iteration),
                 ctypes.c_int(0),  # C_API_DTYPE_FLOAT32
                 ctypes.c_int32(n_features),
-                ctypes.c_char_p(b"num_threads=1"),
+                ctypes.c_char_p(b"num_threads=1 verbosity=-1"),
                 ctypes.byref(self.handle),
             )
         )
