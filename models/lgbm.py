@@ -50,7 +50,11 @@ DELTA_REPORT_OFFSET = 50_000  # inside the tuner's per-trace STEP_STRIDE (100_00
 
 
 def n_cores() -> int:
-    """CPUs this process may run on (respects taskset / cgroup affinity)."""
+    """Threads for LightGBM: `$OMP_NUM_THREADS` where set (the leaderboard sets it when it
+    runs several workers at once), else the CPUs this process may run on (taskset/affinity)."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
@@ -87,7 +91,7 @@ class LightGBM(Predictor):
         learning_rate: float = 0.2,
         num_leaves: int = 15,
         min_child_samples: int = 20,
-        min_child_weight: float = 1.0,
+        min_child_weight: float = 10.0,
         subsample: float = 1.0,
         colsample_bytree: float = 1.0,
         reg_lambda: float = 0.0,
@@ -122,7 +126,7 @@ class LightGBM(Predictor):
             "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
             "num_leaves": trial.suggest_int("num_leaves", 7, 127, log=True),
             "min_child_samples": trial.suggest_int("min_child_samples", 5, 200, log=True),
-            "min_child_weight": trial.suggest_float("min_child_weight", 0.01, 10.0, log=True),
+            "min_child_weight": trial.suggest_float("min_child_weight", 0.1, 100.0, log=True),
             "subsample": trial.suggest_float("subsample", 0.5, 1.0),
             "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
             "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 10.0, log=True),
@@ -169,13 +173,16 @@ class LightGBM(Predictor):
         builder = FeatureBuilder.fit(train, k=self.k, top_m=self.top_m, window=self.window)
         self.features_ = builder
         n_tasks = train.n_tasks
+        categorical = builder.categorical
         x = builder.transform(train, np.arange(train.start + 1, train.start + len(train)))
+        x = _shift_categorical(x, categorical)
         task = train.task[1:].astype(np.int64)
         delta = np.asarray(train.delta_us[1:], dtype=np.float64)
         has_valid = valid is not None and len(valid) > 0
         if has_valid:
             seen = train.concat(valid)
             xv = builder.transform(seen, np.arange(valid.start, valid.start + len(valid)))
+            xv = _shift_categorical(xv, categorical)
             task_v = valid.task.astype(np.int64)
             delta_v = np.asarray(valid.delta_us, dtype=np.float64)
 
@@ -184,12 +191,13 @@ class LightGBM(Predictor):
         y = self.classes_map_.labels(task)
         classes = np.unique(y)
         self.classes_ = classes
-        categorical = builder.categorical
         common = self._common(seed)
         sigma2 = float(train.sigma_us) ** 2 or 1.0
 
-        def callbacks(offset: int, scale: float) -> list[Any]:
-            out: list[Any] = []
+        history: dict[str, dict[str, Any]] = {"task": {}, "delta": {}}
+
+        def callbacks(offset: int, scale: float, record: dict[str, Any]) -> list[Any]:
+            out: list[Any] = [lgb.record_evaluation(record)]
             if has_valid and self.early_stopping_rounds > 0:
                 out.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
             if report is not None and has_valid:
@@ -218,7 +226,7 @@ class LightGBM(Predictor):
                 x,
                 y,
                 categorical_feature=categorical,
-                callbacks=callbacks(0, 1.0) if eval_args else [],
+                callbacks=callbacks(0, 1.0, history["task"]) if eval_args else [],
                 **eval_args,
             )
         delta_params = {
@@ -230,9 +238,10 @@ class LightGBM(Predictor):
             x,
             delta,
             categorical_feature=categorical,
-            callbacks=callbacks(DELTA_REPORT_OFFSET, sigma2) if has_valid else [],
+            callbacks=callbacks(DELTA_REPORT_OFFSET, sigma2, history["delta"]) if has_valid else [],
             **(_eval_args(lgb, xv, delta_v) if has_valid else {}),
         )
+        self.training_curve_ = _curve(history, sigma2)
         self.fitted_ = True
         return self
 
@@ -253,7 +262,9 @@ class LightGBM(Predictor):
 
     def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
         positions = self.check_positions(runs, positions)
-        x = self.features_.transform(runs, positions)
+        x = _shift_categorical(
+            self.features_.transform(runs, positions), self.features_.categorical
+        )
         if len(positions) == 0:
             return Prediction(
                 np.zeros((0, runs.n_tasks), dtype=np.float32), np.zeros(0, dtype=np.float64)
@@ -267,6 +278,35 @@ class LightGBM(Predictor):
     def online(self, history: Runs) -> OnlinePredictor:
         self.check_fitted()
         return _LightGBMOnline(self, history)
+
+
+def _curve(history: dict[str, dict[str, Any]], sigma2: float) -> dict[str, list[Any]] | None:
+    """Per-round valid scores for the figures: task multi_logloss, delta mse_z (None where one
+    booster had stopped)."""
+    series = {}
+    for target, name, scale in (
+        ("task", "valid_task_logloss", 1.0),
+        ("delta", "valid_delta_mse_z", sigma2),
+    ):
+        for values in history[target].values():  # the one eval set
+            for scores in values.values():  # its one metric
+                series[name] = [float(v) / scale for v in scores]
+    if not series:
+        return None
+    rounds = max(len(v) for v in series.values())
+    curve: dict[str, list[Any]] = {"round": list(range(1, rounds + 1))}
+    for name, values in series.items():
+        curve[name] = values + [None] * (rounds - len(values))
+    return curve
+
+
+def _shift_categorical(x: np.ndarray, columns: list[int]) -> np.ndarray:
+    """LightGBM input: the id columns shifted by one, so that "before the slice start" (-1)
+    becomes category 0 rather than a negative value (which LightGBM maps to missing, with a
+    warning printed from every OpenMP thread)."""
+    x = x.copy()
+    x[:, columns] += 1.0
+    return x
 
 
 def _eval_args(lgb: Any, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -328,6 +368,7 @@ class _LightGBMOnline(OnlinePredictor):
         n_features = model.features_.n_features
         self._row = np.zeros(n_features, dtype=np.float32)
         self._row_ptr = ctypes.c_void_p(self._row.ctypes.data)
+        self._categorical = np.array(model.features_.categorical, dtype=np.int64)
         clf = model.classifier_
         self.n_classes = len(model.classes_)
         self.clf = (
@@ -351,7 +392,9 @@ class _LightGBMOnline(OnlinePredictor):
             self._padded[0] = 1.0
 
     def predict_next(self) -> tuple[np.ndarray, float]:
-        self._row[:] = self.stream.features()
+        row = self._row
+        row[:] = self.stream.features()
+        row[self._categorical] += 1.0  # as _shift_categorical
         delta = float(self.reg(self._row_ptr)[0])
         if self.clf is not None:
             if self.n_classes > 2:

@@ -61,10 +61,14 @@ def test_early_stopping_and_reports(fitted, reports, excerpt):
     # the reported delta score is the valid mse_z of the model after that round
     best = fitted._best(fitted.regressor_)
     valid = excerpt.valid()
-    x = fitted.features_.transform(excerpt, np.arange(valid.start, valid.start + len(valid)))
-    pred = fitted.regressor_.booster_.predict(x, num_iteration=best)
+    pred = fitted.predict(excerpt, np.arange(valid.start, valid.start + len(valid))).delta_us
     mse_z = np.mean(((pred - valid.delta_us) / excerpt.sigma_us) ** 2)
     assert dict(reports)[DELTA_REPORT_OFFSET + best - 1] == pytest.approx(mse_z, rel=1e-6)
+    # and the training curve holds the same per-round scores
+    curve = fitted.training_curve_
+    assert curve["round"][0] == 1
+    assert curve["valid_delta_mse_z"][best - 1] == pytest.approx(mse_z, rel=1e-6)
+    assert len(curve["valid_task_logloss"]) == len(curve["round"])
 
 
 def test_fast_path_equals_booster_predict(fitted, excerpt):
