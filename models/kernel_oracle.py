@@ -42,7 +42,9 @@ from benchmark.protocol import (
 )
 from models.rnn import machine_threads
 
-PREDICT_CHUNK = 8192  # runs per forward call in predict(): bounds memory on long traces
+PREDICT_CHUNK = 8192
+RESTARTS = 3  # fresh initialisations after a fit that blew up in its first L-BFGS step
+RESTART_SEED_STEP = 1_000_003  # runs per forward call in predict(): bounds memory on long traces
 DTYPES = {"float32": (torch.float32, np.float32), "float64": (torch.float64, np.float64)}
 
 
@@ -146,7 +148,6 @@ class KernelOracleLSTM(Predictor):
             raise ValueError("seq_len, n_windows and steps must be >= 1")
         check_fit_input(self, train, self.seq_len + 1)
         torch.set_num_threads(machine_threads())
-        torch.manual_seed(seed)
         self.n_tasks_ = train.n_tasks
         # Min-max scaling as the original, fitted on the training rows only.
         self.delta_min_ = float(train.delta_us.min())
@@ -157,12 +158,35 @@ class KernelOracleLSTM(Predictor):
         train_x, train_y = data[:, :-1], data[:, 1:]
         held = None if valid is None else self._windows(valid, self.n_windows, spread=False)
 
+        # A first step that blows up leaves an untrained network: like a practitioner re-running
+        # a fit whose loss exploded, start again from a new initialisation (a seed derived from
+        # `seed`), at most RESTARTS times. A later blow-up keeps the steps done before it.
+        for attempt in range(RESTARTS + 1):
+            torch.manual_seed(seed if attempt == 0 else seed + RESTART_SEED_STEP * attempt)
+            seq, optimizer, curve, diverged = self._train(train_x, train_y, held, report)
+            if curve["epoch"]:
+                break
+        self.net_ = seq
+        self.optimizer_ = optimizer  # not pickled (its L-BFGS history is large)
+        self.diverged_ = diverged
+        self.restarts_ = attempt
+        seq.eval()
+        self.training_curve_ = curve
+        self.fitted_ = True
+        return self
+
+    def _train(
+        self,
+        train_x: torch.Tensor,
+        train_y: torch.Tensor,
+        held: torch.Tensor | None,
+        report: Reporter | None,
+    ) -> tuple[Sequence, torch.optim.LBFGS, dict[str, list[float]], bool]:
+        """The original's loop: a fresh float64 network, L-BFGS(lr) full-batch steps."""
         seq = Sequence(1 + self.n_tasks_, self.hidden_size)
         seq.double()
         criterion = nn.MSELoss()
         optimizer = torch.optim.LBFGS(seq.parameters(), lr=self.lr, max_iter=self.max_iter)
-        self.net_ = seq
-        self.optimizer_ = optimizer  # not pickled (its L-BFGS history is large)
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
@@ -173,7 +197,6 @@ class KernelOracleLSTM(Predictor):
         curve: dict[str, list[float]] = {"epoch": [], "train_loss": [], "valid_loss": []}
         with torch.no_grad():
             untrained = float(criterion(seq(train_x), train_y))
-        self.diverged_ = False
         for step in range(self.steps):
             before = [p.detach().clone() for p in seq.parameters()]
             optimizer.step(closure)
@@ -188,17 +211,13 @@ class KernelOracleLSTM(Predictor):
                 with torch.no_grad():
                     for p, b in zip(seq.parameters(), before, strict=True):
                         p.copy_(b)
-                self.diverged_ = True
-                break
+                return seq, optimizer, curve, True
             curve["epoch"].append(step + 1)
             curve["train_loss"].append(train_loss)
             curve["valid_loss"].append(valid_loss)
             if report is not None and held is not None:
                 report(step + 1, valid_loss)
-        seq.eval()
-        self.training_curve_ = curve
-        self.fitted_ = True
-        return self
+        return seq, optimizer, curve, False
 
     # -- predict -----------------------------------------------------------------------------
     def _stacked(self) -> nn.LSTM:

@@ -153,3 +153,20 @@ def test_conformance_suite(excerpt):
     model = KernelOracleLSTM(**KernelOracleLSTM.fast_params)
     failed = [r for r in check_predictor(model, excerpt) if not r.passed]
     assert not failed, failed
+
+
+def test_a_blown_up_fit_restarts_then_keeps_the_last_finite_weights(excerpt):
+    """L-BFGS at an absurd lr blows up in every attempt: the fit restarts RESTARTS times from
+    new initialisations, then keeps the untrained weights and says so; predictions stay finite."""
+    from models.kernel_oracle import RESTARTS
+
+    model = KernelOracleLSTM(seq_len=20, n_windows=8, steps=2, max_iter=4, lr=1e6)
+    model.fit(excerpt.train(), valid=excerpt.valid(), seed=0)
+    assert model.diverged_ and model.restarts_ == RESTARTS
+    assert model.training_curve_["epoch"] == []
+    pred = model.predict(excerpt, excerpt.test_positions()[:20])
+    assert np.isfinite(pred.task_proba).all() and np.isfinite(pred.delta_us).all()
+
+
+def test_a_fit_that_does_not_blow_up_does_not_restart(fitted):
+    assert fitted.restarts_ == 0 and not fitted.diverged_
