@@ -220,7 +220,10 @@ def make_objective(
 
         trial.set_user_attr("worker", worker)
         try:
-            params = cls.search_space(trial)
+            if trial.user_attrs.get("defaults"):
+                params = constructor_defaults(cls)
+            else:
+                params = cls.search_space(trial)
             trial.set_user_attr("constructor_params", _jsonable(params))
             scores = []
             for i, runs in enumerate(traces):
@@ -377,7 +380,9 @@ def tune(
     )
     _check_study(study, label, target, metric, direction, data)
     if not study.get_trials(deepcopy=False) and not empty:
-        study.enqueue_trial(constructor_defaults(cls), user_attrs={"defaults": True})
+        # The defaults may lie outside the search space (e.g. 0.0 on a log scale), so the
+        # defaults trial takes them from the constructor, not from `search_space`.
+        study.enqueue_trial({}, user_attrs={"defaults": True})
 
     runs = [load_trace(name, data_root) for name in names]
     objective = make_objective(cls, target, runs, seed, worker)

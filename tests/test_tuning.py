@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import optuna
 import pytest
@@ -157,6 +158,33 @@ def test_reported_epoch_scores_prune_bad_trials(env):
     assert report.summary["trials"]["pruned"] == len(pruned)
 
 
+def test_defaults_outside_the_search_space_still_make_the_first_trial(env):
+    class ZeroOnLogScale(tm.Recorder):
+        def __init__(self, *, x: float = 0.0) -> None:
+            self.x = x
+
+        @classmethod
+        def search_space(cls, trial):
+            return {"x": trial.suggest_float("x", 1e-3, 1.0, log=True)}
+
+    cls = ZeroOnLogScale
+    defaults = tuning.constructor_defaults(cls)
+    assert defaults == {"x": 0.0}
+    objective_params = []
+
+    class Trial:
+        user_attrs: ClassVar[dict] = {"defaults": True}
+
+        def set_user_attr(self, key, value):
+            if key == "constructor_params":
+                objective_params.append(value)
+
+    objective = tuning.make_objective(cls, "delta", [], seed=0, worker="w")
+    with pytest.raises(tuning.TuningError):  # no traces: the mean of nothing is not finite
+        objective(Trial())
+    assert objective_params == [{"x": 0.0}]
+
+
 def test_a_lower_is_better_report_is_flipped_for_a_maximising_study():
     class Loss(tm.Recorder):
         report_metric = ("valid_loss", False)
@@ -174,7 +202,9 @@ def test_the_params_file_holds_the_best_params_budget_and_summary(env):
     assert report.params_file == path
     saved = json.loads(path.read_text())
     study = _study(env, report.study_name)
-    assert saved["params"] == study.best_trial.params
+    best = study.trials[saved["best_trial"]]
+    assert best.value == study.best_value
+    assert saved["params"] == best.user_attrs["constructor_params"]
     assert saved["best_value"] == study.best_value
     assert saved["objective"]["metric"] == "mse_z" and saved["objective"]["direction"] == "minimize"
     assert saved["budget"]["trials"] == 5 and saved["budget"]["timeout_s"] == 120.0
@@ -188,7 +218,7 @@ def test_the_params_file_holds_the_best_params_budget_and_summary(env):
         "running": 0,
     }
     assert study.trials[0].user_attrs["defaults"] is True
-    assert study.trials[0].params == {"x": 0.25}  # the first trial runs the defaults
+    assert study.trials[0].user_attrs["constructor_params"] == {"x": 0.25}  # the defaults
     assert saved["default_value"] == study.trials[0].value
     assert saved["gain_over_default"] == pytest.approx(saved["default_value"] - saved["best_value"])
     assert saved["data_sha256"]["syn"] and saved["versions"]["optuna"] == optuna.__version__
