@@ -15,11 +15,15 @@ Leaks removed (see models/cards/kernel_oracle_lstm.md):
   `reshape(batch, dim, -1)` followed by a transpose interleaved features and time steps).
 
 Scaled down to a CPU budget: `n_windows` sequences of `seq_len` runs spread evenly over the
-training rows and `steps` L-BFGS steps (the original: every row, 15 steps).
+training rows and `steps` L-BFGS steps (the original: every row, 15 steps). L-BFGS at lr 0.8
+without a line search blows up on some seeds: a step that leaves the loss above the untrained
+network's is undone and ends training, and a blow-up in the first step restarts the fit from a
+fresh initialisation (at most RESTARTS times).
 
 Prediction: the task is the one-hot part of the output, clipped at 0 and normalized (uniform if
 all zero); the delta is the inverse-scaled delta part, clipped at 0. `predict` and `online`
-carry both cells' states from the first history row on, one step per run.
+carry both cells' states from the first history row on, one step per run, in float32 by
+default (`inference_dtype`; float64 has no fused CPU kernel); training is float64.
 """
 
 from __future__ import annotations

@@ -9,8 +9,10 @@ microseconds, which is what `mse_z` rewards; see models/cards/lstm.md).
 
 Training: truncated back-propagation through time over `batch_size` contiguous streams of the
 training rows, `window` runs at a time with the state carried (detached) between windows;
-Adam; early stopping on the validation loss. `predict` is one causal pass over the history;
-`online` carries the state and costs one cell step per run.
+Adam; early stopping on the validation loss. The budget is counted in rows, not seconds: at
+most `max_epochs` epochs and `max_rows_seen` training rows read in all (reproducible fits).
+`predict` is one causal pass over the history; `online` carries the state and costs one cell
+step per run.
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ class RNNPredictor(Predictor):
         grad_clip: float = 1.0,
         max_epochs: int = 30,
         patience: int = 3,
-        max_rows_seen: int | None = 1_000_000,
+        max_rows_seen: int | None = 2_500_000,
     ) -> None:
         self.cell = cell
         self.hidden_size = hidden_size
