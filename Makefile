@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# One thread per model run: the small networks and trees here run faster single-threaded, and
+# the leaderboard runs one model per core instead (--jobs).
+export OMP_NUM_THREADS ?= 1
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 
 .PHONY: test leaderboard leaderboard-quick lint venv figures perf clean
 
@@ -24,10 +28,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 leaderboard: $(STAMP)
-	$(BIN)/kernel-oracle leaderboard
+	$(BIN)/kernel-oracle leaderboard --jobs $(JOBS)
+	$(BIN)/kernel-oracle figures
 
 leaderboard-quick: $(STAMP)
-	$(BIN)/kernel-oracle leaderboard --quick
+	$(BIN)/kernel-oracle leaderboard --quick --jobs $(JOBS)
 
 figures: $(STAMP)
 	$(BIN)/kernel-oracle figures
