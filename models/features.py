@@ -10,8 +10,9 @@ simply has less history). Two implementations compute the same numbers:
   `update(row)` then `features()` for the next position.
 
 Both give bit-identical float32 rows (tests/test_features.py checks it): integer quantities are
-kept in int64 (run lengths in nanoseconds, `rint(delta_us * 1000)`), and every float step is
-the same numpy operation in the same order in both paths.
+kept in int64 (run lengths in nanoseconds, `rint(delta_us * 1000)`), times and lengths are one
+IEEE division of those integers, and the one transcendental function (log1p of the last k run
+lengths) goes through the same numpy ufunc in both paths.
 
 Columns (`FeatureBuilder.names`), with `b` = 1..k runs back and `m` = the candidate tasks:
 
@@ -21,17 +22,18 @@ Columns (`FeatureBuilder.names`), with `b` = 1..k runs back and `m` = the candid
   -1 before the start;
 * `prio_1`: the kernel priority of the last run (-1 where unknown or before the start);
 * per candidate task `m` (the `top_m` most frequent tasks of the training rows, ties by id,
-  `<other>` included if it is among them; fixed at `fit`):
+  `<other>` included if it is among them; fixed at `fit`), in microseconds:
   `since_runs_m`  runs since `m` last ran (1 = it ran last; 1e9 if it has not run yet),
-  `since_us_m`    log1p(microseconds from the end of `m`'s last run to now, the end of the last
-                  run) (99 if it has not run yet),
-  `last_len_m`    log1p(`m`'s last run length in microseconds) (-1 if none),
-  `mean_len_m`    log1p(`m`'s mean run length over its runs among the last `window` runs)
-                  (-1 if none),
+  `since_us_m`    microseconds from the end of `m`'s last run to now, the end of the last run
+                  (1e12 if it has not run yet),
+  `last_len_m`    `m`'s last run length (-1 if none),
+  `mean_len_m`    `m`'s mean run length over its runs among the last `window` runs (-1 if none),
   `count_m`       how many of the last `window` runs were `m`.
 
+The per-task times are not log-transformed: the tree models are invariant to monotone
+transforms of a feature, and plain divisions keep the streaming update cheap and exact.
 Only the `top_m` candidates get per-task columns so that the matrix stays `5k + 1 + 5 top_m`
-wide whatever the vocabulary size (traces can have 100+ tasks; the most frequent 16 cover
+wide whatever the vocabulary size (traces can have 50+ tasks; the most frequent 8-16 cover
 nearly all runs); the rest are still visible through `task_b`/`comm_b`.
 """
 
