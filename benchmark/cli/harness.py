@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -10,7 +11,8 @@ from rich.table import Table
 
 from benchmark.cli.app import app
 
-console = Console()
+# Piped output (CI logs, files) gets a wide console so that tables are not cut to 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _model_list(option: list[str] | None, extra: list[str] | None) -> list[str]:
