@@ -149,12 +149,14 @@ def test_failed_trials_are_recorded_as_failed_and_the_study_goes_on(env):
 
 def test_reported_epoch_scores_prune_bad_trials(env):
     tm.Epochs.epochs_run.clear()
-    report = _tune(env, "Epochs", trials=14)
+    # An explicit storage derives a fresh sampler seed (shared studies), so which x values are
+    # tried varies from run to run: 30 trials make "none below the median" vanishingly rare.
+    report = _tune(env, "Epochs", trials=30)
     trials = _study(env, report.study_name).trials
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
     assert pruned, "no trial was pruned"
     assert all(len(t.intermediate_values) < 10 for t in pruned)
-    assert len(tm.Epochs.epochs_run) < 14 * 10
+    assert len(tm.Epochs.epochs_run) < 30 * 10
     assert report.summary["trials"]["pruned"] == len(pruned)
 
 
