@@ -42,6 +42,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -437,3 +438,13 @@ class ClassMap:
                 weight[self.rest] = self.rest_weights
             cache[classes] = (source, weight)
         return cache[classes]
+
+
+def feature_search_space(trial: Any) -> dict[str, Any]:
+    """The feature parameters shared by the tree models' Optuna search spaces."""
+    return {
+            "k": trial.suggest_int("k", 1, 8),
+            "top_m": trial.suggest_int("top_m", 4, 32, log=True),
+            "window": trial.suggest_int("window", 16, 512, log=True),
+            "max_classes": trial.suggest_int("max_classes", 8, 64, log=True),
+    }

@@ -43,7 +43,7 @@ from benchmark.protocol import (
     RunRow,
     check_fit_input,
 )
-from models.features import ClassMap, FeatureBuilder
+from models.features import ClassMap, FeatureBuilder, feature_search_space
 
 MIN_TRAIN_RUNS = 10
 DELTA_REPORT_OFFSET = 50_000  # inside the tuner's per-trace STEP_STRIDE (100_000)
@@ -118,10 +118,7 @@ class LightGBM(Predictor):
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
         return {
-            "k": trial.suggest_int("k", 1, 8),
-            "top_m": trial.suggest_int("top_m", 4, 32, log=True),
-            "window": trial.suggest_int("window", 16, 512, log=True),
-            "max_classes": trial.suggest_int("max_classes", 8, 64, log=True),
+            **feature_search_space(trial),
             "n_estimators": trial.suggest_int("n_estimators", 20, 300, log=True),
             "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
             "num_leaves": trial.suggest_int("num_leaves", 7, 127, log=True),

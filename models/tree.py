@@ -34,7 +34,7 @@ from benchmark.protocol import (
     RunRow,
     check_fit_input,
 )
-from models.features import ClassMap, FeatureBuilder
+from models.features import ClassMap, FeatureBuilder, feature_search_space
 
 MIN_TRAIN_RUNS = 10
 
@@ -70,10 +70,7 @@ class NegiDecisionTree(Predictor):
     @classmethod
     def search_space(cls, trial: Any) -> dict[str, Any]:
         return {
-            "k": trial.suggest_int("k", 1, 8),
-            "top_m": trial.suggest_int("top_m", 4, 32, log=True),
-            "window": trial.suggest_int("window", 16, 512, log=True),
-            "max_classes": trial.suggest_int("max_classes", 8, 64, log=True),
+            **feature_search_space(trial),
             "max_depth": trial.suggest_int("max_depth", 4, 40, log=True),
             "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 200, log=True),
             "ccp_alpha": trial.suggest_float("ccp_alpha", 1e-7, 1e-3, log=True),
