@@ -30,8 +30,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.dataset import Runs
-from benchmark.protocol import (
+from benchmark.data.dataset import Runs
+from benchmark.running.protocol import (
     DELTA,
     OnlinePredictor,
     Prediction,

@@ -46,8 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.dataset import Runs
-from benchmark.protocol import RunRow
+from benchmark.data.dataset import Runs
+from benchmark.running.protocol import RunRow
 
 SINCE_NEVER_RUNS = 1e9
 SINCE_NEVER_US = 1e12

@@ -35,8 +35,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.dataset import Runs
-from benchmark.protocol import (
+from benchmark.data.dataset import Runs
+from benchmark.running.protocol import (
     OnlinePredictor,
     Prediction,
     Predictor,

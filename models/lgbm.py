@@ -34,8 +34,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.dataset import Runs
-from benchmark.protocol import (
+from benchmark.data.dataset import Runs
+from benchmark.running.protocol import (
     OnlinePredictor,
     Prediction,
     Predictor,

@@ -28,8 +28,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from benchmark.dataset import END_STATES, Runs
-from benchmark.protocol import (
+from benchmark.data.dataset import END_STATES, Runs
+from benchmark.running.protocol import (
     OnlinePredictor,
     Prediction,
     Predictor,

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from benchmark.dataset import Runs, runs_from_frame
-from benchmark.manifest import read_run_table, trace_names
+from benchmark.data.dataset import Runs, runs_from_frame
+from benchmark.data.manifest import read_run_table, trace_names
 
 EXCERPT_RUNS = 3000
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.bootstrap import (
+from benchmark.scoring.bootstrap import (
     block_length,
     block_sums,
     coverage,
@@ -16,7 +16,7 @@ from benchmark.bootstrap import (
     paired_intervals,
     resample_starts,
 )
-from benchmark.metrics import METRICS, contributions
+from benchmark.scoring.metrics import METRICS, contributions
 
 
 def model(n: int, v: int = 8, skill: float = 1.0, seed: int = 0, truth_seed: int = 100):

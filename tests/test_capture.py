@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import capture as cap
-from benchmark.traces import compare_formats, parse_trace
+from benchmark.data import capture as cap
+from benchmark.data.traces import compare_formats, parse_trace
 
 SHIPPED = ("single-worker", "multi-worker", "keepalive", "mixed")
 

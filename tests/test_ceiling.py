@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmark.ceiling import (
+from benchmark.scoring.ceiling import (
     binary_entropy,
     ceiling,
     entropy_rate,

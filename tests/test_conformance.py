@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from benchmark.registry import get_model_class, registered
-from benchmark.testing import CHECKS
+from benchmark.running.conformance import CHECKS
+from benchmark.running.registry import get_model_class, registered
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__.removeprefix("check_"))

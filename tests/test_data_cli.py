@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 
 import benchmark.cli.data  # noqa: F401  (registers the commands)
 from benchmark.cli.app import app
-from benchmark.datainfo import BEGIN, END, collect, render_markdown
-from benchmark.manifest import sha256_file
-from benchmark.paths import data_dir
-from benchmark.splits import read_splits
+from benchmark.core.paths import data_dir
+from benchmark.data.datainfo import BEGIN, END, collect, render_markdown
+from benchmark.data.manifest import sha256_file
+from benchmark.data.splits import read_splits
 
 runner = CliRunner()
 

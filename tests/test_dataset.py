@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from benchmark.dataset import END_STATES, load_trace
-from benchmark.manifest import DataIntegrityError, read_run_table, trace_names
-from benchmark.paths import data_dir
+from benchmark.core.paths import data_dir
+from benchmark.data.dataset import END_STATES, load_trace
+from benchmark.data.manifest import DataIntegrityError, read_run_table, trace_names
 
 
 @pytest.fixture(scope="module")

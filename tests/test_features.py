@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from benchmark.protocol import RunRow, row_at
+from benchmark.running.protocol import RunRow, row_at
 from models.features import (
     MISSING,
     SINCE_NEVER_RUNS,

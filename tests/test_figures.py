@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.figures import FIGURES, make_figures
-from benchmark.harness import evaluate, plan
+from benchmark.reporting.figures import FIGURES, make_figures
+from benchmark.running.harness import evaluate, plan
 from tests.fixtures.synthetic import write_data_root
 
 CURVE = Path(__file__).parent / "fixtures" / "tuning_models.py"

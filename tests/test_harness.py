@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.harness import evaluate, plan
-from benchmark.manifest import trace_names
-from benchmark.paths import data_dir
-from benchmark.results import read_result
+from benchmark.core.paths import data_dir
+from benchmark.data.manifest import trace_names
+from benchmark.results.store import read_result
+from benchmark.running.harness import evaluate, plan
 
 TOY = Path(__file__).parent / "helpers" / "toy_models.py"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.leaderboard import build
+from benchmark.reporting.board import build
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 XSS = "<script>alert(1)</script>"

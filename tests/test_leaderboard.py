@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.leaderboard import build, collect, read_results
-from benchmark.manifest import load_manifest
+from benchmark.data.manifest import load_manifest
+from benchmark.reporting.board import build, collect, read_results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 GOLDEN = FIXTURE / "golden"
 DATA = FIXTURE / "data"
 OUTPUTS = ("README.md", "leaderboard.csv", "leaderboard.json", "index.html")
-# Fixed ceilings: the golden test checks the rendering, not benchmark/ceiling.py's estimator.
+# Fixed ceilings: the golden test checks the rendering, not the ceiling estimator.
 CEILINGS = {
     "alpha": {"max_predictability": 0.95, "entropy_rate_bits": 0.31},
     "beta": {"max_predictability": 0.9, "entropy_rate_bits": 0.52},
@@ -192,7 +192,7 @@ def test_no_ceiling_module_means_no_ceiling_row(tmp_path):
 # -- the evaluation path, end to end on a small synthetic trace ---------------------------------
 def test_quick_profile_end_to_end_with_an_unloadable_registered_model(tmp_path, monkeypatch):
     import models
-    from benchmark import leaderboard as lb
+    from benchmark.reporting import board as lb
     from tests.fixtures.synthetic import write_data_root
 
     data = write_data_root(tmp_path / "data", {"syn": 3000, "syn2": 2000})

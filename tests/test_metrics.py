@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from benchmark.metrics import (
+from benchmark.scoring.metrics import (
     DELTA_METRICS,
     LOG_LOSS_EPS,
     METRICS,
@@ -355,7 +355,7 @@ def test_macro_f1_with_fixed_labels() -> None:
 
 
 def test_throughput_benchmark_reports_timings() -> None:
-    from benchmark.metrics import throughput_benchmark
+    from benchmark.scoring.metrics import throughput_benchmark
 
     out = throughput_benchmark(
         n_scoring=2000, n_bootstrap=1000, n_tasks=10, n_resamples=20, n_ceiling=500

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from benchmark.protocol import row_at
+from benchmark.running.protocol import row_at
 from models.arima import Arima
 from models.reference import Majority
 

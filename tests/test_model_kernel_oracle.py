@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from benchmark.protocol import row_at
-from benchmark.testing import check_predictor
+from benchmark.running.conformance import check_predictor
+from benchmark.running.protocol import row_at
 from models.kernel_oracle import KernelOracleLSTM, Sequence
 from models.reference import Majority
 

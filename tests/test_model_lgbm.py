@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.protocol import row_at
+from benchmark.running.protocol import row_at
 from models.lgbm import DELTA_REPORT_OFFSET, LightGBM
 from models.reference import Majority
 

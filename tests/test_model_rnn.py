@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.protocol import row_at
-from benchmark.testing import check_predictor
+from benchmark.running.conformance import check_predictor
+from benchmark.running.protocol import row_at
 from models.reference import Majority
 from models.rnn import GRU, LSTM, RNNPredictor, _GRUScan, _Net
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.capture import CAPTURE_JSON, PERF_SCRIPT_FILE, SCHED_MAP_FILE
-from benchmark.datainfo import BEGIN, END
-from benchmark.manifest import DataIntegrityError, load_manifest, read_run_table, sha256_file
-from benchmark.paths import data_dir
-from benchmark.prepare import PrepareError, parquet_bytes, prepare
-from benchmark.splits import read_splits
-from benchmark.traces import parse_trace
+from benchmark.core.paths import data_dir
+from benchmark.data.capture import CAPTURE_JSON, PERF_SCRIPT_FILE, SCHED_MAP_FILE
+from benchmark.data.datainfo import BEGIN, END
+from benchmark.data.manifest import DataIntegrityError, load_manifest, read_run_table, sha256_file
+from benchmark.data.prepare import PrepareError, parquet_bytes, prepare
+from benchmark.data.splits import read_splits
+from benchmark.data.traces import parse_trace
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.protocol import BufferedOnline, NotFittedError, row_at
+from benchmark.running.protocol import BufferedOnline, NotFittedError, row_at
 from models.reference import Markov
 
 

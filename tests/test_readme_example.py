@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from benchmark.registry import get_model_class
-from benchmark.testing import check_predictor
+from benchmark.running.conformance import check_predictor
+from benchmark.running.registry import get_model_class
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

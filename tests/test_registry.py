@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.protocol import Predictor
-from benchmark.registry import UnknownModelError, get_model_class, registered
+from benchmark.running.protocol import Predictor
+from benchmark.running.registry import UnknownModelError, get_model_class, registered
 
 TOY = Path(__file__).parent / "helpers" / "toy_models.py"
 

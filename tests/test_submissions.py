@@ -22,10 +22,10 @@ from typer.testing import CliRunner
 
 import benchmark.cli.submit  # noqa: F401  (registers the commands)
 from benchmark.cli.app import app
-from benchmark.dataset import load_trace
-from benchmark.manifest import sha256_file
-from benchmark.splits import OTHER, compute_split, write_splits
-from benchmark.submissions import (
+from benchmark.data.dataset import load_trace
+from benchmark.data.manifest import sha256_file
+from benchmark.data.splits import OTHER, compute_split, write_splits
+from benchmark.scoring.submissions import (
     SubmissionError,
     _parse_fast,
     _parse_slow,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmark.testing import check_causality, check_predictor
+from benchmark.running.conformance import check_causality, check_predictor
 from tests.helpers.toy_models import LastTask, Leaky
 
 

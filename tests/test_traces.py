@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.traces import TraceFormatError, compare_formats, detect_format, parse_trace
+from benchmark.data.traces import TraceFormatError, compare_formats, detect_format, parse_trace
 
 # --------------------------------------------------------------------------- perf script lines
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.traces import compare_formats, parse_trace
+from benchmark.data.traces import compare_formats, parse_trace
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
 PAIRS = ("single-worker-head", "mixed-middle", "keepalive-middle")

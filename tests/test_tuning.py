@@ -17,8 +17,8 @@ import optuna
 import pytest
 from optuna.trial import FixedTrial, TrialState
 
-from benchmark import tuning
-from benchmark.registry import get_model_class, registered
+from benchmark.running import tuning
+from benchmark.running.registry import get_model_class, registered
 from tests.fixtures import tuning_models as tm
 from tests.fixtures.synthetic import write_data_root
 
@@ -56,7 +56,7 @@ def _study(env: dict, name: str) -> optuna.Study:
 
 
 def _split(env: dict, trace: str = "syn"):
-    from benchmark.dataset import load_splits
+    from benchmark.data.dataset import load_splits
 
     return load_splits(env["data"])[trace]
 
@@ -91,8 +91,8 @@ def test_a_model_that_trains_on_valid_gets_the_tail_of_train_as_valid(env):
 def test_the_objective_is_the_valid_accuracy(env):
     report = _tune(env, "Recorder", trials=4)
     study = _study(env, report.study_name)
-    from benchmark.dataset import load_trace
-    from benchmark.metrics import score_task
+    from benchmark.data.dataset import load_trace
+    from benchmark.scoring.metrics import score_task
 
     runs = load_trace("syn", env["data"])
     for trial in study.trials:
@@ -226,7 +226,7 @@ def test_the_params_file_holds_the_best_params_budget_and_summary(env):
     assert saved["data_sha256"]["syn"] and saved["versions"]["optuna"] == optuna.__version__
     assert saved["date"] and saved["study"]["seed"] == 3
     # The harness reads it back.
-    from benchmark.harness import stored_params
+    from benchmark.running.harness import stored_params
 
     params, sources = stored_params("recorder", ["delta"], root=env["lb"])
     assert params == {"delta": saved["params"]} and sources["delta"].endswith("recorder-delta.json")

@@ -48,7 +48,7 @@ def tune(
     ),
 ) -> None:
     """Tune a model's hyperparameters on the valid rows with Optuna (resumes a stopped study)."""
-    from benchmark import tuning
+    from benchmark.running import tuning
 
     try:
         report = tuning.tune(
@@ -101,8 +101,8 @@ def leaderboard(
     """Evaluate every registered model and build the leaderboard from the result files."""
     import time
 
-    from benchmark import leaderboard as lb
-    from benchmark.registry import UnknownModelError
+    from benchmark.reporting import board as lb
+    from benchmark.running.registry import UnknownModelError
 
     t0 = time.perf_counter()
     try:
@@ -148,7 +148,7 @@ def figures(
     only: list[str] = typer.Option(None, "--only", help="Draw only these figures (repeatable)."),
 ) -> None:
     """Draw the paper figures (PNG + PDF) from the stored results and the data."""
-    from benchmark import figures as fig
+    from benchmark.reporting import figures as fig
 
     try:
         done = fig.make_figures(results, data, out, only=_split(only), log=_say)

@@ -36,8 +36,8 @@ def capture(
     ),
 ) -> None:
     """Record a real trace of one CPU under an nginx + ab load (needs root, perf, nginx, ab)."""
-    from benchmark import capture as cap
-    from benchmark.paths import data_dir
+    from benchmark.core.paths import data_dir
+    from benchmark.data import capture as cap
 
     try:
         base = cap.load_scenario(scenario, scenarios)
@@ -77,10 +77,10 @@ def prepare(
     data: Path = typer.Option(None, "--data", help="The data folder (default: data/)."),
 ) -> None:
     """Turn data/raw/<trace>/ into traces/<trace>.parquet, manifest.json and splits.json."""
-    from benchmark.paths import data_dir
-    from benchmark.prepare import PrepareError
-    from benchmark.prepare import prepare as run_prepare
-    from benchmark.traces import TraceFormatError
+    from benchmark.core.paths import data_dir
+    from benchmark.data.prepare import PrepareError
+    from benchmark.data.prepare import prepare as run_prepare
+    from benchmark.data.traces import TraceFormatError
 
     root = data or data_dir()
     try:
@@ -134,8 +134,8 @@ def data_command(
     data: Path = typer.Option(None, "--data", help="The data folder (default: data/)."),
 ) -> None:
     """Show the shipped traces (runs, tasks, split, sha256 verified, machine, scenario)."""
-    from benchmark.datainfo import collect
-    from benchmark.manifest import DataIntegrityError
+    from benchmark.data.datainfo import collect
+    from benchmark.data.manifest import DataIntegrityError
 
     try:
         info = collect(data)

@@ -38,10 +38,10 @@ def evaluate(
     holdout: Path = typer.Option(None, help="Private data folder (same layout as data/)."),
 ) -> None:
     """Fit on train (+valid), predict every test position, score, and write result files."""
-    from benchmark.harness import evaluate as run_all
-    from benchmark.harness import plan
-    from benchmark.paths import leaderboard_dir
-    from benchmark.registry import UnknownModelError
+    from benchmark.core.paths import leaderboard_dir
+    from benchmark.running.harness import evaluate as run_all
+    from benchmark.running.harness import plan
+    from benchmark.running.registry import UnknownModelError
 
     if seeds < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--seeds")
@@ -96,10 +96,10 @@ def check(
     runs: int = typer.Option(3000, help="Length of the real trace excerpt."),
 ) -> None:
     """Run the conformance suite (shapes, determinism, pickling, causality, ...) on a model."""
-    from benchmark.dataset import runs_from_frame
-    from benchmark.manifest import read_run_table, trace_names
-    from benchmark.registry import UnknownModelError, get_model_class
-    from benchmark.testing import check_predictor
+    from benchmark.data.dataset import runs_from_frame
+    from benchmark.data.manifest import read_run_table, trace_names
+    from benchmark.running.conformance import check_predictor
+    from benchmark.running.registry import UnknownModelError, get_model_class
 
     try:
         cls = get_model_class(model)
@@ -129,6 +129,6 @@ def perf_command(
     fit_runs: int = typer.Option(20000, help="Runs each model is fitted on before timing."),
 ) -> None:
     """Harness benchmark: scoring throughput, bootstrap time, each model's online latency."""
-    from benchmark.perfbench import run_perf
+    from benchmark.running.perfbench import run_perf
 
     run_perf(console, trace, steps, models or None, fit_runs)

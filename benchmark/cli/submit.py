@@ -17,8 +17,8 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 def _load(trace: str):
     """The verified trace, or a clear error and exit code 1 (missing data, unknown trace)."""
-    from benchmark.dataset import load_trace
-    from benchmark.manifest import DataIntegrityError
+    from benchmark.data.dataset import load_trace
+    from benchmark.data.manifest import DataIntegrityError
 
     try:
         return load_trace(trace)
@@ -38,7 +38,7 @@ def sample_submission(
 ) -> None:
     """Write a valid submission: one row per test position with the train+valid majority task
     and mean delta (`position,task,delta_us[,p:<task>...]`)."""
-    from benchmark.submissions import write_sample
+    from benchmark.scoring.submissions import write_sample
 
     runs = _load(trace)
     write_sample(runs, out, proba=proba)
@@ -60,8 +60,8 @@ def score(
 
     An invalid file exits with code 2 and a message naming the line and the rule.
     """
-    from benchmark.manifest import trace_sha256
-    from benchmark.submissions import SubmissionError, read_submission, score_submission
+    from benchmark.data.manifest import trace_sha256
+    from benchmark.scoring.submissions import SubmissionError, read_submission, score_submission
 
     if resamples < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--resamples")

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 
-from benchmark.dataset import Runs
-from benchmark.protocol import Prediction, Predictor
+from benchmark.data.dataset import Runs
+from benchmark.running.protocol import Prediction, Predictor
 
 
 class _Base(Predictor):

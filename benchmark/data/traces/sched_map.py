@@ -21,10 +21,10 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from benchmark.traces.damage import Damage
-from benchmark.traces.perf_script import choose_cpu
-from benchmark.traces.reading import iter_lines
-from benchmark.traces.runtable import FILTERED, UNKNOWN, Switches
+from benchmark.data.traces.damage import Damage
+from benchmark.data.traces.perf_script import choose_cpu
+from benchmark.data.traces.reading import iter_lines
+from benchmark.data.traces.runtable import FILTERED, UNKNOWN, Switches
 
 ROW = re.compile(
     r"^(?P<cells>.*?)\s(?P<sec>\d+)\.(?P<usec>\d{6}) secs\b"

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.manifest import MANIFEST_VERSION, load_manifest, verify_file
-from benchmark.paths import data_dir
-from benchmark.splits import TraceSplit, read_splits
+from benchmark.core.paths import data_dir
+from benchmark.data.manifest import MANIFEST_VERSION, load_manifest, verify_file
+from benchmark.data.splits import TraceSplit, read_splits
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 TOP_TASKS = 10
@@ -245,12 +245,12 @@ def _shorten(command: str) -> str:
         return command
     kind = re.search(r"ko-([a-z-]+)", command)
     name = f"ko-{kind.group(1)}" if kind else "background"
-    return f"{command.split(marker, 1)[0]} -c '<the {name} loop of benchmark/capture.py>'"
+    return f"{command.split(marker, 1)[0]} -c '<the {name} loop of benchmark/data/capture.py>'"
 
 
 def update_readme(path: Path, info: dict[str, Any]) -> bool:
     """Replace the generated section of the datasheet; True when the file changed."""
-    from benchmark.atomic import write_text
+    from benchmark.core.atomic import write_text
 
     text = path.read_text() if path.exists() else ""
     if BEGIN not in text or END not in text:

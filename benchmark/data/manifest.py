@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.paths import data_dir
+from benchmark.core.paths import data_dir
 
 MANIFEST_VERSION = 1
 RUN_TABLE_COLUMNS = ("t_ns", "task", "comm", "pid", "prio", "delta_us", "end_state")

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.atomic import write_bytes, write_json
-from benchmark.paths import REPO_ROOT, leaderboard_dir
+from benchmark.core.atomic import write_bytes, write_json
+from benchmark.core.paths import REPO_ROOT, leaderboard_dir
 
 SCHEMA_VERSION = 1
 STATUS_OK = "ok"

@@ -3,7 +3,7 @@
 For every folder of `data/raw/` holding a capture (`perf-script.txt.xz`, `sched-map.txt.xz`,
 `capture.json`): parse the perf script text on the captured CPU into the run table, parse the
 map text too and check that both give the same switches, write the run table as parquet
-(byte-identical for the same raw files), compute the fixed split (benchmark/splits.py) and record
+(byte-identical for the same raw files), compute the fixed split (`data/splits.py`) and record
 the sha256 of every file with the per-trace facts in the manifest. The datasheet's generated
 section is rewritten from the same facts.
 """
@@ -21,13 +21,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmark.atomic import write_bytes, write_json
-from benchmark.capture import CAPTURE_JSON, PERF_SCRIPT_FILE, SCHED_MAP_FILE
-from benchmark.datainfo import collect, trace_facts, update_readme
-from benchmark.manifest import MANIFEST_VERSION, RUN_TABLE_COLUMNS, sha256_file
-from benchmark.paths import data_dir
-from benchmark.splits import TraceSplit, compute_split, write_splits
-from benchmark.traces import compare_formats, parse_trace
+from benchmark.core.atomic import write_bytes, write_json
+from benchmark.core.paths import data_dir
+from benchmark.data.capture import CAPTURE_JSON, PERF_SCRIPT_FILE, SCHED_MAP_FILE
+from benchmark.data.datainfo import collect, trace_facts, update_readme
+from benchmark.data.manifest import MANIFEST_VERSION, RUN_TABLE_COLUMNS, sha256_file
+from benchmark.data.splits import TraceSplit, compute_split, write_splits
+from benchmark.data.traces import compare_formats, parse_trace
 
 MIN_RUNS, MAX_RUNS = 100_000, 400_000  # the range a shipped trace should be in
 

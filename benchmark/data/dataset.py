@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.manifest import read_run_table
-from benchmark.paths import data_dir
-from benchmark.splits import OTHER, TraceSplit, compute_split, read_splits
+from benchmark.core.paths import data_dir
+from benchmark.data.manifest import read_run_table
+from benchmark.data.splits import OTHER, TraceSplit, compute_split, read_splits
 
 # prev_state values of sched_switch, encoded; "<none>" where the format has none (sched map).
 END_STATES: tuple[str, ...] = ("<none>", "R", "R+", "S", "D", "T", "t", "X", "Z", "P", "I", OTHER)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from benchmark.dataset import Runs
-from benchmark.protocol import DELTA, TARGETS, TASK, Prediction, Predictor, row_at
+from benchmark.data.dataset import Runs
+from benchmark.running.protocol import DELTA, TARGETS, TASK, Prediction, Predictor, row_at
 
 Check = Callable[[Predictor, Runs], None]
 

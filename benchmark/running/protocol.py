@@ -16,7 +16,7 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from benchmark.dataset import Runs
+from benchmark.data.dataset import Runs
 
 TASK = "task"
 DELTA = "delta"

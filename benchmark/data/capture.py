@@ -32,14 +32,14 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from benchmark.atomic import write_bytes, write_json
+from benchmark.core.atomic import write_bytes, write_json
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from benchmark.paths import data_dir
+from benchmark.core.paths import data_dir
 
 CAPTURE_VERSION = 1
 PERF_SCRIPT_FILE = "perf-script.txt.xz"
@@ -683,8 +683,8 @@ def capture(
 
 def _report_share(out: Path, meta: dict[str, Any], log: Callable[[str], None]) -> None:
     """Parse the new trace and say how much CPU time went to tasks outside the scenario."""
-    from benchmark.datainfo import cpu_time_share
-    from benchmark.traces import parse_trace
+    from benchmark.data.datainfo import cpu_time_share
+    from benchmark.data.traces import parse_trace
 
     parsed = parse_trace(out / PERF_SCRIPT_FILE, cpu=meta["cpu"], fmt="perf-script")
     share = cpu_time_share(parsed.runs, meta["processes"])

@@ -12,7 +12,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from benchmark.protocol import Predictor
+from benchmark.running.protocol import Predictor
 
 
 class UnknownModelError(KeyError):
@@ -73,7 +73,9 @@ def get_model_class(spec: str) -> type[Predictor]:
             f"Unknown model {spec!r}.{hint} Available: {', '.join(sorted(models))}"
         )
     if not (isinstance(cls, type) and issubclass(cls, Predictor)):
-        raise UnknownModelError(f"{spec} is not a Predictor subclass (see benchmark/protocol.py)")
+        raise UnknownModelError(
+            f"{spec} is not a Predictor subclass (see benchmark.running.protocol)"
+        )
     return cls
 
 

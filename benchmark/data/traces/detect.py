@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.traces import perf_script, sched_map
-from benchmark.traces.reading import TraceFormatError, sniff
+from benchmark.data.traces import perf_script, sched_map
+from benchmark.data.traces.reading import TraceFormatError, sniff
 
 FORMATS = ("perf-script", "sched-map")
 SNIFF_LINES = 2000

@@ -41,14 +41,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from benchmark.atomic import write_json
-from benchmark.dataset import Runs, load_trace
-from benchmark.harness import params_path
-from benchmark.manifest import trace_names, trace_sha256
-from benchmark.paths import REPO_ROOT
-from benchmark.protocol import DELTA, TASK, Predictor
-from benchmark.results import git_commit, now_iso, package_versions
-from benchmark.splits import SPLIT_VERSION
+from benchmark.core.atomic import write_json
+from benchmark.core.paths import REPO_ROOT
+from benchmark.data.dataset import Runs, load_trace
+from benchmark.data.manifest import trace_names, trace_sha256
+from benchmark.data.splits import SPLIT_VERSION
+from benchmark.results.store import git_commit, now_iso, package_versions
+from benchmark.running.harness import params_path
+from benchmark.running.protocol import DELTA, TASK, Predictor
 
 DEFAULT_TRIALS = 30
 DEFAULT_TIMEOUT_S = 900.0
@@ -144,7 +144,7 @@ def valid_positions(runs: Runs) -> np.ndarray:
 
 def valid_score(model: Predictor, runs: Runs, target: str) -> float:
     """The objective metric of `target` on the valid rows; history stops at the last valid row."""
-    from benchmark.metrics import score_delta, score_task
+    from benchmark.scoring.metrics import score_delta, score_task
 
     history = runs.through_valid()
     positions = valid_positions(runs)
@@ -332,7 +332,7 @@ def tune(
     import optuna
     from optuna.trial import TrialState
 
-    from benchmark.registry import get_model_class, model_label
+    from benchmark.running.registry import get_model_class, model_label
 
     if target not in OBJECTIVES:
         raise TuningError(f"unknown target {target!r}; use task or delta")

@@ -41,7 +41,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from benchmark.metrics import METRICS, Contributions
+from benchmark.scoring.metrics import METRICS, Contributions
 
 N_RESAMPLES = 1000
 SEED = 0

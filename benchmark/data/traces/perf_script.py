@@ -15,9 +15,9 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from benchmark.traces.damage import Damage
-from benchmark.traces.reading import TraceFormatError, iter_lines
-from benchmark.traces.runtable import Switches
+from benchmark.data.traces.damage import Damage
+from benchmark.data.traces.reading import TraceFormatError, iter_lines
+from benchmark.data.traces.runtable import Switches
 
 # The lead (comm, tid, [cpu]) is free text; the time ends it: "<sec>.<frac>: <event>: ".
 EVENT = re.compile(

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.dataset import Runs, load_trace
-from benchmark.manifest import trace_names, trace_sha256
-from benchmark.paths import leaderboard_dir
-from benchmark.protocol import DELTA, TASK, Prediction, Predictor, row_at
-from benchmark.results import (
+from benchmark.core.paths import leaderboard_dir
+from benchmark.data.dataset import Runs, load_trace
+from benchmark.data.manifest import trace_names, trace_sha256
+from benchmark.data.splits import SPLIT_VERSION
+from benchmark.results.store import (
     STATUS_FAILED,
     STATUS_OK,
     git_commit,
@@ -33,7 +33,7 @@ from benchmark.results import (
     write_predictions,
     write_result,
 )
-from benchmark.splits import SPLIT_VERSION
+from benchmark.running.protocol import DELTA, TASK, Prediction, Predictor, row_at
 
 ONLINE_STEPS = 2000
 ONLINE_WARMUP = 50
@@ -127,8 +127,8 @@ def peak_rss_mb() -> float:
 
 def score_prediction(runs: Runs, positions: np.ndarray, pred: Prediction) -> dict[str, Any]:
     """Every metric of the predicted targets with its 95% moving-block bootstrap interval."""
-    from benchmark.bootstrap import intervals
-    from benchmark.metrics import METRICS, contributions
+    from benchmark.scoring.bootstrap import intervals
+    from benchmark.scoring.metrics import METRICS, contributions
 
     local = positions - runs.start
     has_task, has_delta = pred.task_proba is not None, pred.delta_us is not None
@@ -165,7 +165,7 @@ def _fit_predict(
 
 def run_one(spec: RunSpec) -> dict[str, Any]:
     """Evaluate one (model, trace, seed); raises on any model error (the worker reports it)."""
-    from benchmark.registry import get_model_class
+    from benchmark.running.registry import get_model_class
 
     root = Path(spec.data_root) if spec.data_root else None
     cls = get_model_class(spec.model)
@@ -264,7 +264,7 @@ def run_isolated(spec: RunSpec) -> tuple[str, dict[str, Any], float]:
 
 def evaluate_one(spec: RunSpec, out_root: Path) -> dict[str, Any]:
     """Run one evaluation in a worker and write its result file (ok or failed)."""
-    from benchmark.registry import get_model_class
+    from benchmark.running.registry import get_model_class
 
     root = Path(spec.data_root) if spec.data_root else None
     status, payload, wall_s = run_isolated(spec)
@@ -315,7 +315,7 @@ def plan(
     seeds_for: dict[str, int] | None = None,
 ) -> list[RunSpec]:
     """The runs to do: every model on every trace for each of its seeds."""
-    from benchmark.registry import get_model_class, model_label
+    from benchmark.running.registry import get_model_class, model_label
 
     names = traces or trace_names(data_root)
     known = trace_names(data_root)

@@ -11,11 +11,11 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.dataset import runs_from_frame
-from benchmark.harness import online_latency
-from benchmark.manifest import read_run_table, trace_names
-from benchmark.metrics import throughput_benchmark
-from benchmark.registry import get_model_class, registered
+from benchmark.data.dataset import runs_from_frame
+from benchmark.data.manifest import read_run_table, trace_names
+from benchmark.running.harness import online_latency
+from benchmark.running.registry import get_model_class, registered
+from benchmark.scoring.metrics import throughput_benchmark
 
 
 def model_latencies(

@@ -1,4 +1,4 @@
-"""Render a leaderboard (the dict `benchmark.leaderboard.collect` returns) as Markdown, CSV, JSON
+"""Render a leaderboard (the dict `board.collect` returns) as Markdown, CSV, JSON
 and one self-contained, sortable HTML page.
 
 Every output is a deterministic function of the board (no dates, no absolute paths), so that a
@@ -15,7 +15,7 @@ import json
 import math
 from typing import Any
 
-from benchmark.leaderboard import (
+from benchmark.reporting.board import (
     COSTS,
     MAIN_METRIC,
     TARGET_METRICS,

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.traces.damage import DAMAGE_KINDS, NOTE_KINDS, Damage
-from benchmark.traces.detect import FORMATS, detect_format
-from benchmark.traces.perf_script import parse_perf_script
-from benchmark.traces.reading import TraceFormatError
-from benchmark.traces.runtable import COLUMNS, IDLE, build_run_table
-from benchmark.traces.sched_map import parse_sched_map
+from benchmark.data.traces.damage import DAMAGE_KINDS, NOTE_KINDS, Damage
+from benchmark.data.traces.detect import FORMATS, detect_format
+from benchmark.data.traces.perf_script import parse_perf_script
+from benchmark.data.traces.reading import TraceFormatError
+from benchmark.data.traces.runtable import COLUMNS, IDLE, build_run_table
+from benchmark.data.traces.sched_map import parse_sched_map
 
 
 @dataclass

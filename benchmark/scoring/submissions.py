@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.dataset import Runs
-from benchmark.metrics import METRICS, PROBA_TOL, TOP1_TOL
-from benchmark.splits import OTHER
+from benchmark.data.dataset import Runs
+from benchmark.data.splits import OTHER
+from benchmark.scoring.metrics import METRICS, PROBA_TOL, TOP1_TOL
 
 BASE_COLUMNS = ("position", "task", "delta_us")
 PROB_PREFIX = "p:"
@@ -106,7 +106,7 @@ def sample_rows(runs: Runs, *, proba: bool = False) -> tuple[list[str], Iterator
 
 def write_sample(runs: Runs, out: str | Path, *, proba: bool = False) -> Path:
     """Write the sample submission of `runs`' trace to `out` (atomically); returns the path."""
-    from benchmark.atomic import write_text
+    from benchmark.core.atomic import write_text
 
     header, rows = sample_rows(runs, proba=proba)
     write_text(out, to_csv(header, rows))
@@ -453,8 +453,8 @@ def score_file(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Validate and score a submission for `trace`: metrics with 95% bootstrap intervals."""
-    from benchmark.dataset import load_trace
-    from benchmark.manifest import trace_sha256
+    from benchmark.data.dataset import load_trace
+    from benchmark.data.manifest import trace_sha256
 
     runs = load_trace(trace, root)
     sub = read_submission(path, runs)
@@ -466,8 +466,8 @@ def score_submission(
     sub: Submission, runs: Runs, *, n_resamples: int = 1000, seed: int = 0
 ) -> dict[str, Any]:
     """Metrics of a validated submission on `runs`' test positions."""
-    from benchmark.bootstrap import intervals
-    from benchmark.metrics import contributions
+    from benchmark.scoring.bootstrap import intervals
+    from benchmark.scoring.metrics import contributions
 
     local = sub.positions - runs.start
     contrib = contributions(

@@ -32,11 +32,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from benchmark.atomic import write_text
-from benchmark.metrics import METRICS
-from benchmark.paths import REPO_ROOT, leaderboard_dir
-from benchmark.results import STATUS_OK, read_result, results_dir
-from benchmark.splits import SPLIT_VERSION
+from benchmark.core.atomic import write_text
+from benchmark.core.paths import REPO_ROOT, leaderboard_dir
+from benchmark.data.splits import SPLIT_VERSION
+from benchmark.results.store import STATUS_OK, read_result, results_dir
+from benchmark.scoring.metrics import METRICS
 
 BOARD_SCHEMA = 1
 MAIN_METRIC = {"task": "acc", "delta": "mse_z"}
@@ -295,7 +295,7 @@ CEILING_KEYS = ("max_predictability", "pi_max", "predictability")
 
 
 def ceiling_value(entry: dict[str, Any] | None) -> float | None:
-    """The maximum predictability in a `benchmark.ceiling.ceiling` result."""
+    """The maximum predictability in a `benchmark.scoring.ceiling.ceiling` result."""
     if not entry:
         return None
     for key in CEILING_KEYS:
@@ -307,14 +307,14 @@ def ceiling_value(entry: dict[str, Any] | None) -> float | None:
 def compute_ceilings(
     traces: Iterable[str], data_root: Path | None = None, log: Callable[[str], None] | None = None
 ) -> dict[str, dict[str, Any]]:
-    """`benchmark.ceiling.ceiling` of each trace's test task sequence (empty if unavailable)."""
+    """`ceiling.ceiling` of each trace's test task sequence (empty if unavailable)."""
     try:
-        from benchmark.ceiling import ceiling
+        from benchmark.scoring.ceiling import ceiling
     except ImportError as error:
         if log:
-            log(f"no ceiling rows: benchmark.ceiling is not available ({error})")
+            log(f"no ceiling rows: benchmark.scoring.ceiling is not available ({error})")
         return {}
-    from benchmark.dataset import load_trace
+    from benchmark.data.dataset import load_trace
 
     out = {}
     for trace in traces:
@@ -358,8 +358,8 @@ def build(
     `root` holds results/ (default: the leaderboard folder); files go to `out_dir` (default
     `root`). `ceilings` (trace -> ceiling dict) default to `compute_ceilings` on the data.
     """
-    from benchmark import render
-    from benchmark.manifest import load_manifest
+    from benchmark.data.manifest import load_manifest
+    from benchmark.reporting import render
 
     root = root or leaderboard_dir()
     out_dir = out_dir or root
@@ -378,7 +378,7 @@ def build(
 # Evaluating: plan the runs, run them (one worker process each), then build
 # =============================================================================================
 def default_models() -> list[str]:
-    from benchmark.registry import registered
+    from benchmark.running.registry import registered
 
     return list(registered())
 
@@ -400,9 +400,9 @@ def make_quick_data(
     """
     import pandas as pd
 
-    from benchmark.atomic import write_json
-    from benchmark.manifest import MANIFEST_VERSION, read_run_table, sha256_file
-    from benchmark.splits import compute_split, write_splits
+    from benchmark.core.atomic import write_json
+    from benchmark.data.manifest import MANIFEST_VERSION, read_run_table, sha256_file
+    from benchmark.data.splits import compute_split, write_splits
 
     files: dict[str, str] = {}
     entries: dict[str, Any] = {}
@@ -444,7 +444,7 @@ def evaluate_specs(specs: list, out_root: Path, jobs: int = 1, quiet: bool = Fal
     """Evaluate every spec (each in its own worker process), `jobs` at a time, with progress."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from benchmark.harness import evaluate_one
+    from benchmark.running.harness import evaluate_one
 
     wanted: dict[tuple[str, str], set[int]] = {}
     for spec in specs:
@@ -497,9 +497,9 @@ def run_leaderboard(
     log: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Evaluate the models and build the leaderboard; returns (board, output folder)."""
-    from benchmark.harness import DEFAULT_TIMEOUT_S, ONLINE_STEPS, plan
-    from benchmark.manifest import trace_names
-    from benchmark.registry import get_model_class, model_label, registered
+    from benchmark.data.manifest import trace_names
+    from benchmark.running.harness import DEFAULT_TIMEOUT_S, ONLINE_STEPS, plan
+    from benchmark.running.registry import get_model_class, model_label, registered
 
     say = log or (lambda _m: None)
     models = list(models or default_models())
@@ -515,7 +515,7 @@ def run_leaderboard(
         )
 
     if tune:
-        from benchmark import tuning
+        from benchmark.running import tuning
 
         # Always on the shipped data's valid rows (a private holdout is never tuned on).
         for model in models:
@@ -572,8 +572,8 @@ def run_leaderboard(
 def _unloadable_specs(
     model: str, traces: Sequence[str] | None, data_root: Path | None, timeout_s: float
 ) -> list[Any]:
-    from benchmark.harness import RunSpec
-    from benchmark.manifest import trace_names
+    from benchmark.data.manifest import trace_names
+    from benchmark.running.harness import RunSpec
 
     names = list(traces) if traces else trace_names(data_root)
     root = str(data_root) if data_root else None
@@ -582,7 +582,7 @@ def _unloadable_specs(
 
 def _with_fast_params(spec: Any) -> Any:
     """Learned models use their `fast_params`; reference models keep their stored parameters."""
-    from benchmark.registry import get_model_class
+    from benchmark.running.registry import get_model_class
 
     if model_kind(spec.label) == "reference":
         return spec

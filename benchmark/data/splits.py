@@ -85,7 +85,7 @@ def compute_split(runs: pd.DataFrame) -> TraceSplit:
 
 def write_splits(path: Path, splits: dict[str, TraceSplit]) -> None:
     """Write `splits.json` (atomically) with the version and fractions."""
-    from benchmark.atomic import write_json
+    from benchmark.core.atomic import write_json
 
     write_json(
         path,

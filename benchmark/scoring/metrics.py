@@ -13,7 +13,7 @@ Every metric except `macro_f1` is the mean of a per-position contribution, and `
 function of per-class counts (true positives, predicted and true totals) that are themselves sums
 of per-position indicators. `Contributions` keeps exactly those per-position ingredients, so a
 metric can be recomputed cheaply under any reweighting of the positions: that is how
-`benchmark.bootstrap` draws its intervals without re-scoring.
+`benchmark.scoring.bootstrap` draws its intervals without re-scoring.
 
 Conventions (also in the README):
 
@@ -518,7 +518,7 @@ def throughput_benchmark(
     """
     import time
 
-    from benchmark.bootstrap import intervals
+    from benchmark.scoring.bootstrap import intervals
 
     def timed(fn):
         wall, cpu = time.perf_counter(), time.process_time()
@@ -541,7 +541,7 @@ def throughput_benchmark(
         bootstrap_cpu_s=cpu,
     )
     if n_ceiling > 0:
-        from benchmark.ceiling import ceiling
+        from benchmark.scoring.ceiling import ceiling
 
         rng = np.random.default_rng(seed + 2)
         cycle = np.arange(n_ceiling) % n_tasks  # a fixed cycle, 30% replaced by random tasks

@@ -1,0 +1,1 @@
+"""Shared plumbing below every layer: project paths, atomic writes, plain-text output."""

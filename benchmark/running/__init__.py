@@ -1,0 +1,1 @@
+"""Layer 4, running: the Predictor protocol, registry, conformance, harness, tuning."""

@@ -1,0 +1,1 @@
+"""Layer 2, scoring: metrics, bootstrap intervals, ceilings, submission files."""
