@@ -135,7 +135,7 @@ def _encode(values: pd.Series, vocabulary: tuple[str, ...]) -> np.ndarray:
 
 
 def runs_from_frame(frame: pd.DataFrame, name: str, split: TraceSplit | None = None) -> Runs:
-    """Encode a run table (README Design §3 columns). Without `split`, it is computed by the fixed rule."""
+    """Encode a run table (README §3 columns). Without `split`, it is computed by the fixed rule."""
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"run table of {name!r} lacks columns {missing}; expected {COLUMNS}")

@@ -67,7 +67,7 @@ def trace_sha256(name: str, root: Path | None = None) -> str:
 
 
 def read_run_table(name: str, root: Path | None = None) -> pd.DataFrame:
-    """The verified run table of trace `name` (README Design §3 columns, rows in time order)."""
+    """The verified run table of trace `name` (README §3 columns, rows in time order)."""
     root = root or data_dir()
     manifest = load_manifest(root)
     if name not in manifest["traces"]:

@@ -1,4 +1,4 @@
-"""The leaderboard (README Design §6): evaluate every registered model, then build the tables from the
+"""The leaderboard (README §6): evaluate every registered model, then build the tables from the
 result files alone.
 
 `run_leaderboard` plans and evaluates (stored parameters, defaults where none; models in
@@ -10,7 +10,7 @@ Aggregation (also stated in the generated README):
 
 * per trace: the mean over seeds of each metric and of its 95% bootstrap interval's ends (the
   interval covers the test positions' sampling noise; the spread over seeds is `seed_std`);
-* across traces: the unweighted mean of the per-trace values (README Design §5), with an interval of
+* across traces: the unweighted mean of the per-trace values (README §5), with an interval of
   half-widths `sqrt(sum(h_i^2)) / k` (independent traces, normal approximation); given only when
   the model has a scored result on every trace, so that means are over the same traces;
 * a result whose `data_sha256` differs from the manifest's (or of a trace the manifest lacks, or

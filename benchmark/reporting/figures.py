@@ -1,4 +1,4 @@
-"""Paper figures from stored results and the data (README Design §6), drawn with seaborn.
+"""Paper figures from stored results and the data (README §6), drawn with seaborn.
 
 `make_figures` writes PNG (150 dpi) and PDF of each figure into `leaderboard/figures/`, and a
 `README.md` there that says what each one shows and which choices were made. Nothing is

@@ -1,4 +1,4 @@
-"""Result files: one immutable, schema-versioned JSON per (model, trace, seed) (README Design §6).
+"""Result files: one immutable, schema-versioned JSON per (model, trace, seed) (README §6).
 
 `leaderboard/results/<model>/<trace>/seed<k>.json`, written atomically, with the compact
 test-position predictions beside it (`seed<k>.npz`) so that figures and paired intervals never

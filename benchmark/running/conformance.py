@@ -1,4 +1,4 @@
-"""The conformance suite: checks every model must pass (README Design §4), as scikit-learn's
+"""The conformance suite: checks every model must pass (README §4), as scikit-learn's
 `check_estimator`. Run it with `kernel-oracle check FILE.py:Class` or `check_predictor(...)`.
 
 Each check takes a fresh, unfitted model and a small real trace excerpt and raises

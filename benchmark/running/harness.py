@@ -1,7 +1,7 @@
 """The evaluation harness: fit on train (+valid), predict every test position, score, time.
 
 Each (model, trace, seed) runs in its own worker process, so that a model that raises, hangs
-or runs out of memory becomes a `failed` result and the other runs go on (README Design §6).
+or runs out of memory becomes a `failed` result and the other runs go on (README §6).
 """
 
 from __future__ import annotations

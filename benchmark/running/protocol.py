@@ -1,4 +1,4 @@
-"""The Predictor protocol every model follows (README Design §4), in scikit-learn's manner.
+"""The Predictor protocol every model follows (README §4), in scikit-learn's manner.
 
 * The constructor only stores keyword parameters; `get_params` reads them back by name.
 * `fit(train, valid=valid, seed=...)` learns; fitted state ends in `_`.

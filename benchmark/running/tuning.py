@@ -1,4 +1,4 @@
-"""Hyperparameter tuning with Optuna (README Design §6): seeded TPE, median pruning, valid rows only.
+"""Hyperparameter tuning with Optuna (README §6): seeded TPE, median pruning, valid rows only.
 
 One study per (model, target). A trial builds the model from `cls.search_space(trial)`, fits it
 on each tuning trace's train rows, predicts that trace's valid rows (history: train + valid, so

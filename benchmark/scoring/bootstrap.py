@@ -1,4 +1,4 @@
-"""Moving-block bootstrap intervals over test positions (README Design §5).
+"""Moving-block bootstrap intervals over test positions (README §5).
 
 Test positions are a time series: a scheduler trace is bursty and periodic, so neighbouring
 positions are correlated and an i.i.d. bootstrap would give intervals that are too narrow. The

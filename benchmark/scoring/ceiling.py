@@ -1,4 +1,4 @@
-"""The predictability ceiling of a symbol sequence (README Design §5): an upper bound on top-1 accuracy.
+"""The predictability ceiling of a symbol sequence (README §5): an upper bound on top-1 accuracy.
 
 Two steps, as in Song, Qu, Blumm & Barabási, "Limits of predictability in human mobility",
 Science 327 (2010), supplementary S2-S3:

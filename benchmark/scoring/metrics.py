@@ -1,4 +1,4 @@
-"""The metrics of README Design §5; each declares its target and whether higher is better.
+"""The metrics of README §5; each declares its target and whether higher is better.
 
 Task metrics take, for `n` scored positions and a vocabulary of `V` tasks:
 
@@ -452,7 +452,7 @@ def score(**inputs) -> dict[str, float]:
 
 
 def mean_across(scores: Iterable[Mapping[str, float]]) -> dict[str, float]:
-    """Unweighted mean of each metric over traces (README Design §5); metrics not in all are left out."""
+    """Unweighted mean of each metric over traces (README §5); metrics not in all are left out."""
     scores = list(scores)
     if not scores:
         return {}

@@ -1,4 +1,4 @@
-"""Kaggle-style prediction files (README Design §7): write a sample, validate and score a submission.
+"""Kaggle-style prediction files (README §7): write a sample, validate and score a submission.
 
 Format (UTF-8 CSV, `,` separated, RFC 4180 quoting for task names with commas or quotes):
 

@@ -1,7 +1,7 @@
 """Scheduler trace parsing: `perf script` sched_switch text and `perf sched map` text.
 
     parsed = parse_trace("data/raw/single-worker/perf-script.txt.xz", cpu=1)
-    parsed.runs        # the run table (README Design §3), one row per switch-in except the last
+    parsed.runs        # the run table (README §3), one row per switch-in except the last
     parsed.damage      # counts and line numbers of damaged lines (see damage.DAMAGE_KINDS)
 
 The format is detected from the text; plain, xz and gzip files are read. A file that is empty,

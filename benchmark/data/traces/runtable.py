@@ -1,4 +1,4 @@
-"""Build the run table (README Design §3) from the switches of one CPU.
+"""Build the run table (README §3) from the switches of one CPU.
 
 Switch `j` puts a task on the CPU at time `t[j]`; that task's run lasts until switch `j+1`, whose
 `prev_state` says how it ended. So the table has one row per switch except the last (whose run
