@@ -32,23 +32,32 @@ import math
 import os
 import socket
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from benchmark.core.atomic import write_json
-from benchmark.core.paths import REPO_ROOT
 from benchmark.data.dataset import Runs, load_trace
 from benchmark.data.manifest import trace_names, trace_sha256
 from benchmark.data.splits import SPLIT_VERSION
 from benchmark.results.store import git_commit, now_iso, package_versions
 from benchmark.running.harness import params_path
 from benchmark.running.protocol import DELTA, TASK, Predictor
+from benchmark.running.study_records import (
+    best_trial,
+    best_value,
+    budget_used,
+    check_study,
+)
+from benchmark.running.study_storage import (
+    TuningError,
+    default_storage_url,
+    open_storage,
+    redact,
+)
 
 DEFAULT_TRIALS = 30
 DEFAULT_TIMEOUT_S = 900.0
@@ -57,74 +66,6 @@ PRUNER_STARTUP_TRIALS = 5
 PRUNER_WARMUP_STEPS = 1
 # target -> (metric scored on the valid rows, Optuna direction)
 OBJECTIVES: dict[str, tuple[str, str]] = {TASK: ("acc", "maximize"), DELTA: ("mse_z", "minimize")}
-STORAGE_DIR = ".optuna"
-STORAGE_FILE = "studies.db"
-
-
-class TuningError(RuntimeError):
-    """A study cannot be run as asked (unknown target, a study of other data, ...)."""
-
-
-# -- storage ----------------------------------------------------------------------------------
-def default_storage_url() -> str:
-    """SQLite under `.optuna/` at the repository root (git-ignored); the folder is created."""
-    folder = REPO_ROOT / STORAGE_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / STORAGE_FILE}"
-
-
-def open_storage(url: str | None) -> Any:
-    """An Optuna storage for `url`: SQLAlchemy URLs (sqlite, postgresql, mysql) or journal:PATH."""
-    import optuna
-    from optuna.storages import JournalStorage, RDBStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    url = url or default_storage_url()
-    if url.startswith("journal:"):
-        path = Path(url.removeprefix("journal:"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
-    engine_kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite:"):
-        Path(url.split(":///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
-        # Several processes on one SQLite file wait for the lock instead of failing at once.
-        engine_kwargs = {"connect_args": {"timeout": 300}}
-    from sqlalchemy.exc import SQLAlchemyError
-
-    attempts = 6
-    for attempt in range(attempts):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                # The heartbeat marks trials of a killed process as failed (not charged to the
-                # budget, see _counted).
-                return RDBStorage(
-                    url, engine_kwargs=engine_kwargs, heartbeat_interval=30, grace_period=120
-                )
-        except ImportError as error:  # e.g. postgresql:// without psycopg2
-            raise TuningError(
-                f"storage {redact(url)} needs a database driver: {error}. For PostgreSQL: "
-                "pip install psycopg2-binary"
-            ) from error
-        except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
-            # Workers that start together on a fresh database race to create its tables: the
-            # loser retries and then finds them made.
-            if attempt == attempts - 1:
-                raise TuningError(f"cannot open storage {redact(url)}: {error}") from error
-            time.sleep(0.5 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
-def redact(url: str) -> str:
-    """The URL without its password; the default SQLite path relative to the repository."""
-    default_prefix = f"sqlite:///{REPO_ROOT}/"
-    if url.startswith(default_prefix):
-        return "sqlite:///" + url[len(default_prefix) :]
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 # -- the objective ------------------------------------------------------------------------------
@@ -261,28 +202,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-# -- budget ------------------------------------------------------------------------------------
-def _counted(trial: Any) -> bool:
-    """Trials charged to the budget: complete, pruned, or failed because the model raised."""
-    from optuna.trial import TrialState
-
-    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
-        return True
-    return trial.state == TrialState.FAIL and "error" in trial.user_attrs
-
-
-def _duration_s(trial: Any) -> float:
-    if trial.datetime_start is None or trial.datetime_complete is None:
-        return 0.0
-    return (trial.datetime_complete - trial.datetime_start).total_seconds()
-
-
-def budget_used(study: Any) -> tuple[int, float]:
-    """(counted trials, their summed seconds) of the whole study, every worker included."""
-    trials = [t for t in study.get_trials(deepcopy=False) if _counted(t)]
-    return len(trials), sum(_duration_s(t) for t in trials)
-
-
 @dataclass
 class TuneReport:
     """What one `tune` call did, and the summary written to the params file."""
@@ -378,7 +297,7 @@ def tune(
         pruner=pruner,
         load_if_exists=True,
     )
-    _check_study(study, label, target, metric, direction, data)
+    check_study(study, label, target, metric, direction, data)
     if not study.get_trials(deepcopy=False) and not empty:
         # The defaults may lie outside the search space (e.g. 0.0 on a log scale), so the
         # defaults trial takes them from the constructor, not from `search_space`.
@@ -412,7 +331,7 @@ def tune(
         )
 
         def progress_update(counted: int, study: Any) -> None:
-            best = _best_value(study)
+            best = best_value(study)
             text = f"tuning {label} ({target})" + (
                 f" best valid {metric} {best:.4f}" if best is not None else ""
             )
@@ -434,7 +353,7 @@ def tune(
     counted, used_s = budget_used(study)
     all_trials = study.get_trials(deepcopy=False)
     states = {s: sum(t.state == s for t in all_trials) for s in TrialState}
-    best = _best_trial(study)
+    best = best_trial(study)
     defaults_trial = next(
         (t for t in all_trials if t.user_attrs.get("defaults") and t.state == TrialState.COMPLETE),
         None,
@@ -514,43 +433,3 @@ def tune(
             f"best valid {metric} {summary['best_value']} in {time.monotonic() - t_start:.1f} s"
         )
     return TuneReport(label, target, study_name, summary, path, ran)
-
-
-def _best_trial(study: Any) -> Any:
-    from optuna.trial import TrialState
-
-    done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    if not done:
-        return None
-    return study.best_trial
-
-
-def _best_value(study: Any) -> float | None:
-    best = _best_trial(study)
-    return None if best is None else best.value
-
-
-def _check_study(
-    study: Any, model: str, target: str, metric: str, direction: str, data: dict[str, str]
-) -> None:
-    """A resumed study must be of the same model, target and data; a new one records them.
-
-    One user attribute holds them all, so that a worker starting at the same moment as another
-    sees either nothing (and writes the same value) or the whole record.
-    """
-    expected = {"model": model, "target": target, "metric": metric, "data_sha256": data}
-    recorded = study.user_attrs.get("kernel_oracle")
-    if recorded is None:
-        study.set_user_attr("kernel_oracle", expected)
-        return
-    differs = {k: (recorded.get(k), v) for k, v in expected.items() if recorded.get(k) != v}
-    if differs:
-        what = ", ".join(
-            f"{k}: study has {old!r}, now {new!r}" for k, (old, new) in differs.items()
-        )
-        raise TuningError(
-            f"study {study.study_name!r} was run for something else ({what}); "
-            "pass another --study name or delete the study"
-        )
-    if study.direction.name.lower() != direction:
-        raise TuningError(f"study {study.study_name!r} has direction {study.direction.name}")

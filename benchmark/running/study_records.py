@@ -1,0 +1,70 @@
+"""What an Optuna study holds, read the same way by every worker: the trials charged to the
+budget, the time they used, the best trial, and the record of what the study was run for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmark.running.study_storage import TuningError
+
+
+def counted(trial: Any) -> bool:
+    """Trials charged to the budget: complete, pruned, or failed because the model raised."""
+    from optuna.trial import TrialState
+
+    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+        return True
+    return trial.state == TrialState.FAIL and "error" in trial.user_attrs
+
+
+def duration_s(trial: Any) -> float:
+    if trial.datetime_start is None or trial.datetime_complete is None:
+        return 0.0
+    return (trial.datetime_complete - trial.datetime_start).total_seconds()
+
+
+def budget_used(study: Any) -> tuple[int, float]:
+    """(counted trials, their summed seconds) of the whole study, every worker included."""
+    trials = [t for t in study.get_trials(deepcopy=False) if counted(t)]
+    return len(trials), sum(duration_s(t) for t in trials)
+
+
+def best_trial(study: Any) -> Any:
+    from optuna.trial import TrialState
+
+    done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    if not done:
+        return None
+    return study.best_trial
+
+
+def best_value(study: Any) -> float | None:
+    best = best_trial(study)
+    return None if best is None else best.value
+
+
+def check_study(
+    study: Any, model: str, target: str, metric: str, direction: str, data: dict[str, str]
+) -> None:
+    """A resumed study must be of the same model, target and data; a new one records them.
+
+    One user attribute holds them all, so that a worker starting at the same moment as another
+    sees either nothing (and writes the same value) or the whole record.
+    """
+    expected = {"model": model, "target": target, "metric": metric, "data_sha256": data}
+    recorded = study.user_attrs.get("kernel_oracle")
+    if recorded is None:
+        study.set_user_attr("kernel_oracle", expected)
+        return
+    differs = {k: (recorded.get(k), v) for k, v in expected.items() if recorded.get(k) != v}
+    if differs:
+        what = ", ".join(
+            f"{k}: study has {old!r}, now {new!r}" for k, (old, new) in differs.items()
+        )
+        raise TuningError(
+            f"study {study.study_name!r} was run for something else ({what}); "
+            "pass another --study name or delete the study"
+        )
+    if study.direction.name.lower() != direction:
+        raise TuningError(f"study {study.study_name!r} has direction {study.direction.name}")
