@@ -193,16 +193,18 @@ def test_no_ceiling_module_means_no_ceiling_row(tmp_path):
 def test_quick_profile_end_to_end_with_an_unloadable_registered_model(tmp_path, monkeypatch):
     import models
     from benchmark.reporting import board as lb
+    from benchmark.running import runner
     from tests.fixtures.synthetic import write_data_root
 
     data = write_data_root(tmp_path / "data", {"syn": 3000, "syn2": 2000})
     monkeypatch.setenv("KERNEL_ORACLE_DATA", str(data))
     monkeypatch.setenv("KERNEL_ORACLE_LEADERBOARD", str(tmp_path / "lb"))
-    monkeypatch.setattr(lb, "QUICK_RUNS", 2500)
+    monkeypatch.setattr(runner, "QUICK_RUNS", 2500)
     monkeypatch.setitem(models.REGISTRY, "ghost", "models.ghost_that_does_not_exist:Ghost")
-    board, out = lb.run_leaderboard(
+    _, out, data_root = runner.run_leaderboard(
         models=["majority", "markov", "ghost"], quick=True, out=tmp_path / "quick", quiet=True
     )
+    board = lb.build(out, out, data_root)
     assert out == tmp_path / "quick" and not (tmp_path / "lb").exists()
     assert board["traces"] == ["syn"]  # the first trace only, cut to QUICK_RUNS runs
     manifest = json.loads((out / "data" / "manifest.json").read_text())

@@ -102,6 +102,7 @@ def leaderboard(
     import time
 
     from benchmark.reporting import board as lb
+    from benchmark.running import runner
     from benchmark.running.registry import UnknownModelError
 
     t0 = time.perf_counter()
@@ -111,18 +112,20 @@ def leaderboard(
             board = lb.build(root, root, holdout, log=_say)
             where = root or lb.leaderboard_dir()
         else:
-            board, where = lb.run_leaderboard(
+            if tune_first:
+                _tune_all(_split(models), _split(traces), quick, holdout)
+            _results, where, data_root = runner.run_leaderboard(
                 models=_split(models),
                 traces=_split(traces),
                 neural_seeds=seeds,
                 quick=quick,
-                tune=tune_first,
                 holdout=holdout,
                 out=out,
                 jobs=jobs,
                 timeout_s=timeout,
                 log=_say,
             )
+            board = lb.build(where, where, data_root, log=_say)
     except (UnknownModelError, KeyError, ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from exc
@@ -134,6 +137,22 @@ def leaderboard(
         + (f"; {failed} failed runs" if failed else "")
         + (f"; {refused} refused result files" if refused else "")
     )
+
+
+def _tune_all(
+    models: list[str] | None, traces: list[str] | None, quick: bool, holdout: Path | None
+) -> None:
+    """`leaderboard --tune`: tune every model and target first, always on the shipped data's
+    valid rows (a private holdout is never tuned on)."""
+    from benchmark.running import tuning
+    from benchmark.running.registry import get_model_class
+    from benchmark.running.runner import default_models
+
+    if quick:
+        raise ValueError("--tune is not part of the --quick profile (it uses fast_params)")
+    for model in models or default_models():
+        for target in sorted(get_model_class(model).targets):
+            tuning.tune(model, target, traces=None if holdout is not None else traces, log=_say)
 
 
 @app.command()
