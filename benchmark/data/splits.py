@@ -1,6 +1,9 @@
-"""The fixed chronological split and the label vocabulary: one rule, used by `prepare`.
+"""The fixed chronological split and the label vocabulary: one rule, used by `prepare` (README §3).
 
-Per trace: train = first 70% of runs, valid = next 10%, test = last 20%, never shuffled.
+Per trace of `n` runs: train = rows [0, floor(7n/10)), valid = [floor(7n/10), floor(8n/10)),
+test = the rest; never shuffled. The cuts are computed in integers: in floats
+`int(n * (0.7 + 0.1))` lands one row short whenever 0.8 n is whole (`0.7 + 0.1 < 0.8`), which
+was split version 1's bug.
 The label vocabulary is every task seen at least twice in train+valid, plus `<other>` (id 0);
 `sigma_us` is the standard deviation of `delta_us` over train+valid, the scale of `mse_z`.
 """
@@ -14,8 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-SPLIT_VERSION = 1
-FRACTIONS = {"train": 0.7, "valid": 0.1, "test": 0.2}
+SPLIT_VERSION = 2
+TENTHS = {"train": 7, "valid": 1, "test": 2}  # the rule, in exact integers
+FRACTIONS = {part: tenths / 10 for part, tenths in TENTHS.items()}  # as written in splits.json
 OTHER = "<other>"
 MIN_COUNT = 2
 
@@ -67,8 +71,8 @@ def compute_split(runs: pd.DataFrame) -> TraceSplit:
     n = len(runs)
     if n < 10:
         raise ValueError(f"a trace needs at least 10 runs to be split, got {n}")
-    train_end = int(n * FRACTIONS["train"])
-    valid_end = int(n * (FRACTIONS["train"] + FRACTIONS["valid"]))
+    train_end = n * TENTHS["train"] // 10
+    valid_end = n * (TENTHS["train"] + TENTHS["valid"]) // 10
     seen = runs.iloc[:valid_end]
     t_ns = runs["t_ns"].to_numpy()
     return TraceSplit(
