@@ -354,13 +354,33 @@ def test_macro_f1_with_fixed_labels() -> None:
     assert c.weighted(w)["macro_f1"][0] == pytest.approx(expected)
 
 
-def test_throughput_benchmark_reports_timings() -> None:
-    from benchmark.scoring.metrics import throughput_benchmark
+def test_metric_facts_live_in_one_table() -> None:
+    from benchmark.scoring.metrics import main_metric, target_metrics
+
+    assert main_metric("task") == "acc" and main_metric("delta") == "mse_z"
+    assert target_metrics("delta") == ("mse_z", "mae_us", "msle")
+    assert [n for n, m in METRICS.items() if m.main] == ["acc", "mse_z"]
+    assert format(12.3456, METRICS["mae_us"].digits) == "12.35"
+    assert format(0.123456, METRICS["acc"].digits) == "0.1235"
+
+
+def test_throughput_benchmark_times_the_sizes_it_was_asked_for() -> None:
+    from benchmark.scoring.throughput import synthetic_predictions, throughput_benchmark
 
     out = throughput_benchmark(
         n_scoring=2000, n_bootstrap=1000, n_tasks=10, n_resamples=20, n_ceiling=500
     )
-    for key in ("scoring_s", "bootstrap_s", "ceiling_s", "scoring_cpu_s", "bootstrap_cpu_s"):
-        assert out[key] >= 0.0
-    assert out["scoring_n"] == 2000 and out["bootstrap_resamples"] == 20
-    assert out["bootstrap_metrics"] == len(METRICS)
+    assert {k for k in out if k.endswith("_s")} == {
+        "scoring_s",
+        "scoring_cpu_s",
+        "bootstrap_s",
+        "bootstrap_cpu_s",
+        "ceiling_s",
+        "ceiling_cpu_s",
+    }
+    assert (out["scoring_n"], out["bootstrap_n"], out["ceiling_n"]) == (2000, 1000, 500)
+    assert out["bootstrap_resamples"] == 20 and out["bootstrap_metrics"] == len(METRICS)
+    # the synthetic model has skill: the true task gets extra mass, so acc is far above 1/10
+    inputs = synthetic_predictions(5000, 10, seed=3)
+    hit = np.argmax(inputs["proba"], axis=1) == inputs["y_true"]
+    assert hit.mean() > 0.5

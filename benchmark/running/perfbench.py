@@ -15,7 +15,7 @@ from benchmark.data.dataset import runs_from_frame
 from benchmark.data.manifest import read_run_table, trace_names
 from benchmark.running.harness import online_latency
 from benchmark.running.registry import get_model_class, registered
-from benchmark.scoring.metrics import throughput_benchmark
+from benchmark.scoring.throughput import throughput_benchmark
 
 
 def model_latencies(

@@ -35,7 +35,7 @@ Conventions (also in the README):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -53,13 +53,17 @@ Target = Literal["task", "delta"]
 
 @dataclass(frozen=True)
 class Metric:
-    """One metric: its name, target, direction and meaning."""
+    """One metric and its facts (README §5): target, direction, meaning, how it is printed and
+    whether it is its target's main metric (the one that ranks the board and that tuning
+    optimises). Everything else derives these facts from `METRICS`."""
 
     name: str
     target: Target
     higher_is_better: bool
     description: str
     per_position: bool = True  # False: computed from per-class counts (macro_f1)
+    digits: str = ".4f"  # format spec of a printed value
+    main: bool = False  # the main metric of its target (exactly one per target)
 
     @property
     def direction(self) -> str:
@@ -80,7 +84,9 @@ class Metric:
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("acc", "task", True, "top-1 accuracy at the thread level (task = comm:pid)"),
+        Metric(
+            "acc", "task", True, "top-1 accuracy at the thread level (task = comm:pid)", main=True
+        ),
         Metric(
             "acc_comm",
             "task",
@@ -107,8 +113,11 @@ METRICS: dict[str, Metric] = {
             "delta",
             False,
             "mean squared error of delta_us scaled by the trace's sigma_us (the paper's MSE)",
+            main=True,
         ),
-        Metric("mae_us", "delta", False, "mean absolute error of delta_us, microseconds"),
+        Metric(
+            "mae_us", "delta", False, "mean absolute error of delta_us, microseconds", digits=".2f"
+        ),
         Metric(
             "msle",
             "delta",
@@ -117,8 +126,22 @@ METRICS: dict[str, Metric] = {
         ),
     )
 }
-TASK_METRICS: tuple[str, ...] = tuple(n for n, m in METRICS.items() if m.target == "task")
-DELTA_METRICS: tuple[str, ...] = tuple(n for n, m in METRICS.items() if m.target == "delta")
+TARGETS: tuple[Target, ...] = ("task", "delta")
+
+
+def target_metrics(target: str) -> tuple[str, ...]:
+    """The metrics of `target`, in `METRICS` order (the main one first)."""
+    return tuple(n for n, m in METRICS.items() if m.target == target)
+
+
+def main_metric(target: str) -> str:
+    """The main metric of `target`: `acc` for task, `mse_z` for delta."""
+    (name,) = (n for n, m in METRICS.items() if m.target == target and m.main)
+    return name
+
+
+TASK_METRICS: tuple[str, ...] = target_metrics("task")
+DELTA_METRICS: tuple[str, ...] = target_metrics("delta")
 
 
 class MetricInputError(ValueError):
@@ -458,94 +481,3 @@ def mean_across(scores: Iterable[Mapping[str, float]]) -> dict[str, float]:
         return {}
     common = [n for n in METRICS if all(n in s for s in scores)]
     return {n: float(np.mean([s[n] for s in scores])) for n in common}
-
-
-def describe(names: Sequence[str] | None = None) -> list[dict[str, object]]:
-    """The metric table as plain dicts (for result files and the README)."""
-    return [
-        {
-            "name": m.name,
-            "target": m.target,
-            "higher_is_better": m.higher_is_better,
-            "description": m.description,
-        }
-        for m in METRICS.values()
-        if names is None or m.name in names
-    ]
-
-
-# --------------------------------------------------------------------------------------------
-# Harness benchmark (called by `kernel-oracle perf`)
-# --------------------------------------------------------------------------------------------
-def synthetic_predictions(n: int, n_tasks: int, seed: int = 0) -> dict[str, object]:
-    """Inputs of `contributions` for `n` synthetic positions (a model with some skill)."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, n_tasks, n)
-    proba = rng.random((n, n_tasks), dtype=np.float32)
-    proba[np.arange(n), y] += rng.random(n, dtype=np.float32) * n_tasks / 4
-    proba /= proba.sum(axis=1, keepdims=True)
-    task_comm = rng.integers(0, max(1, n_tasks // 4), n_tasks)
-    true_us = rng.lognormal(3.0, 1.0, n)
-    return {
-        "y_true": y,
-        "proba": proba,
-        "task_comm": task_comm,
-        "true_comm": task_comm[y],
-        "true_us": true_us,
-        "pred_us": true_us * rng.lognormal(0.0, 0.5, n),
-        "sigma_us": float(true_us.std()),
-    }
-
-
-def throughput_benchmark(
-    n_scoring: int = 1_000_000,
-    n_bootstrap: int = 100_000,
-    n_tasks: int = 100,
-    n_resamples: int = 1000,
-    n_ceiling: int = 0,
-    seed: int = 0,
-) -> dict[str, float | int]:
-    """Time (wall and CPU seconds) the harness's scoring path on synthetic predictions.
-
-    * `scoring_s`: validation + every metric on `n_scoring` positions with `n_tasks` tasks
-      (target: under 2 s for 1M);
-    * `bootstrap_s`: 95% intervals of every metric on `n_bootstrap` positions with
-      `n_resamples` moving-block resamples (target: under 5 s for 100k x 1,000);
-    * `ceiling_s` (when `n_ceiling` > 0): the predictability ceiling of a synthetic task sequence
-      of that length (a cycle over `n_tasks` symbols, 30% of it replaced by random symbols).
-
-    Building the synthetic inputs is not timed.
-    """
-    import time
-
-    from benchmark.scoring.bootstrap import intervals
-
-    def timed(fn):
-        wall, cpu = time.perf_counter(), time.process_time()
-        out = fn()
-        return out, time.perf_counter() - wall, time.process_time() - cpu
-
-    result: dict[str, float | int] = {"n_tasks": n_tasks}
-    inputs = synthetic_predictions(n_scoring, n_tasks, seed)
-    _, wall, cpu = timed(lambda: contributions(**inputs).values())
-    result.update(scoring_n=n_scoring, scoring_s=wall, scoring_cpu_s=cpu)
-    del inputs
-    inputs = synthetic_predictions(n_bootstrap, n_tasks, seed + 1)
-    contrib = contributions(**inputs)
-    _, wall, cpu = timed(lambda: intervals(contrib, n_resamples=n_resamples, seed=seed))
-    result.update(
-        bootstrap_n=n_bootstrap,
-        bootstrap_resamples=n_resamples,
-        bootstrap_metrics=len(contrib.names),
-        bootstrap_s=wall,
-        bootstrap_cpu_s=cpu,
-    )
-    if n_ceiling > 0:
-        from benchmark.scoring.ceiling import ceiling
-
-        rng = np.random.default_rng(seed + 2)
-        cycle = np.arange(n_ceiling) % n_tasks  # a fixed cycle, 30% replaced by random tasks
-        seq = np.where(rng.random(n_ceiling) < 0.7, cycle, rng.integers(0, n_tasks, n_ceiling))
-        _, wall, cpu = timed(lambda: ceiling(seq))
-        result.update(ceiling_n=n_ceiling, ceiling_s=wall, ceiling_cpu_s=cpu)
-    return result
