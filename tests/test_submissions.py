@@ -195,9 +195,23 @@ def test_table_output(tmp_path, truth) -> None:
     header, rows = perfect_rows(truth)
     result = score_cli(write_csv(tmp_path / "t.csv", header, rows))
     assert result.exit_code == 0, result.output
-    for name in ("acc", "acc_comm", "top3", "macro_f1", "log_loss", "mse_z", "mae_us", "msle"):
-        assert name in result.stdout
     assert "95% interval" in result.stdout
+    # a perfect file: each metric's row shows its perfect value, its interval and its direction
+    expected = {"acc": ("1.0000", "higher"), "acc_comm": ("1.0000", "higher"),
+                "top3": ("1.0000", "higher"), "macro_f1": ("1.0000", "higher"),
+                "log_loss": ("0.0000", "lower"), "mse_z": ("0.0000", "lower"),
+                "mae_us": ("0.0000", "lower"), "msle": ("0.0000", "lower")}
+    cells = {}
+    for line in result.stdout.splitlines():
+        parts = [p.strip() for p in line.strip("│┃|").split("│")]
+        if parts and parts[0] in expected:
+            cells[parts[0]] = parts
+    assert set(cells) == set(expected)
+    for name, (value, better) in expected.items():
+        assert cells[name][2] == value and cells[name][4] == better, cells[name]
+        if name != "macro_f1":  # resamples missing a rare class score it F1 = 0 (metrics.py)
+            assert cells[name][3] == f"[{value}, {value}]", cells[name]
+    assert "one-hot" in result.stdout  # no p: columns
 
 
 def test_lenient_but_valid_forms(tmp_path, truth, runs) -> None:
@@ -470,3 +484,33 @@ def test_unknown_trace_is_a_clear_error(tmp_path) -> None:
     assert "unknown trace 'nope'" in result.output
     result = runner.invoke(app, ["score", str(tmp_path / "absent.csv"), "--trace", TRACE])
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_duplicate_replacing_another_position(tmp_path, truth, runs) -> None:
+    """n rows, one position twice and one missing: refused, never scored as perfect."""
+    header, rows = perfect_rows(truth)
+    rows[11] = list(rows[4])  # position lo + 11 is gone, lo + 4 is there twice
+    path = write_csv(tmp_path / "dup-replace.csv", header, rows)
+    assert len(rows) == truth["hi"] - truth["lo"]
+    assert_refused(score_cli(path), "line 13", f"position {truth['lo'] + 4} appears again",
+                   "first on line 6")
+    with pytest.raises(SubmissionError, match="appears again") as info:
+        read_submission(path, runs)
+    assert info.value.line == 13 and info.value.rule == "duplicate position"
+
+
+@pytest.mark.parametrize("where", ["end", "start"])
+def test_position_at_the_end_of_the_test_split(tmp_path, truth, runs, where) -> None:
+    """`hi` (one past the last test row) in place of a test position: exit 2, not IndexError."""
+    header, rows = perfect_rows(truth)
+    k = len(rows) - 1 if where == "end" else 0
+    rows[k][0] = truth["hi"]
+    path = write_csv(tmp_path / "end.csv", header, rows)
+    hi = truth["hi"]
+    message = assert_refused(
+        score_cli(path), f"line {k + 2}", f"position {hi} is not a test position",
+        f"{truth['lo']}..{hi - 1}",
+    )
+    assert "Traceback" not in message and "IndexError" not in message
+    with pytest.raises(SubmissionError, match="not a test position"):
+        read_submission(path, runs)
