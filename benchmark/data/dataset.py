@@ -3,18 +3,24 @@
 Models never see strings or DataFrames: `Runs` holds one numpy array per column, with tasks and
 comms encoded in the vocabularies fixed in `data/splits.json`. Slicing keeps track of where the
 slice starts in the full trace, so a model (and the harness) always knows which rows are past.
+
+Every array of a `Runs` is a read-only copy that owns exactly its rows (README §4): a slice never
+reaches the rest of the trace through `.base`, and the memory is an immutable `bytes`, so
+`flags.writeable = True` is refused too. A model cannot read the future of a slice it is handed,
+nor write into the arrays the harness scores against.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from benchmark.core.paths import data_dir
-from benchmark.data.manifest import read_run_table
+from benchmark.data.manifest import DataIntegrityError, load_manifest, read_run_table, verify_file
 from benchmark.data.splits import OTHER, TraceSplit, compute_split, read_splits
 
 # prev_state values of sched_switch, encoded; "<none>" where the format has none (sched map).
@@ -40,6 +46,14 @@ class Runs:
     end_state: np.ndarray
     split: TraceSplit
     start: int = 0
+
+    def __post_init__(self) -> None:
+        for col in COLUMNS:
+            object.__setattr__(self, col, frozen(getattr(self, col)))
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Unpickled arrays would be writable: rebuild through __init__, which freezes them.
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))
 
     # -- vocabularies (fixed per trace by the split) --------------------------------------
     @property
@@ -82,7 +96,7 @@ class Runs:
         return replace(
             self,
             start=start,
-            **{col: getattr(self, col)[lo:hi] for col in _ARRAY_FIELDS},
+            **{col: getattr(self, col)[lo:hi] for col in COLUMNS},
         )
 
     def train(self) -> Runs:
@@ -110,12 +124,24 @@ class Runs:
             self,
             **{
                 col: np.concatenate([getattr(self, col), getattr(later, col)])
-                for col in _ARRAY_FIELDS
+                for col in COLUMNS
             },
         )
 
 
-_ARRAY_FIELDS = ("t_ns", "task", "comm", "pid", "prio", "delta_us", "end_state")
+def frozen(values: Any) -> np.ndarray:
+    """A read-only one-dimensional array that owns exactly its elements (README §4).
+
+    An array this function returned is returned as is; anything else (a view, a writable
+    array) is copied once into an immutable `bytes`, so the result has no `.base` reaching a
+    larger array and cannot be made writable again."""
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise ValueError(f"Runs columns are one-dimensional, got shape {values.shape}")
+    base = values.base
+    if isinstance(base, bytes) and len(base) == values.nbytes and not values.flags.writeable:
+        return values
+    return np.frombuffer(np.ascontiguousarray(values).tobytes(), dtype=values.dtype)
 
 
 def task_comm_ids(split: TraceSplit) -> np.ndarray:
@@ -161,8 +187,17 @@ def runs_from_frame(frame: pd.DataFrame, name: str, split: TraceSplit | None = N
 
 
 def load_splits(root: Path | None = None) -> dict[str, TraceSplit]:
-    """The fixed splits of every shipped trace."""
-    return read_splits((root or data_dir()) / "splits.json")
+    """The fixed splits of every shipped trace, verified against the sha256 that
+    `data/manifest.json` records for `splits.json` (an edited split is refused, README §3)."""
+    root = root or data_dir()
+    manifest = load_manifest(root)
+    if "splits.json" not in manifest.get("files", {}):
+        raise DataIntegrityError(
+            f"{root / 'splits.json'}: its sha256 is not recorded in {root / 'manifest.json'}, so "
+            "the split cannot be verified; re-run `kernel-oracle prepare` (a data folder built "
+            "by hand must list splits.json in the manifest's files)"
+        )
+    return read_splits(verify_file("splits.json", root, manifest))
 
 
 def load_trace(name: str, root: Path | None = None) -> Runs:
