@@ -6,13 +6,15 @@ simply has less history). Two implementations compute the same numbers:
 
 * `FeatureBuilder.transform(runs, positions)`: vectorized numpy over all positions at once
   (a loop over the `top_m` candidate tasks, none over rows), used by `fit` and `predict`;
-* `FeatureBuilder.stream(history)` -> `FeatureStream`: O(1)-per-row state for `online()`,
-  `update(row)` then `features()` for the next position.
+* `FeatureBuilder.stream(history)` -> `models.fast.stream.FeatureStream`: O(1)-per-row state
+  in flat arrays with a compiled (numba) update, for `online()`: `update(row)` then
+  `features()` for the next position.
 
 Both give bit-identical float32 rows (tests/test_features.py checks it): integer quantities are
 kept in int64 (run lengths in nanoseconds, `rint(delta_us * 1000)`), times and lengths are one
-IEEE division of those integers, and the one transcendental function (log1p of the last k run
-lengths) goes through the same numpy ufunc in both paths.
+IEEE division of those integers; the one transcendental function (log1p of the last k run
+lengths) may differ in the last float64 bit between numpy and the C library, which rounds to
+the same float32 on every shipped run (see models/fast/stream.py).
 
 Columns (`FeatureBuilder.names`), with `b` = 1..k runs back and `m` = the candidate tasks:
 
@@ -40,14 +42,15 @@ nearly all runs); the rest are still visible through `task_b`/`comm_b`.
 from __future__ import annotations
 
 import re
-from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from benchmark.data.dataset import Runs
-from benchmark.running.protocol import RunRow
+
+if TYPE_CHECKING:
+    from models.fast.stream import FeatureStream
 
 SINCE_NEVER_RUNS = 1e9
 SINCE_NEVER_US = 1e12
@@ -135,7 +138,7 @@ def is_kernel_thread(comm: str) -> bool:
     return comm.startswith(_KTHREAD_PREFIXES)
 
 
-def _ns(delta_us: np.ndarray) -> np.ndarray:
+def ns_of(delta_us: np.ndarray) -> np.ndarray:
     """Run lengths in integer nanoseconds (exact for traces recorded with --ns)."""
     return np.rint(np.asarray(delta_us, dtype=np.float64) * 1000.0).astype(np.int64)
 
@@ -203,7 +206,7 @@ class FeatureBuilder:
         comm = runs.comm[:stop].astype(np.int64)
         state = runs.end_state[:stop].astype(np.int64)
         delta = np.asarray(runs.delta_us[:stop], dtype=np.float64)
-        dns = _ns(delta)
+        dns = ns_of(delta)
         end_ns = runs.t_ns[:stop].astype(np.int64) + dns
         logd = np.log1p(delta)
         kth = self.kthread[comm]
@@ -256,125 +259,11 @@ class FeatureBuilder:
     # -- streaming ---------------------------------------------------------------------------
     def stream(self, history: Runs) -> FeatureStream:
         """A streaming builder primed with `history`: its `features()` is the row for the
-        position right after `history`, as `transform(runs, [history.start + len(history)])`."""
+        position right after `history`, as `transform(runs, [history.start + len(history)])`.
+        Compiled (models/fast/stream.py), imported here on first use."""
+        from models.fast.stream import FeatureStream
+
         return FeatureStream(self, history)
-
-
-class FeatureStream:
-    """Incremental features: `update(row)` per run that ends, `features()` for the next one.
-
-    The state is the next position's feature row itself, kept as a Python list: an update
-    shifts the last-k block by one run, writes the new run's values, refreshes the per-candidate
-    times and touches the window counts of at most two candidates. The only transcendental
-    function, log1p of the new run's length, goes through numpy's ufunc as in the batch path,
-    and every other value is an integer or one IEEE division, so both paths give the same bits.
-    """
-
-    def __init__(self, builder: FeatureBuilder, history: Runs) -> None:
-        self.b = builder
-        m = len(builder.top_tasks)
-        self.m = m
-        slot_of = np.full(max(builder.n_tasks, 1), -1, dtype=np.int64)
-        slot_of[builder.top_tasks] = np.arange(m)
-        self.slot_of = slot_of.tolist()
-        self.kthread = builder.kthread.tolist()
-        self.k, self.window = builder.k, builder.window
-        self.base = 5 * self.k + 1
-        n = len(history)
-        # the row of the next position, computed once by the batch path
-        self.row = builder.transform(history, np.array([history.start + n]))[0].tolist()
-        self.n = n
-        dns = _ns(history.delta_us)
-        end_ns = history.t_ns.astype(np.int64) + dns
-        self.now = int(end_ns[-1]) if n else 0
-        self.last_idx = [-1] * m
-        self.last_end = [0] * m
-        task = history.task.astype(np.int64)
-        for slot, t in enumerate(builder.top_tasks):
-            where = np.flatnonzero(task == t)
-            if len(where):
-                j = int(where[-1])
-                self.last_idx[slot] = j
-                self.last_end[slot] = int(end_ns[j])
-        lo = max(0, n - self.window)
-        self.ring: deque[tuple[int, int]] = deque(
-            zip(slot_of[task[lo:]].tolist(), dns[lo:].tolist(), strict=True)
-        )
-        self.win_n = [0] * m
-        self.win_s = [0] * m
-        for slot, ns in self.ring:
-            if slot >= 0:
-                self.win_n[slot] += 1
-                self.win_s[slot] += ns
-        self._one = np.zeros(1, dtype=np.float64)
-        self._out = np.empty(builder.n_features, dtype=np.float32)
-
-    def _window_slot(self, slot: int) -> None:
-        """Rewrite candidate `slot`'s window mean and count in the row."""
-        c = self.win_n[slot]
-        base, m = self.base, self.m
-        self.row[base + 3 * m + slot] = self.win_s[slot] / c / 1000.0 if c else MISSING
-        self.row[base + 4 * m + slot] = float(c)
-
-    def update(self, row: RunRow) -> None:
-        """Append the run that just ended and recompute the next position's row."""
-        task, c, delta = int(row.task), int(row.comm), float(row.delta_us)
-        ns = round(delta * 1000.0)  # half-to-even, as np.rint
-        end = int(row.t_ns) + ns
-        self.now = end
-        m, base, k = self.m, self.base, self.k
-        out = self.row
-        one = self._one
-        one[0] = delta
-        np.log1p(one, out=one)
-        kthread = self.kthread
-        if k > 1:
-            out[5 : 5 * k] = out[: 5 * (k - 1)]
-        out[:5] = (
-            float(task),
-            float(c),
-            float(row.end_state),
-            float(one[0]),
-            kthread[c] if 0 <= c < len(kthread) else 0.0,
-        )
-        out[5 * k] = float(row.prio)
-        slot = self.slot_of[task] if 0 <= task < len(self.slot_of) else -1
-        touched = []
-        if slot >= 0:
-            self.last_idx[slot] = self.n
-            self.last_end[slot] = end
-            out[base + 2 * m + slot] = ns / 1000.0
-            self.win_n[slot] += 1
-            self.win_s[slot] += ns
-            touched.append(slot)
-        ring = self.ring
-        ring.append((slot, ns))
-        if len(ring) > self.window:
-            old_slot, old_ns = ring.popleft()
-            if old_slot >= 0:
-                self.win_n[old_slot] -= 1
-                self.win_s[old_slot] -= old_ns
-                touched.append(old_slot)
-        for s in touched:
-            self._window_slot(s)
-        self.n = n = self.n + 1
-        if m:
-            out[base : base + m] = [
-                float(n - i) if i >= 0 else SINCE_NEVER_RUNS for i in self.last_idx
-            ]
-            out[base + m : base + 2 * m] = [
-                (end - e) / 1000.0 if i >= 0 else SINCE_NEVER_US
-                for i, e in zip(self.last_idx, self.last_end, strict=True)
-            ]
-
-    def features(self) -> np.ndarray:
-        """float32[n_features]: the next position's features (equal to the batch path's).
-
-        The array is reused by the next call: copy it to keep it.
-        """
-        out = self._out
-        out[:] = self.row
-        return out
 
 
 @dataclass

@@ -14,13 +14,16 @@ and per-candidate history), two scikit-learn CART trees:
 Both are trained on the training rows only (`valid` is not used: tuning scores it). The card
 (models/cards/decision_tree.md) says where CART differs from C4.5.
 
-`online()` streams the features (`FeatureStream`) and walks the fitted `tree_` arrays in plain
-Python: a few microseconds per tree, the fastest honest path (`predict_proba` + `predict` on one
-row cost ~230 us for the two trees, mostly input validation).
+`online()` is compiled (numba, models/fast/): one call per run updates the streaming features
+and walks both fitted `tree_` arrays (`children_left/right`, `feature`, `threshold`) with
+scikit-learn's rule, so online equals batch bit for bit; `predict_proba` + `predict` on one row
+cost ~230 us for the two trees, mostly input validation.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any, ClassVar
 
 import numpy as np
@@ -34,6 +37,8 @@ from benchmark.running.protocol import (
     RunRow,
     check_fit_input,
 )
+from models.fast.online import WARM_UP_ROW
+from models.fast.trees import Forest, apply, tree_step
 from models.features import ClassMap, FeatureBuilder, feature_search_space
 
 MIN_TRAIN_RUNS = 10
@@ -133,43 +138,42 @@ class NegiDecisionTree(Predictor):
         self.check_fitted()
         return _TreeOnline(self, history)
 
-
-def _walker(tree: Any) -> tuple[list[int], list[int], list[int], list[float]]:
-    t = tree.tree_
-    return (
-        t.children_left.tolist(),
-        t.children_right.tolist(),
-        t.feature.tolist(),
-        t.threshold.tolist(),
-    )
-
-
-def walk(arrays: tuple[list[int], list[int], list[int], list[float]], x: list[float]) -> int:
-    """The leaf node that row `x` (float32 values as Python floats) falls into.
-
-    The same rule as scikit-learn's `Tree.apply` (float32 feature <= float64 threshold goes
-    left); the features have no missing values, so no missing-value routing is needed.
-    """
-    left, right, feature, threshold = arrays
-    node = 0
-    while True:
-        child = left[node]
-        if child < 0:
-            return node
-        node = child if x[feature[node]] <= threshold[node] else right[node]
+    def online_forest(self) -> Forest:
+        """Both fitted trees as one flat forest (classifier tree 0, regressor tree 1), built
+        once per fitted model and kept as `online_forest_`."""
+        self.check_fitted()
+        if getattr(self, "online_forest_", None) is None:
+            self.online_forest_ = Forest.concat(
+                [Forest.from_sklearn(self.classifier_), Forest.from_sklearn(self.regressor_)]
+            )
+        return self.online_forest_
 
 
 class _TreeOnline(OnlinePredictor):
+    """Compiled streaming: one numba call per `update` appends the run and walks both trees
+    (models/fast/trees.py); `predict_next` returns the leaves' stored rows."""
+
     def __init__(self, model: NegiDecisionTree, history: Runs) -> None:
-        self.stream = model.features_.stream(history)
-        self.clf = _walker(model.classifier_)
-        self.reg = _walker(model.regressor_)
-        self.node_proba = model.node_proba_
-        self.node_delta = model.node_delta_.tolist()
+        t0 = time.perf_counter()
+        stream = model.features_.stream(history)
+        forest_ints, forest_floats = model.online_forest().pack()
+        x = stream.features().astype(np.float64)  # the float32-rounded row, then the forest
+        stream.attach(forest_ints, np.concatenate([x, forest_floats]))
+        table = model.node_proba_.copy()
+        table.flags.writeable = False
+        self.rows = list(table)  # read-only views, one per node
+        # leaf ids are forest-wide: the regressor's follow the classifier's node ids
+        self.deltas = [math.nan] * len(table) + model.node_delta_.tolist()
+        leaves = apply(x[None], forest_ints, forest_floats)[0]
+        self.next = self.rows[leaves[0]], self.deltas[leaves[1]]
+        # compile (or load the cached kernel) now, on copies, outside any timing
+        tree_step(stream.ints.copy(), stream.floats.copy(), *WARM_UP_ROW[:5], WARM_UP_ROW.t_ns)
+        self.ints, self.floats = stream.ints, stream.floats
+        self.compile_s = time.perf_counter() - t0
 
     def predict_next(self) -> tuple[np.ndarray, float]:
-        x = self.stream.features().tolist()
-        return self.node_proba[walk(self.clf, x)], self.node_delta[walk(self.reg, x)]
+        return self.next
 
     def update(self, row: RunRow) -> None:
-        self.stream.update(row)
+        c, d = tree_step(self.ints, self.floats, row[0], row[1], row[2], row[3], row[4], row[6])
+        self.next = self.rows[c], self.deltas[d]

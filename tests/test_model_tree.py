@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from benchmark.running.protocol import row_at
+from models.fast.trees import Forest, apply
 from models.reference import Majority
-from models.tree import NegiDecisionTree, walk
+from models.tree import NegiDecisionTree
 
 
 def scores(model, runs):
@@ -50,17 +51,29 @@ def test_same_seed_same_predictions(fitted, excerpt):
     assert np.array_equal(a.delta_us, b.delta_us)
 
 
-def test_walk_is_sklearn_apply(fitted, excerpt):
-    pos = excerpt.test_positions()
-    x = fitted.features_.transform(excerpt, pos)
-    arrays = (
-        fitted.classifier_.tree_.children_left.tolist(),
-        fitted.classifier_.tree_.children_right.tolist(),
-        fitted.classifier_.tree_.feature.tolist(),
-        fitted.classifier_.tree_.threshold.tolist(),
-    )
-    leaves = [walk(arrays, row) for row in x.tolist()]
-    assert leaves == fitted.classifier_.apply(x).tolist()
+def test_compiled_walk_is_sklearn_apply(fitted, excerpt):
+    """The compiled walk over the flat arrays lands in scikit-learn's leaf, for every row of
+    train and test, in both trees (the regressor's leaf ids follow the classifier's)."""
+    rows = np.arange(excerpt.start + 1, excerpt.start + len(excerpt))
+    x = fitted.features_.transform(excerpt, rows)
+    leaves = apply(x, *fitted.online_forest().pack())
+    assert np.array_equal(leaves[:, 0], fitted.classifier_.apply(x))
+    offset = fitted.classifier_.tree_.node_count
+    assert np.array_equal(leaves[:, 1] - offset, fitted.regressor_.apply(x))
+
+
+def test_forest_of_a_single_leaf(excerpt):
+    """A tree that is one leaf (a constant target) walks to leaf 0."""
+    from sklearn.tree import DecisionTreeRegressor
+
+    x = np.zeros((5, 3), dtype=np.float32)
+    tree = DecisionTreeRegressor().fit(x, np.ones(5))
+    assert apply(x, *Forest.from_sklearn(tree).pack()).tolist() == [[0]] * 5
+
+
+def test_online_compiles_outside_the_steps(fitted, excerpt):
+    stream = fitted.online(excerpt.rows(excerpt.start, excerpt.split.test[0]))
+    assert isinstance(stream.compile_s, float) and stream.compile_s >= 0.0
 
 
 def test_online_equals_batch_exactly(fitted, excerpt):
@@ -71,6 +84,7 @@ def test_online_equals_batch_exactly(fitted, excerpt):
     for k, p in enumerate(pos):
         proba, delta = stream.predict_next()
         assert np.array_equal(proba, batch.task_proba[k]) and delta == batch.delta_us[k]
+        assert not proba.flags.writeable  # a leaf's stored row: callers cannot alter it
         stream.update(row_at(excerpt, int(p)))
 
 

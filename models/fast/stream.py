@@ -1,0 +1,178 @@
+"""The tree models' streaming features, compiled: O(1) state per run in two flat arrays.
+
+`FeatureStream` is the online half of `models.features.FeatureBuilder` (the batch half is
+`FeatureBuilder.transform`): primed with a history, `update(row)` appends the run that ended
+and `features()` is the next position's float32 row, equal to the batch row (tests check it
+bit for bit). The state lives in two arrays so that a model's compiled step can take it as
+two arguments and call `advance` inline:
+
+* `ints` (int64): a header (sizes, rows seen, the end of the last run, the ring's head and
+  length), then per candidate task its last row index, last end time, window count and window
+  sum of run lengths, the ring of the last `window` runs (candidate slot, nanoseconds) and the
+  task -> candidate slot table;
+* `floats` (float64): the next position's feature row (float64 values that round to the batch
+  path's float32), then the kernel-thread flag of each comm.
+
+`attach` appends a model's own int and float arrays after the stream's (their offsets go in
+the header), so that a whole compiled step takes two arrays and the run's six numbers: each
+array argument costs the numba dispatcher ~55 ns, a third of a 1 us step with a dozen arrays.
+
+Integer quantities stay int64 (nanoseconds: `rint(delta_us * 1000)`), times and means are one
+IEEE division of them, as in the batch path. The one transcendental value, log1p of the run
+length, comes from the C library here and from numpy's SIMD loop in the batch path; the two
+can differ in the last float64 bit, which rounds to the same float32 on every run of the
+shipped traces (checked over all of them).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit
+
+from benchmark.data.dataset import Runs
+from benchmark.running.protocol import RunRow
+from models.features import MISSING, SINCE_NEVER_RUNS, SINCE_NEVER_US, ns_of
+
+if TYPE_CHECKING:
+    from models.features import FeatureBuilder
+
+# header slots of the int state; MODEL_INTS / MODEL_FLOATS: where a model's arrays begin
+K, M, WINDOW, N_SLOTS, N_COMMS, N_FEATURES, N_SEEN, NOW, HEAD, LENGTH = range(10)
+MODEL_INTS, MODEL_FLOATS = 10, 11
+HEADER = 12
+
+
+@njit(cache=True)
+def advance(ints, floats, task, comm, delta_us, end_state, prio, t_ns):
+    """Append one run to the state and rewrite the next position's feature row in place."""
+    k, m, w = ints[K], ints[M], ints[WINDOW]
+    n_slots, n_comms = ints[N_SLOTS], ints[N_COMMS]
+    last_idx = HEADER
+    last_end = last_idx + m
+    win_n = last_end + m
+    win_s = win_n + m
+    ring_slot = win_s + m
+    ring_ns = ring_slot + w
+    slot_of = ring_ns + w
+    row = floats
+    kthread = ints[N_FEATURES]
+    base = 5 * k + 1
+
+    ns = np.int64(np.rint(delta_us * 1000.0))
+    end = np.int64(t_ns) + ns
+    ints[NOW] = end
+    for j in range(5 * k - 1, 4, -1):  # the last-k block moves back by one run
+        row[j] = row[j - 5]
+    row[0] = float(task)
+    row[1] = float(comm)
+    row[2] = float(end_state)
+    row[3] = math.log1p(delta_us)
+    row[4] = floats[kthread + comm] if 0 <= comm < n_comms else 0.0
+    row[5 * k] = float(prio)
+
+    slot = ints[slot_of + task] if 0 <= task < n_slots else -1
+    n = ints[N_SEEN]
+    if slot >= 0:
+        ints[last_idx + slot] = n
+        ints[last_end + slot] = end
+        row[base + 2 * m + slot] = ns / 1000.0
+        ints[win_n + slot] += 1
+        ints[win_s + slot] += ns
+    old = -1
+    head, length = ints[HEAD], ints[LENGTH]
+    if length < w:
+        at = (head + length) % w
+        ints[LENGTH] = length + 1
+    else:  # the oldest run leaves the window
+        at = head
+        old = ints[ring_slot + at]
+        if old >= 0:
+            ints[win_n + old] -= 1
+            ints[win_s + old] -= ints[ring_ns + at]
+        ints[HEAD] = (head + 1) % w
+    ints[ring_slot + at] = slot
+    ints[ring_ns + at] = ns
+    for s in (slot, old):
+        if s >= 0:
+            c = ints[win_n + s]
+            row[base + 3 * m + s] = ints[win_s + s] / c / 1000.0 if c else MISSING
+            row[base + 4 * m + s] = float(c)
+    n += 1
+    ints[N_SEEN] = n
+    for s in range(m):
+        i = ints[last_idx + s]
+        if i >= 0:
+            row[base + s] = float(n - i)
+            row[base + m + s] = (end - ints[last_end + s]) / 1000.0
+        else:
+            row[base + s] = SINCE_NEVER_RUNS
+            row[base + m + s] = SINCE_NEVER_US
+
+
+class FeatureStream:
+    """Incremental features: `update(row)` per run that ends, `features()` for the next one."""
+
+    def __init__(self, builder: FeatureBuilder, history: Runs) -> None:
+        self.builder = builder
+        m, w = len(builder.top_tasks), builder.window
+        n_slots = max(builder.n_tasks, 1)
+        nf = builder.n_features
+        ints = np.zeros(HEADER + 4 * m + 2 * w + n_slots, dtype=np.int64)
+        ints[[K, M, WINDOW, N_SLOTS, N_COMMS, N_FEATURES]] = (
+            builder.k, m, w, n_slots, len(builder.kthread), nf
+        )
+        last_idx, last_end = HEADER, HEADER + m
+        win_n, win_s = HEADER + 2 * m, HEADER + 3 * m
+        ring_slot, ring_ns, slot_of = HEADER + 4 * m, HEADER + 4 * m + w, HEADER + 4 * m + 2 * w
+        slots = np.full(n_slots, -1, dtype=np.int64)
+        slots[builder.top_tasks] = np.arange(m)
+        ints[slot_of:] = slots
+
+        n = len(history)
+        task = history.task.astype(np.int64)
+        dns = ns_of(history.delta_us)
+        end_ns = history.t_ns.astype(np.int64) + dns
+        ints[N_SEEN], ints[NOW] = n, (int(end_ns[-1]) if n else 0)
+        ints[last_idx : last_idx + m] = -1
+        for slot, t in enumerate(builder.top_tasks):
+            where = np.flatnonzero(task == t)
+            if len(where):
+                ints[last_idx + slot] = where[-1]
+                ints[last_end + slot] = end_ns[where[-1]]
+        lo = max(0, n - w)
+        ring = slots[task[lo:]]
+        ints[LENGTH] = len(ring)
+        ints[ring_slot : ring_slot + len(ring)] = ring
+        ints[ring_ns : ring_ns + len(ring)] = dns[lo:]
+        seen = ring >= 0
+        ints[win_n : win_n + m] = np.bincount(ring[seen], minlength=m)
+        np.add.at(ints, win_s + ring[seen], dns[lo:][seen])
+        self.ints = ints
+        self.floats = np.concatenate(
+            [builder.transform(history, np.array([history.start + n]))[0], builder.kthread]
+        ).astype(np.float64)
+        self._out = np.empty(nf, dtype=np.float32)
+
+    def attach(self, model_ints: np.ndarray, model_floats: np.ndarray) -> tuple[int, int]:
+        """Append a model's arrays to the state; returns their offsets (also in the header)."""
+        at_i, at_f = len(self.ints), len(self.floats)
+        self.ints = np.concatenate([self.ints, np.asarray(model_ints, dtype=np.int64)])
+        self.floats = np.concatenate([self.floats, np.asarray(model_floats, dtype=np.float64)])
+        self.ints[MODEL_INTS], self.ints[MODEL_FLOATS] = at_i, at_f
+        return at_i, at_f
+
+    def update(self, row: RunRow) -> None:
+        """Append the run that just ended and recompute the next position's row."""
+        advance(self.ints, self.floats, *row[:5], row.t_ns)
+
+    def features(self) -> np.ndarray:
+        """float32[n_features]: the next position's features (equal to the batch path's).
+
+        The array is reused by the next call: copy it to keep it.
+        """
+        out = self._out
+        out[:] = self.floats[: len(out)]
+        return out
