@@ -1,0 +1,247 @@
+"""The loading API for figure authors (README "For figure authors"): stored results as pandas.
+
+    from benchmark.reporting.api import load_results, load_predictions, load_board
+
+* `load_results()`: one row per (model, variant, trace, seed, metric) of every result file the
+  leaderboard accepts, with the board's verdict on its cell in `status`;
+* `load_predictions(model, trace, seed)`: each scored test position's predicted and true task
+  and run length (the truth from the verified data, `benchmark.data`);
+* `load_board()`: the tables of `leaderboard.json`.
+
+Which files count, which are stale and when a cell is failed are the leaderboard's rules, applied
+by calling the same reading code (README §6), never re-implemented here. Nothing here imports
+a model library (torch, lightgbm, statsmodels): a figure script stays light.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark.core.paths import leaderboard_dir
+from benchmark.data.manifest import MANIFEST_VERSION, load_manifest
+from benchmark.data.splits import SPLIT_VERSION
+from benchmark.results import schema
+from benchmark.results.store import STATUS_OK, Stored, read_results, stored_predictions
+
+RESULT_COLUMNS = (
+    "model", "variant", "trace", "seed", "metric", "target", "value", "low", "high",
+    "direction", "status", "run_status", "params_hash", "data_sha256", "file",
+)  # fmt: skip
+IDENTITY = ("model", "trace", "seed")
+MEAN = "mean"  # the `trace` of a board row that is the mean over traces
+
+
+def _accepted(root: Path | None, data_root: Path | None) -> tuple[list[Stored], list[dict]]:
+    """(accepted results, refused entries) by the leaderboard's own reading rules."""
+    return read_results(root or leaderboard_dir(), load_manifest(data_root))
+
+
+def params_hash(params: Any) -> str:
+    """First 12 hex digits of the sha256 of the parameters as canonical JSON."""
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def variant(result: dict[str, Any]) -> str:
+    """`tuned` when any target's parameters came from a params file, else `default`."""
+    if result.get("variant"):
+        return str(result["variant"])
+    sources = (result.get("params_source") or {}).values()
+    return "tuned" if any(source != "default" for source in sources) else "default"
+
+
+def _cell_status(accepted: Iterable[Stored]) -> dict[tuple[str, str, str], str]:
+    """The board's rule for a (model, variant, trace) cell: failed if any of its runs failed."""
+    status: dict[tuple[str, str, str], str] = {}
+    for s in accepted:
+        key = (s.model, variant(s.result), s.trace)
+        status[key] = STATUS_OK if s.ok and status.get(key, STATUS_OK) == STATUS_OK else "failed"
+    return status
+
+
+def load_results(
+    root: str | Path | None = None, *, data_root: str | Path | None = None
+) -> pd.DataFrame:
+    """Every accepted result under `root` (default `leaderboard/`), one row per metric.
+
+    `status` is the cell's verdict on the board (`failed` for every seed of a cell in which one
+    run failed: filter on `status == "ok"` to get what the board scores); `run_status` is the
+    run's own. A failed run is one row with no metric. Stale results are left out (they are in
+    `load_board().refused`).
+    """
+    accepted, _ = _accepted(_path(root), _path(data_root))
+    cells = _cell_status(accepted)
+    rows = []
+    for s in accepted:
+        r = s.result
+        base = {
+            "model": s.model,
+            "variant": variant(r),
+            "trace": s.trace,
+            "seed": s.seed,
+            "status": cells[(s.model, variant(r), s.trace)],
+            "run_status": r.get("status"),
+            "params_hash": params_hash(r.get("params")),
+            "data_sha256": r.get("data_sha256"),
+            "file": s.file,
+        }
+        metrics = r.get("metrics") or {}
+        if not metrics:
+            rows.append({**base, "metric": None})
+        for name, entry in sorted(metrics.items()):
+            rows.append(
+                {
+                    **base,
+                    "metric": name,
+                    "target": entry.get("target"),
+                    "value": entry.get("value"),
+                    "low": entry.get("low"),
+                    "high": entry.get("high"),
+                    "direction": "higher" if entry.get("higher_is_better") else "lower",
+                }
+            )
+    frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    for column in ("value", "low", "high"):
+        frame[column] = frame[column].astype(float)
+    return frame.sort_values(["model", "variant", "trace", "seed", "metric"], ignore_index=True)
+
+
+def load_predictions(
+    model: str,
+    trace: str,
+    seed: int = 0,
+    *,
+    variant_name: str | None = None,
+    root: str | Path | None = None,
+    data_root: str | Path | None = None,
+) -> pd.DataFrame:
+    """One row per scored test position: `position` (row of the trace's parquet), predicted
+    and true task (`pred_task`, `true_task` names; `*_task_id` vocabulary ids) and run length
+    (`pred_delta_us`, `true_delta_us`). Columns of a target the model does not predict are
+    absent. A stale, failed or missing run is a one-line error."""
+    from benchmark.data.dataset import load_trace
+
+    root_path = _path(root) or leaderboard_dir()
+    accepted, refused = _accepted(root_path, _path(data_root))
+    found = [
+        s
+        for s in accepted
+        if (s.model, s.trace, s.seed) == (model, trace, seed)
+        and variant_name in (None, variant(s.result))
+    ]
+    ok = [s for s in found if s.ok]
+    stored = stored_predictions(root_path, ok[-1]) if ok else None
+    if stored is None:
+        why = [e["reason"] for e in refused if (e["model"], e["trace"], e["seed"]) == (
+            model, trace, seed)]  # fmt: skip
+        reason = (
+            why[0] if why else "predictions file missing" if ok else "failed" if found
+            else "no result file"
+        )  # fmt: skip
+        raise LookupError(
+            f"{root_path}/results/{model}/{trace}: seed {seed}: {reason}; "
+            f"run `kernel-oracle evaluate --model {model}` to (re)create it"
+        )
+    runs = load_trace(trace, _path(data_root))
+    positions = stored["positions"].astype(np.int64)
+    local = positions - runs.start
+    out: dict[str, Any] = {"position": positions}
+    if "task" in stored:
+        vocabulary = np.asarray(runs.vocabulary, dtype=object)
+        out["pred_task_id"] = stored["task"].astype(np.int64)
+        out["true_task_id"] = runs.task[local].astype(np.int64)
+        out["pred_task"] = vocabulary[out["pred_task_id"]]
+        out["true_task"] = vocabulary[out["true_task_id"]]
+    if "delta_us" in stored:
+        out["pred_delta_us"] = stored["delta_us"].astype(np.float64)
+        out["true_delta_us"] = runs.delta_us[local].astype(np.float64)
+    return pd.DataFrame(out)
+
+
+@dataclass(frozen=True)
+class BoardTables:
+    """`leaderboard.json` as tables: `scores` (one row per model, trace or `mean`, metric),
+    `models` (one row per model: kind, status, seeds, ranks, costs), `ceilings` (per trace),
+    `failed` and `refused` (result files not scored and why); `board` is the raw JSON."""
+
+    scores: pd.DataFrame
+    models: pd.DataFrame
+    ceilings: pd.DataFrame
+    failed: pd.DataFrame
+    refused: pd.DataFrame
+    board: dict[str, Any]
+
+
+def load_board(path: str | Path | None = None) -> BoardTables:
+    """The board in `path` (default `leaderboard/leaderboard.json`), checked against its schema."""
+    board = schema.load(_path(path) or leaderboard_dir() / "leaderboard.json", "board")
+    facts = board["metrics"]
+    scores, models = [], []
+    for m in board["models"]:
+        cells = [(t, c.get("status"), c.get("metrics", {})) for t, c in m["per_trace"].items()]
+        for trace, status, metrics in [*cells, (MEAN, m["status"], m["mean"])]:
+            for name, entry in metrics.items():
+                target = facts.get(name, {}).get("target")
+                main = board["main_metric"].get(target) == name
+                scores.append(
+                    {
+                        "model": m["model"],
+                        "kind": m["kind"],
+                        "trace": trace,
+                        "metric": name,
+                        "target": target,
+                        "value": entry.get("value"),
+                        "low": entry.get("low"),
+                        "high": entry.get("high"),
+                        "seed_std": entry.get("seed_std"),
+                        "direction": "higher" if facts[name]["higher_is_better"] else "lower",
+                        "status": status,
+                        "rank": m["rank"].get(target) if main and trace == MEAN else None,
+                    }
+                )
+        models.append(
+            {
+                "model": m["model"],
+                "kind": m["kind"],
+                "targets": ",".join(m["targets"]),
+                "status": m["status"],
+                "seeds": m["seeds"],
+                **{f"rank_{t}": m["rank"].get(t) for t in board["main_metric"]},
+                **m["costs"],
+            }
+        )
+    ceilings = [{"trace": t, **entry} for t, entry in sorted(board["ceiling"].items())]
+    return BoardTables(
+        scores=pd.DataFrame(scores),
+        models=pd.DataFrame(models),
+        ceilings=pd.DataFrame(ceilings),
+        failed=pd.DataFrame(board["failed"], columns=[*IDENTITY, "error"]),
+        refused=pd.DataFrame(board["refused"], columns=["file", *IDENTITY, "reason"]),
+        board=board,
+    )
+
+
+def data_version(data_root: str | Path | None = None) -> dict[str, Any]:
+    """What to cite for the data (CITATION.cff holds the same): the manifest's version, the split
+    version, and `data_sha256`, the sha256 of the manifest's `sha256sum`-style listing
+    (`<sha256>  <path>` lines sorted by path), so any change to any shipped file changes it."""
+    manifest = load_manifest(_path(data_root))
+    listing = "".join(f"{sha}  {path}\n" for path, sha in sorted(manifest["files"].items()))
+    return {
+        "manifest_version": manifest.get("version", MANIFEST_VERSION),
+        "split_version": SPLIT_VERSION,
+        "data_sha256": hashlib.sha256(listing.encode()).hexdigest(),
+        "traces": sorted(manifest["traces"]),
+    }
+
+
+def _path(value: str | Path | None) -> Path | None:
+    return Path(value) if value is not None else None
