@@ -12,12 +12,14 @@ import io
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from benchmark.data.manifest import load_manifest
-from benchmark.reporting.board import build, collect, read_results
+from benchmark.reporting.board import board_of, build
+from benchmark.results.store import read_results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 GOLDEN = FIXTURE / "golden"
@@ -41,8 +43,8 @@ def built(tmp_path_factory) -> tuple[dict, Path]:
     return _build(out), out
 
 
-def _models(board: dict) -> dict[str, dict]:
-    return {m["model"]: m for m in board["models"]}
+def _models(board) -> dict:
+    return {m.model: m for m in board.models}
 
 
 def test_outputs_match_the_golden_files_byte_for_byte(built):
@@ -72,16 +74,13 @@ def test_building_twice_gives_the_same_bytes_and_leaves_the_results_untouched(tm
 def test_a_failed_run_shows_as_failed_and_is_not_replaced(built):
     board, out = built
     lgbm = _models(board)["lightgbm"]
-    assert lgbm["status"] == "failed"
-    assert lgbm["per_trace"]["beta"]["status"] == "failed"
-    assert lgbm["per_trace"]["beta"]["metrics"] == {}
-    assert lgbm["mean"] == {} and lgbm["rank"] == {}  # no mean of the surviving trace
-    assert {k: board["failed"][0][k] for k in ("model", "trace", "seed")} == {
-        "model": "lightgbm",
-        "trace": "beta",
-        "seed": 0,
-    }
-    assert "TimeoutError" in board["failed"][0]["error"]
+    assert lgbm.status == "failed"
+    assert lgbm.per_trace["beta"].status == "failed"
+    assert lgbm.per_trace["beta"].metrics == {}
+    assert lgbm.mean == {} and lgbm.rank == {}  # no mean of the surviving trace
+    failure = board.failed[0]
+    assert (failure.model, failure.trace, failure.seed) == ("lightgbm", "beta", 0)
+    assert "TimeoutError" in failure.error
     readme = (out / "README.md").read_text()
     row = next(line for line in readme.splitlines() if line.startswith("|  | lightgbm |"))
     assert "| failed |" in row
@@ -97,21 +96,21 @@ def test_one_failed_seed_fails_the_cell(tmp_path):
     result = json.loads(path.read_text())
     result.update(status="failed", error={"type": "RuntimeError", "message": "boom"})
     path.write_text(json.dumps(result))
-    board = collect(tmp_path, load_manifest(DATA), CEILINGS)
+    board = board_of(tmp_path, DATA, CEILINGS)
     lstm = _models(board)["lstm"]
-    assert lstm["per_trace"]["alpha"]["status"] == "failed"
-    assert lstm["status"] == "failed" and "task" not in lstm["rank"]
+    assert lstm.per_trace["alpha"].status == "failed"
+    assert lstm.status == "failed" and "task" not in lstm.rank
 
 
 def test_a_stale_result_is_refused_not_scored(built):
     board, _ = built
-    refused = {r["file"]: r["reason"] for r in board["refused"]}
+    refused = {r.file: r.reason for r in board.refused}
     assert refused["decision_tree/alpha/seed0.json"].startswith("stale: data sha256")
     assert refused["old/alpha/seed0.json"].startswith("unreadable")
     tree = _models(board)["decision_tree"]
-    assert tree["per_trace"]["alpha"]["status"] == "missing"
-    assert tree["per_trace"]["beta"]["status"] == "ok"
-    assert tree["status"] == "incomplete" and tree["mean"] == {}
+    assert tree.per_trace["alpha"].status == "missing"
+    assert tree.per_trace["beta"].status == "ok"
+    assert tree.status == "incomplete" and tree.mean == {}
     assert "old_model" not in _models(board)
 
 
@@ -131,26 +130,26 @@ def test_a_result_of_another_split_version_or_unknown_trace_is_refused(tmp_path)
 def test_ranking_means_and_intervals(built):
     board, _ = built
     models = _models(board)
-    ranked = sorted((m["rank"]["task"], name) for name, m in models.items() if "task" in m["rank"])
+    ranked = sorted((m.rank["task"], name) for name, m in models.items() if "task" in m.rank)
     assert [name for _, name in ranked] == ["lstm", "markov", "ewma", "majority", XSS]
-    ranked = sorted((m["rank"]["delta"], n) for n, m in models.items() if "delta" in m["rank"])
+    ranked = sorted((m.rank["delta"], n) for n, m in models.items() if "delta" in m.rank)
     assert [name for _, name in ranked] == ["lstm", "ewma", "arima", "markov", "majority", XSS]
     lstm = models["lstm"]
-    assert lstm["seeds"] == 3
+    assert lstm.seeds == 3
     # alpha seeds 0.82, 0.84, 0.83 -> 0.83; beta 0.72, 0.74, 0.73 -> 0.73; mean 0.78.
-    assert lstm["per_trace"]["alpha"]["metrics"]["acc"]["value"] == pytest.approx(0.83)
-    assert lstm["mean"]["acc"]["value"] == pytest.approx(0.78)
+    assert lstm.per_trace["alpha"].metrics["acc"].value == pytest.approx(0.83)
+    assert lstm.mean["acc"].value == pytest.approx(0.78)
     # half-widths 0.02 on both traces -> sqrt(2 * 0.02^2) / 2
-    assert lstm["mean"]["acc"]["high"] - 0.78 == pytest.approx(0.02 * 2**0.5 / 2)
-    assert models["majority"]["kind"] == "reference" and models["lstm"]["kind"] == "baseline"
-    assert models[XSS]["kind"] == "submission"
+    assert lstm.mean["acc"].high - 0.78 == pytest.approx(0.02 * 2**0.5 / 2)
+    assert models["majority"].kind == "reference" and models["lstm"].kind == "baseline"
+    assert models[XSS].kind == "submission"
 
 
 def test_a_model_without_a_target_has_empty_cells(built):
     board, out = built
     arima = _models(board)["arima"]
-    assert arima["targets"] == ["delta"] and "task" not in arima["rank"]
-    assert "acc" not in arima["mean"] and "mse_z" in arima["mean"]
+    assert arima.targets == ["delta"] and "task" not in arima.rank
+    assert "acc" not in arima.mean and "mse_z" in arima.mean
     rows = list(csv.DictReader(io.StringIO((out / "leaderboard.csv").read_text())))
     row = next(r for r in rows if r["model"] == "arima")
     assert row["acc"] == "" and row["acc:alpha"] == "" and row["mse_z"] != ""
@@ -177,7 +176,7 @@ def test_the_page_is_self_contained(built):
 
 def test_ceiling_rows_show_per_trace_and_mean(built):
     board, out = built
-    assert board["ceiling"]["alpha"]["max_predictability"] == 0.95
+    assert board.ceiling["alpha"]["max_predictability"] == 0.95
     readme = (out / "README.md").read_text()
     row = next(line for line in readme.splitlines() if "**ceiling**" in line)
     assert "0.9250" in row and "0.9500" in row and "0.9000" in row
@@ -185,7 +184,7 @@ def test_ceiling_rows_show_per_trace_and_mean(built):
 
 def test_no_ceiling_module_means_no_ceiling_row(tmp_path):
     board = build(FIXTURE, tmp_path, DATA, ceilings={})
-    assert board["ceiling"] == {}
+    assert board.ceiling == {}
     assert "**ceiling**" not in (tmp_path / "README.md").read_text()
 
 
@@ -194,16 +193,17 @@ def test_quick_profile_end_to_end_with_an_unloadable_registered_model(tmp_path, 
     import models
     from benchmark.reporting import board as lb
     from benchmark.running import runner
+    from benchmark.running.profiles import make_profile
     from tests.fixtures.synthetic import write_data_root
 
     data = write_data_root(tmp_path / "data", {"syn": 3000, "syn2": 2000})
     monkeypatch.setenv("KERNEL_ORACLE_DATA", str(data))
     monkeypatch.setenv("KERNEL_ORACLE_LEADERBOARD", str(tmp_path / "lb"))
-    monkeypatch.setattr(runner, "QUICK_RUNS", 2500)
     monkeypatch.setitem(models.REGISTRY, "ghost", "models.ghost_that_does_not_exist:Ghost")
-    _, out, data_root = runner.run_leaderboard(
-        models=["majority", "markov", "ghost"], quick=True, out=tmp_path / "quick", quiet=True
-    )
+    profile = replace(make_profile(quick=True, out=tmp_path / "quick"), excerpt_runs=2500)
+    planned = runner.plan(["majority", "markov", "ghost"], None, profile)
+    runner.run(planned.specs, profile.out)
+    out, data_root = profile.out, planned.data_root
     board = lb.build(out, out, data_root)
     assert out == tmp_path / "quick" and not (tmp_path / "lb").exists()
     assert board["traces"] == ["syn"]  # the first trace only, cut to QUICK_RUNS runs

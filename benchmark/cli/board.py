@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -82,75 +83,93 @@ def leaderboard(
         False, "--tune", help="Tune every model and target first (the equal default budget)."
     ),
     models: list[str] = typer.Option(
-        None, "--models", help="Models to evaluate (repeatable; default: every registered one)."
+        None,
+        "--models",
+        "--model",
+        help="Models to evaluate (repeatable, a,b; default: every registered one).",
     ),
     traces: list[str] = typer.Option(
-        None, "--traces", help="Traces to evaluate on (repeatable; default: every shipped one)."
+        None,
+        "--traces",
+        "--trace",
+        help="Traces to evaluate on (repeatable, a,b; default: every shipped one).",
     ),
-    seeds: int = typer.Option(3, "--seeds", help="Seeds of the neural models (others: 1)."),
+    seeds: int = typer.Option(
+        None, "--seeds", help="Seeds of each stochastic model (others: 1); default 3, quick 1."
+    ),
     holdout: Path = typer.Option(
         None, "--holdout", help="A private data folder (manifest, splits, traces) outside the repo."
     ),
-    out: Path = typer.Option(None, "--out", help="Output folder (default: leaderboard/)."),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="Output folder (default: leaderboard/; build/leaderboard-quick/ for --quick; "
+        "DIR/leaderboard/ for --holdout DIR).",
+    ),
     jobs: int = typer.Option(1, "--jobs", help="Runs at a time (each in its own process)."),
-    timeout: float = typer.Option(None, "--timeout", help="Time limit per run in seconds."),
+    timeout: float = typer.Option(
+        None, "--timeout", help="Time limit per run in seconds (default 1800; quick 150)."
+    ),
     build_only: bool = typer.Option(
-        False, "--build-only", help="Only rebuild the tables from the existing result files."
+        False, "--build-only", help="No evaluation: rebuild the board files from stored results."
     ),
 ) -> None:
     """Evaluate every registered model and build the leaderboard from the result files."""
     import time
 
-    from benchmark.reporting import board as lb
+    from benchmark.cli.harness import err, fail, input_errors, names, progress_bar
+    from benchmark.reporting.board import build
     from benchmark.running import runner
-    from benchmark.running.registry import UnknownModelError
+    from benchmark.running.profiles import make_profile
 
+    if jobs < 1:
+        raise fail(f"--jobs {jobs}: give at least 1")
     t0 = time.perf_counter()
     try:
-        if build_only:
-            root = out or (holdout / "leaderboard" if holdout else None)
-            board = lb.build(root, root, holdout, log=_say)
-            where = root or lb.leaderboard_dir()
-        else:
+        profile = make_profile(
+            quick=quick, holdout=holdout, out=out, timeout_s=timeout, seeds=seeds
+        )
+        data_root = profile.data_root
+        if not build_only:
+            chosen = names(models) or runner.default_models()
             if tune_first:
-                _tune_all(_split(models), _split(traces), quick, holdout)
-            _results, where, data_root = runner.run_leaderboard(
-                models=_split(models),
-                traces=_split(traces),
-                neural_seeds=seeds,
-                quick=quick,
-                holdout=holdout,
-                out=out,
-                jobs=jobs,
-                timeout_s=timeout,
-                log=_say,
-            )
-            board = lb.build(where, where, data_root, log=_say)
-    except (UnknownModelError, KeyError, ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
-    failed = len(board["failed"])
-    refused = len(board["refused"])
-    _say(
-        f"leaderboard of {len(board['models'])} models on {len(board['traces'])} trace(s) "
-        f"written to {where} in {time.perf_counter() - t0:.0f} s"
+                _tune_all(chosen, names(traces) or None, quick, holdout)
+            planned = runner.plan(chosen, names(traces) or None, profile)
+            data_root = planned.data_root
+            for note in planned.notes:
+                err.print(note)
+            err.print(f"{len(planned.specs)} runs of {len(chosen)} models ({profile.name} profile)")
+            with progress_bar() as on_event:
+                runner.run(planned.specs, profile.out, jobs, on_event)
+        board = build(profile.out, profile.out, data_root, log=err.print)
+    except input_errors() as exc:
+        raise fail(exc) from exc
+    failed, refused = len(_field(board, "failed")), len(_field(board, "refused"))
+    err.print(
+        f"leaderboard of {len(_field(board, 'models'))} models on "
+        f"{len(_field(board, 'traces'))} trace(s) written to {profile.out} in "
+        f"{time.perf_counter() - t0:.0f} s"
         + (f"; {failed} failed runs" if failed else "")
         + (f"; {refused} refused result files" if refused else "")
     )
 
 
+def _field(board: Any, name: str) -> Any:
+    """A field of the board `build` returns (a dict today, a Board dataclass next)."""
+    return board[name] if isinstance(board, dict) else getattr(board, name)
+
+
 def _tune_all(
-    models: list[str] | None, traces: list[str] | None, quick: bool, holdout: Path | None
+    models: list[str], traces: list[str] | None, quick: bool, holdout: Path | None
 ) -> None:
     """`leaderboard --tune`: tune every model and target first, always on the shipped data's
     valid rows (a private holdout is never tuned on)."""
     from benchmark.running import tuning
     from benchmark.running.registry import get_model_class
-    from benchmark.running.runner import default_models
 
     if quick:
         raise ValueError("--tune is not part of the --quick profile (it uses fast_params)")
-    for model in models or default_models():
+    for model in models:
         for target in sorted(get_model_class(model).targets):
             tuning.tune(model, target, traces=None if holdout is not None else traces, log=_say)
 

@@ -3,79 +3,92 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from benchmark.cli.app import app
+from benchmark.core.text import console as plain_console
+from benchmark.core.text import plain
 
 # Piped output (CI logs, files) gets a wide console so that tables are not cut to 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
+out = plain_console()
+err = plain_console(stderr=True)
 
 
-def _model_list(option: list[str] | None, extra: list[str] | None) -> list[str]:
-    """`--model a b c` arrives as one option value plus positionals; accept both and commas."""
-    names = [*(option or []), *(extra or [])]
-    out = [part for name in names for part in name.split(",") if part]
-    if not out:
-        raise typer.BadParameter("name at least one model: --model markov", param_hint="--model")
-    return out
+def names(values: list[str] | None, extra: list[str] | None = None) -> list[str]:
+    """Repeated options, each possibly comma-separated, plus positionals: `-m a,b -m c d`."""
+    return [p.strip() for v in [*(values or []), *(extra or [])] for p in v.split(",") if p.strip()]
 
 
-@app.command()
-def evaluate(
-    extra: list[str] = typer.Argument(None, help="More model names (after --model)."),
-    model: list[str] = typer.Option(
-        None, "--model", "-m", help="Registered name or file.py:Class."
-    ),
-    trace: list[str] = typer.Option(None, "--trace", "-t", help="Trace name(s); default: all."),
-    seeds: int = typer.Option(1, help="Seeds 0..N-1 per (model, trace)."),
-    params: Path = typer.Option(None, help="JSON file of constructor parameters (all targets)."),
-    out: Path = typer.Option(None, help="Folder for results/ (default: leaderboard/)."),
-    timeout: float = typer.Option(1800.0, help="Time limit per run in seconds."),
-    holdout: Path = typer.Option(None, help="Private data folder (same layout as data/)."),
-) -> None:
-    """Fit on train (+valid), predict every test position, score, and write result files."""
-    from benchmark.core.paths import leaderboard_dir
-    from benchmark.running.harness import evaluate as run_all
-    from benchmark.running.harness import plan
-    from benchmark.running.registry import UnknownModelError
+def fail(message: object, code: int = 2) -> typer.Exit:
+    """Print one line `error: ...` (as plain text) and return the Exit to raise."""
+    if isinstance(message, KeyError) and message.args:  # KeyError's str() adds quotes
+        message = message.args[0]
+    text = str(message).strip().splitlines() or ["unknown error"]
+    err.print(f"error: {text[0]}")
+    return typer.Exit(code)
 
-    if seeds < 1:
-        raise typer.BadParameter("must be at least 1", param_hint="--seeds")
-    out_root = out or (leaderboard_dir() / "holdout" if holdout else None)
-    try:
-        specs = plan(_model_list(model, extra), trace or None, seeds, params, holdout, timeout)
-    except (UnknownModelError, KeyError, FileNotFoundError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from error
-    results = run_all(specs, out_root)
+
+@contextmanager
+def progress_bar(quiet: bool = False) -> Iterator[Any]:
+    """A Rich progress bar fed by the runner's `RunEvent`s; failed runs get one line each."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} runs", markup=False),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, disable=quiet) as bar:
+        task = bar.add_task("evaluating", total=None)
+
+        def on_event(event: Any) -> None:
+            spec, what = (
+                event.spec,
+                f"{event.spec.label} on {event.spec.trace} seed {event.spec.seed}",
+            )
+            bar.update(task, total=event.total, completed=event.done, description=what)
+            result = event.result or {}
+            if event.kind == "done" and result.get("status") != "ok":
+                error = result.get("error") or {}
+                first = (str(error.get("message", "")).strip().splitlines() or [""])[0][:300]
+                bar.console.print(
+                    f"failed {spec.label} on {spec.trace} seed {spec.seed}: "
+                    f"{error.get('type', 'Error')}: {first}"
+                )
+
+        yield on_event
+
+
+# Errors of a command's input: one line, exit 2 (the data-integrity error included).
+def input_errors() -> tuple[type[BaseException], ...]:
+    from benchmark.data.manifest import DataIntegrityError
+
+    return (KeyError, ValueError, FileNotFoundError, DataIntegrityError)
+
+
+def _results_table(results: list[dict]) -> Table:
     table = Table(title="results")
-    for column in (
-        "model",
-        "trace",
-        "seed",
-        "status",
-        "acc",
-        "acc_comm",
-        "mse_z",
-        "fit s",
-        "p50 µs",
-    ):
+    columns = ("model", "trace", "seed", "status", "acc", "acc_comm", "mse_z", "fit s", "p50 µs")
+    for column in columns:
         table.add_column(column, no_wrap=True)
-    failed = 0
     for result in results:
         metrics, costs = result.get("metrics") or {}, result.get("costs") or {}
 
         def cell(name: str, _m: dict = metrics) -> str:
             return f"{_m[name]['value']:.4f}" if name in _m else ""
 
-        failed += result["status"] != "ok"
         table.add_row(
-            result["model"],
-            result["trace"],
+            plain(result["model"]),
+            plain(result["trace"]),
             str(result["seed"]),
             result["status"],
             cell("acc"),
@@ -84,8 +97,55 @@ def evaluate(
             f"{costs['fit_s']:.1f}" if "fit_s" in costs else "",
             f"{costs['online_p50_us']:.1f}" if "online_p50_us" in costs else "",
         )
-    console.print(table)
-    if failed:
+    return table
+
+
+@app.command()
+def evaluate(
+    extra: list[str] = typer.Argument(None, help="More model names (after --model)."),
+    model: list[str] = typer.Option(
+        None,
+        "--model",
+        "--models",
+        "-m",
+        help="Registered name or file.py:Class (repeatable, a,b).",
+    ),
+    trace: list[str] = typer.Option(
+        None, "--trace", "--traces", "-t", help="Trace name(s) (repeatable, a,b); default: all."
+    ),
+    seeds: int = typer.Option(
+        None, help="Seeds 0..N-1 of each stochastic model (others: 1); default 3."
+    ),
+    params: Path = typer.Option(None, help="JSON file of constructor parameters (all targets)."),
+    out_dir: Path = typer.Option(
+        None,
+        "--out",
+        help="Folder for results/ (default: leaderboard/, DIR/leaderboard/ for a holdout).",
+    ),
+    timeout: float = typer.Option(None, help="Time limit per run in seconds (default 1800)."),
+    holdout: Path = typer.Option(None, help="Private data folder (same layout as data/)."),
+    jobs: int = typer.Option(1, "--jobs", help="Runs at a time (each in its own process)."),
+) -> None:
+    """Fit on train (+valid), predict every test position, score, and write result files."""
+    from benchmark.running import runner
+    from benchmark.running.profiles import make_profile
+
+    models = names(model, extra)
+    if not models:
+        raise fail("name at least one model: --model markov")
+    if jobs < 1:
+        raise fail(f"--jobs {jobs}: give at least 1")
+    try:
+        profile = make_profile(holdout=holdout, out=out_dir, timeout_s=timeout, seeds=seeds)
+        planned = runner.plan(models, names(trace) or None, profile, params)
+        for note in planned.notes:
+            err.print(note)
+        with progress_bar() as on_event:
+            results = runner.run(planned.specs, profile.out, jobs, on_event)
+    except input_errors() as error:
+        raise fail(error) from error
+    out.print(_results_table(results))
+    if any(r["status"] != "ok" for r in results):
         raise typer.Exit(1)
 
 
@@ -125,10 +185,15 @@ def check(
 def perf_command(
     trace: str = typer.Option(None, help="Trace for the online latency (default: the first)."),
     steps: int = typer.Option(2000, help="Online steps per model."),
-    models: list[str] = typer.Option(None, "--model", help="Models to time (default: all)."),
+    models: list[str] = typer.Option(
+        None, "--model", "--models", help="Models to time (repeatable, a,b; default: all)."
+    ),
     fit_runs: int = typer.Option(20000, help="Runs each model is fitted on before timing."),
 ) -> None:
     """Harness benchmark: scoring throughput, bootstrap time, each model's online latency."""
     from benchmark.running.perfbench import run_perf
 
-    run_perf(console, trace, steps, models or None, fit_runs)
+    try:
+        run_perf(out, trace, steps, names(models) or None, fit_runs)
+    except input_errors() as error:
+        raise fail(error) from error

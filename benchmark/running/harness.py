@@ -1,43 +1,51 @@
-"""The evaluation harness: fit on train (+valid), predict every test position, score, time.
+"""One evaluation run, inside its worker process: fit, predict, verify, score, time (README §6).
 
-Each (model, trace, seed) runs in its own worker process, so that a model that raises, hangs
-or runs out of memory becomes a `failed` result and the other runs go on (README §6).
+The truth a run is scored against is the harness's own copy of the trace, loaded before the
+model runs; the model gets separate read-only copies (train and valid from `Runs.train()` /
+`valid()`, the full trace from `read_only_copy`), so it can neither read the test rows through a
+view's `.base` nor overwrite the truth. Every prediction is checked
+(shape, finite, delta in [0, `MAX_DELTA_US`]) before scoring, and a fixed random sample of test
+positions is predicted again from the trace cut right before each position (rows `>= p`
+absent): a different answer is a leak, and the run fails with "leak detected at position p".
+Process isolation and time limits are `benchmark.running.worker`'s job.
 """
 
 from __future__ import annotations
 
-import json
-import multiprocessing as mp
-import os
 import resource
 import time
-import traceback
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmark.core.paths import leaderboard_dir
+from benchmark.core.machine import cpu_model, numpy_isa, torch_isa
+from benchmark.core.threads import apply_threads, torch_threads
 from benchmark.data.dataset import Runs, load_trace
-from benchmark.data.manifest import trace_names, trace_sha256
-from benchmark.data.splits import SPLIT_VERSION
-from benchmark.results.store import (
-    STATUS_FAILED,
-    STATUS_OK,
-    git_commit,
-    now_iso,
-    package_versions,
-    result_path,
-    write_predictions,
-    write_result,
-)
+from benchmark.results.store import params_path, stored_params  # noqa: F401 (moved; re-export)
 from benchmark.running.protocol import DELTA, TASK, Prediction, Predictor, row_at
 
 ONLINE_STEPS = 2000
 ONLINE_WARMUP = 50
 DEFAULT_TIMEOUT_S = 1800.0
+# A predicted run length above this (about 11.6 days) is no prediction; it would overflow the
+# metrics' squares and the stored float32 predictions.
+MAX_DELTA_US = 1e12
+# Spot verification: positions per trace, the sample's seed, and the float tolerances of "same".
+SPOT_POSITIONS = 200
+SPOT_SEED = 20240601
+SPOT_PROBA_ATOL = 1e-3
+SPOT_DELTA_RTOL = 1e-3
+SPOT_DELTA_ATOL = 1e-3
+
+
+class LeakDetected(RuntimeError):
+    """A prediction changed when the rows at and after its position were removed."""
+
+
+class ModelOutputError(ValueError):
+    """A model returned predictions that cannot be scored (shape, NaN, inf, out of range)."""
 
 
 @dataclass(frozen=True)
@@ -54,35 +62,18 @@ class RunSpec:
     timeout_s: float = DEFAULT_TIMEOUT_S
     online_steps: int = ONLINE_STEPS
     max_test_positions: int | None = None  # quick profiles score a prefix of the test rows
-    extra: dict[str, Any] = field(default_factory=dict)
+    threads: int = 1  # threads of this run (benchmark.core.threads)
+    spot_positions: int = SPOT_POSITIONS
 
 
-# -- parameters -------------------------------------------------------------------------------
-def params_path(model: str, target: str, root: Path | None = None) -> Path:
-    return (root or leaderboard_dir()) / "params" / f"{model}-{target}.json"
+# -- what the model sees ----------------------------------------------------------------------
+_ARRAYS = tuple(f.name for f in fields(Runs) if f.name not in ("name", "split", "start"))
 
 
-def stored_params(
-    model: str, targets: Iterable[str], override: Path | None = None, root: Path | None = None
-) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Parameters per target: `override` for all, else the tuned file, else the defaults."""
-    params: dict[str, dict[str, Any]] = {}
-    sources: dict[str, str] = {}
-    for target in sorted(targets):
-        path = override or params_path(model, target, root)
-        if path.exists():
-            try:
-                obj = json.loads(path.read_text())
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path}: not valid JSON ({error})") from error
-            params[target] = dict(obj.get("params", obj))
-            sources[target] = str(path)
-        elif override is not None:
-            raise FileNotFoundError(f"--params {override}: no such file")
-        else:
-            params[target] = {}
-            sources[target] = "default"
-    return params, sources
+def read_only_copy(runs: Runs) -> Runs:
+    """A separate copy of `runs` (`Runs` freezes every column: immutable buffers, no `.base`
+    into the trace), so that what the model is handed never shares memory with the truth."""
+    return replace(runs, **{name: np.array(getattr(runs, name)) for name in _ARRAYS})
 
 
 def _param_groups(params: dict[str, dict[str, Any]]) -> list[tuple[list[str], dict[str, Any]]]:
@@ -98,9 +89,75 @@ def _param_groups(params: dict[str, dict[str, Any]]) -> list[tuple[list[str], di
     return groups
 
 
+# -- checking what the model returned -----------------------------------------------------------
+def check_prediction(pred: Any, n: int, n_tasks: int, targets: list[str]) -> None:
+    """Shapes and ranges of a model's output for `n` positions; probabilities themselves are
+    checked by the metrics (finite, in [0, 1], rows summing to 1)."""
+    if not isinstance(pred, Prediction):
+        raise ModelOutputError(f"predict returned {type(pred).__name__}, not a Prediction")
+    if TASK in targets:
+        proba = pred.task_proba
+        if proba is None or np.shape(proba) != (n, n_tasks):
+            got = None if proba is None else np.shape(proba)
+            raise ModelOutputError(f"task_proba has shape {got}, expected ({n}, {n_tasks})")
+    if DELTA in targets:
+        delta = pred.delta_us
+        if delta is None or np.shape(delta) != (n,):
+            got = None if delta is None else np.shape(delta)
+            raise ModelOutputError(f"delta_us has shape {got}, expected ({n},)")
+        delta = np.asarray(delta, dtype=np.float64)
+        bad = ~(np.isfinite(delta) & (delta >= 0) & (delta <= MAX_DELTA_US))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ModelOutputError(
+                f"delta_us[{i}] = {delta[i]!r}: a run length must be a finite number in "
+                f"[0, {MAX_DELTA_US:g}] microseconds"
+            )
+
+
+def spot_sample(positions: np.ndarray, k: int, seed: int = SPOT_SEED) -> np.ndarray:
+    """Indices (into `positions`) of a fixed random sample of `k` of them, sorted."""
+    k = min(k, len(positions))
+    return np.sort(np.random.default_rng(seed).choice(len(positions), size=k, replace=False))
+
+
+def spot_verify(
+    model: Predictor,
+    runs: Runs,
+    positions: np.ndarray,
+    pred: Prediction,
+    targets: list[str],
+    k: int = SPOT_POSITIONS,
+) -> int:
+    """Predict a fixed sample of positions again, each from `runs` cut right before it; raises
+    `LeakDetected` at the first that differs from the batch prediction. Returns the count."""
+    chosen = spot_sample(positions, k)
+    for i in chosen:
+        p = int(positions[i])
+        again = model.predict(runs.rows(runs.start, p), np.array([p], dtype=np.int64))
+        check_prediction(again, 1, runs.n_tasks, targets)
+        if TASK in targets:
+            a, b = np.asarray(pred.task_proba[i]), np.asarray(again.task_proba[0])
+            if not np.allclose(a, b, rtol=0.0, atol=SPOT_PROBA_ATOL):
+                worst = float(np.max(np.abs(a - b)))
+                raise LeakDetected(
+                    f"leak detected at position {p}: its task probabilities differ by {worst:.3g} "
+                    "when the rows from that position on are absent"
+                )
+        if DELTA in targets:
+            a, b = float(pred.delta_us[i]), float(again.delta_us[0])
+            if not np.isclose(a, b, rtol=SPOT_DELTA_RTOL, atol=SPOT_DELTA_ATOL):
+                raise LeakDetected(
+                    f"leak detected at position {p}: its delta is {a:.6g} us with the whole "
+                    f"trace and {b:.6g} us when the rows from that position on are absent"
+                )
+    return len(chosen)
+
+
 # -- measuring ----------------------------------------------------------------------------------
 def online_latency(model: Predictor, runs: Runs, start: int, steps: int) -> dict[str, float]:
-    """Batch-1 latency of one scheduler step (predict_next + update), in microseconds."""
+    """Batch-1 latency of one scheduler step (predict_next + update), in microseconds; the
+    stream's `compile_s` (a compiled online path's warm-up, outside the timing) when it has one."""
     history = runs.rows(runs.start, start)
     stream = model.online(history)
     end = min(start + steps + ONLINE_WARMUP, runs.start + len(runs))
@@ -113,11 +170,15 @@ def online_latency(model: Predictor, runs: Runs, start: int, steps: int) -> dict
         stream.update(row)
         timings[k] = clock() - t0
     measured = timings[ONLINE_WARMUP:] if len(timings) > 2 * ONLINE_WARMUP else timings
-    return {
+    out = {
         "online_p50_us": float(np.percentile(measured, 50) / 1e3),
         "online_p99_us": float(np.percentile(measured, 99) / 1e3),
         "online_steps": len(measured),
     }
+    compile_s = getattr(stream, "compile_s", None)
+    if isinstance(compile_s, float) and np.isfinite(compile_s):
+        out["online_compile_s"] = compile_s
+    return out
 
 
 def peak_rss_mb() -> float:
@@ -125,21 +186,22 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def score_prediction(runs: Runs, positions: np.ndarray, pred: Prediction) -> dict[str, Any]:
-    """Every metric of the predicted targets with its 95% moving-block bootstrap interval."""
+def score_prediction(truth: Runs, positions: np.ndarray, pred: Prediction) -> dict[str, Any]:
+    """Every metric of the predicted targets with its 95% moving-block bootstrap interval,
+    against `truth` (the harness's private copy of the trace)."""
     from benchmark.scoring.bootstrap import intervals
     from benchmark.scoring.metrics import METRICS, contributions
 
-    local = positions - runs.start
+    local = positions - truth.start
     has_task, has_delta = pred.task_proba is not None, pred.delta_us is not None
     contrib = contributions(
-        y_true=runs.task[local] if has_task else None,
+        y_true=truth.task[local] if has_task else None,
         proba=pred.task_proba,
-        task_comm=runs.task_comm if has_task else None,
-        true_comm=runs.comm[local] if has_task else None,
-        true_us=runs.delta_us[local] if has_delta else None,
+        task_comm=truth.task_comm if has_task else None,
+        true_comm=truth.comm[local] if has_task else None,
+        true_us=truth.delta_us[local] if has_delta else None,
         pred_us=pred.delta_us,
-        sigma_us=runs.sigma_us if has_delta else None,
+        sigma_us=truth.sigma_us if has_delta else None,
     )
     scored = intervals(contrib)
     for name, entry in scored.items():
@@ -148,227 +210,87 @@ def score_prediction(runs: Runs, positions: np.ndarray, pred: Prediction) -> dic
     return scored
 
 
+def run_facts(threads: int) -> dict[str, Any]:
+    """What a result needs to be reproduced: threads, CPU model, dispatched instruction sets."""
+    return {
+        "threads": threads,
+        "torch_threads": torch_threads(),
+        "cpu_model": cpu_model(),
+        "numpy_isa": numpy_isa(),
+        "torch_isa": torch_isa(),
+    }
+
+
+# -- one run ------------------------------------------------------------------------------------
 def _fit_predict(
-    cls: type[Predictor], params: dict[str, Any], runs: Runs, positions: np.ndarray, spec: RunSpec
+    cls: type[Predictor],
+    params: dict[str, Any],
+    truth: Runs,
+    positions: np.ndarray,
+    targets: list[str],
+    spec: RunSpec,
 ) -> tuple[Predictor, Prediction, dict[str, Any]]:
     model = cls(**params)
     t0 = time.perf_counter()
-    model.fit(runs.train(), valid=runs.valid(), seed=spec.seed)
+    model.fit(truth.train(), valid=truth.valid(), seed=spec.seed)  # fresh read-only copies
     fit_s = time.perf_counter() - t0
+    seen = read_only_copy(truth)
     t0 = time.perf_counter()
-    pred = model.predict(runs, positions)
+    pred = model.predict(seen, positions.copy())
     predict_s = time.perf_counter() - t0
-    costs = {"fit_s": fit_s, "predict_s": predict_s}
-    costs.update(online_latency(model, runs, int(positions[0]), spec.online_steps))
+    check_prediction(pred, len(positions), truth.n_tasks, targets)
+    t0 = time.perf_counter()
+    spot = spot_verify(model, seen, positions, pred, targets, spec.spot_positions)
+    spot_s = time.perf_counter() - t0
+    costs = {"fit_s": fit_s, "predict_s": predict_s, "spot_check_s": spot_s, "spot_positions": spot}
+    costs.update(online_latency(model, seen, int(positions[0]), spec.online_steps))
     return model, pred, costs
 
 
+def _add_costs(total: dict[str, Any], more: dict[str, Any]) -> None:
+    """Two fits of one run: costs add up; latency (and compile time) is the worse of the two."""
+    for key, value in more.items():
+        worst = "online" in key or key == "spot_positions"
+        total[key] = max(total.get(key, 0), value) if worst else total.get(key, 0) + value
+
+
 def run_one(spec: RunSpec) -> dict[str, Any]:
-    """Evaluate one (model, trace, seed); raises on any model error (the worker reports it)."""
+    """Evaluate one (model, trace, seed) in this process; raises on any model error (the worker
+    reports it) and `DataIntegrityError` on altered data (the command's error, not the model's)."""
     from benchmark.running.registry import get_model_class
 
+    threads = apply_threads(spec.threads)
     root = Path(spec.data_root) if spec.data_root else None
     cls = get_model_class(spec.model)
-    runs = load_trace(spec.trace, root)
-    positions = runs.test_positions()
+    truth = load_trace(spec.trace, root)
+    positions = truth.test_positions()
     if spec.max_test_positions:
         positions = positions[: spec.max_test_positions]
-    targets = set(cls.targets)
     task_proba = delta_us = None
     costs: dict[str, Any] = {}
     curves: dict[str, Any] = {}
-    for group_targets, params in _param_groups({t: spec.params.get(t, {}) for t in targets}):
-        model, pred, group_costs = _fit_predict(cls, params, runs, positions, spec)
-        for target in group_targets:
-            if target == TASK:
-                task_proba = pred.task_proba
-            if target == DELTA:
-                delta_us = pred.delta_us
-        for key, value in group_costs.items():  # two fits: the costs add up, latency the worst
-            costs[key] = (
-                max(costs.get(key, 0), value) if "online" in key else costs.get(key, 0) + value
-            )
+    groups = _param_groups({t: spec.params.get(t, {}) for t in cls.targets})
+    for group_targets, params in groups:
+        model, pred, group_costs = _fit_predict(cls, params, truth, positions, group_targets, spec)
+        if TASK in group_targets:
+            task_proba = np.array(pred.task_proba, dtype=np.float32)
+        if DELTA in group_targets:
+            delta_us = np.array(pred.delta_us, dtype=np.float64)
+        _add_costs(costs, group_costs)
         curve = getattr(model, "training_curve_", None)
         if curve:
             curves["+".join(group_targets)] = curve
     costs["peak_rss_mb"] = peak_rss_mb()
     combined = Prediction(task_proba=task_proba, delta_us=delta_us)
     return {
-        "metrics": score_prediction(runs, positions, combined),
+        "metrics": score_prediction(truth, positions, combined),
         "costs": costs,
         "training_curve": curves or None,
         "n_positions": len(positions),
+        "machine": run_facts(threads),
         "predictions": {
             "positions": positions,
             "task": None if task_proba is None else task_proba.argmax(axis=1),
             "delta_us": delta_us,
         },
     }
-
-
-def _worker(spec: RunSpec, conn: Any) -> None:
-    try:
-        conn.send(("ok", run_one(spec)))
-    except BaseException as error:
-        conn.send(
-            (
-                "error",
-                {
-                    "type": type(error).__name__,
-                    "message": str(error),
-                    "traceback": traceback.format_exc(),
-                },
-            )
-        )
-    finally:
-        conn.close()
-
-
-def run_isolated(spec: RunSpec) -> tuple[str, dict[str, Any], float]:
-    """Run `spec` in a fresh process with a time limit; returns (status, payload, seconds)."""
-    context = mp.get_context("spawn")
-    parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_worker, args=(spec, child), daemon=True)
-    t0 = time.perf_counter()
-    process.start()
-    child.close()
-    try:
-        if parent.poll(spec.timeout_s):
-            status, payload = parent.recv()
-        else:
-            status, payload = (
-                "error",
-                {
-                    "type": "TimeoutError",
-                    "message": f"run exceeded its time limit of {spec.timeout_s:.0f} s; stopped",
-                    "traceback": "",
-                },
-            )
-    except EOFError:
-        process.join(5)
-        status, payload = (
-            "error",
-            {
-                "type": "WorkerDied",
-                "message": f"the worker process died (exit code {process.exitcode}); "
-                "out of memory or a crash in native code",
-                "traceback": "",
-            },
-        )
-    finally:
-        if process.is_alive():
-            process.kill()
-        process.join(5)
-    return status, payload, time.perf_counter() - t0
-
-
-def evaluate_one(spec: RunSpec, out_root: Path) -> dict[str, Any]:
-    """Run one evaluation in a worker and write its result file (ok or failed)."""
-    from benchmark.running.registry import get_model_class
-
-    root = Path(spec.data_root) if spec.data_root else None
-    status, payload, wall_s = run_isolated(spec)
-    path = result_path(spec.label, spec.trace, spec.seed, out_root)
-    try:
-        targets = sorted(get_model_class(spec.model).targets)
-    except Exception:
-        targets = []
-    result: dict[str, Any] = {
-        "model": spec.label,
-        "model_spec": spec.model,
-        "targets": targets,
-        "params": spec.params,
-        "params_source": spec.params_source,
-        "seed": spec.seed,
-        "trace": spec.trace,
-        "data_sha256": trace_sha256(spec.trace, root),
-        "split_version": SPLIT_VERSION,
-        "status": STATUS_OK if status == "ok" else STATUS_FAILED,
-        "error": None if status == "ok" else payload,
-        "wall_s": wall_s,
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-        "created": now_iso(),
-        "cpu_count": os.cpu_count(),
-    }
-    if status == "ok":
-        predictions = payload.pop("predictions")
-        npz = path.with_suffix(".npz")
-        write_predictions(
-            npz, predictions["positions"], predictions["task"], predictions["delta_us"]
-        )
-        result.update(payload)
-        result["predictions_file"] = npz.name
-    write_result(path, result)
-    return result
-
-
-def plan(
-    models: list[str],
-    traces: list[str] | None,
-    seeds: int,
-    params_file: Path | None = None,
-    data_root: Path | None = None,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    max_test_positions: int | None = None,
-    online_steps: int = ONLINE_STEPS,
-    seeds_for: dict[str, int] | None = None,
-) -> list[RunSpec]:
-    """The runs to do: every model on every trace for each of its seeds."""
-    from benchmark.running.registry import get_model_class, model_label
-
-    names = traces or trace_names(data_root)
-    known = trace_names(data_root)
-    unknown = [t for t in names if t not in known]
-    if unknown:
-        raise KeyError(f"unknown trace(s) {', '.join(unknown)}; available: {', '.join(known)}")
-    specs = []
-    for model in models:
-        cls = get_model_class(model)
-        label = model_label(model, cls)
-        params, sources = stored_params(label, cls.targets, params_file)
-        n_seeds = (seeds_for or {}).get(label, seeds)
-        for trace in names:
-            for seed in range(n_seeds):
-                specs.append(
-                    RunSpec(
-                        model,
-                        label,
-                        trace,
-                        seed,
-                        params,
-                        sources,
-                        str(data_root) if data_root else None,
-                        timeout_s,
-                        online_steps,
-                        max_test_positions,
-                    )
-                )
-    return specs
-
-
-def evaluate(specs: list[RunSpec], out_root: Path | None = None, quiet: bool = False) -> list[dict]:
-    """Run every spec (one worker each) with a progress bar; returns the result dicts."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    out_root = out_root or leaderboard_dir()
-    results = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        disable=quiet,
-    ) as progress:
-        bar = progress.add_task("evaluating", total=len(specs))
-        for spec in specs:
-            progress.update(bar, description=f"{spec.label} on {spec.trace} seed {spec.seed}")
-            result = evaluate_one(spec, out_root)
-            results.append(result)
-            if result["status"] != STATUS_OK:
-                progress.console.print(
-                    f"[red]failed[/red] {spec.label} on {spec.trace} seed {spec.seed}: "
-                    f"{result['error']['type']}: {result['error']['message'][:300]}"
-                )
-            progress.advance(bar)
-    return results

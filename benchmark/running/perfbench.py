@@ -11,10 +11,13 @@ import time
 from rich.console import Console
 from rich.table import Table
 
+from benchmark.core.text import plain
+from benchmark.core.threads import apply_threads
 from benchmark.data.dataset import runs_from_frame
 from benchmark.data.manifest import read_run_table, trace_names
 from benchmark.running.harness import online_latency
-from benchmark.running.registry import get_model_class, registered
+from benchmark.running.registry import registered
+from benchmark.running.runner import resolve
 from benchmark.scoring.throughput import throughput_benchmark
 
 
@@ -26,8 +29,9 @@ def model_latencies(
     frame = read_run_table(trace).iloc[: int(fit_runs / 0.8) + steps + 200]
     runs = runs_from_frame(frame, f"{trace}-perf")
     rows = []
+    apply_threads()
     for name in models:
-        cls = get_model_class(name)
+        cls, _ = resolve(name)
         t0 = time.perf_counter()
         model = cls().fit(runs.train(), valid=runs.valid(), seed=0)
         fit_s = time.perf_counter() - t0
@@ -77,7 +81,7 @@ def run_perf(
     with console.status("fitting and timing models ..."):
         for row in model_latencies(trace, steps, names, fit_runs):
             latency.add_row(
-                str(row["model"]),
+                plain(row["model"]),
                 f"{row['fit_s']:.1f}",
                 f"{row['online_p50_us']:.2f}",
                 f"{row['online_p99_us']:.2f}",

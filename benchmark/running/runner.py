@@ -1,223 +1,248 @@
-"""Evaluating many runs (README §6): plan the runs, run them (one worker process each).
+"""The one orchestrator (README §6): plan the runs of a profile, then run them, one worker each.
 
-Moved here from benchmark/reporting/board.py: the runner returns results; the `leaderboard`
-command builds the board from the stored files afterwards (running never imports reporting).
+`plan` turns model names, traces and a `Profile` into `RunSpec`s (stored parameters, or
+`fast_params` in the quick profile; several seeds for stochastic models). `run` evaluates them
+`jobs` at a time, each in its own worker process with the profile's time limit, stores every
+result through the store, and reports progress through a callback (the CLI renders it; the
+runner prints nothing). Building the board is the caller's next step.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.paths import REPO_ROOT, leaderboard_dir
-from benchmark.results.store import STATUS_OK, results_dir
-
-NEURAL_SEEDS = 3
-
-# The quick profile (CI): every registered model, learned ones with their `fast_params`, on an
-# excerpt of the first QUICK_TRACES traces (their first QUICK_RUNS runs, split by the fixed rule),
-# one seed, a short online-latency measurement; written to build/ (never to leaderboard/).
-QUICK_TRACES = 1
-QUICK_RUNS = 12_000
-QUICK_ONLINE_STEPS = 200
-QUICK_TIMEOUT_S = 150.0
-QUICK_OUT = REPO_ROOT / "build" / "leaderboard-quick"
+from benchmark.core.machine import cpu_model
+from benchmark.core.threads import exported, threads_per_run
+from benchmark.data.manifest import DataIntegrityError, trace_sha256, verify_file
+from benchmark.data.splits import SPLIT_VERSION
+from benchmark.results import store
+from benchmark.running.harness import RunSpec
+from benchmark.running.profiles import Profile, prepare_data
+from benchmark.running.protocol import Predictor
+from benchmark.running.worker import DATA_ERROR, OK, run_isolated
 
 
+@dataclass
+class Plan:
+    """The runs to do, the data they read and notes for the user (unloadable models)."""
+
+    specs: list[RunSpec]
+    data_root: Path | None
+    traces: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """A progress report: `kind` is "start" or "done" (then `result` is the stored result)."""
+
+    kind: str
+    spec: RunSpec
+    done: int
+    total: int
+    result: dict[str, Any] | None = None
+
+
+Progress = Callable[[RunEvent], None]
+
+
+# -- planning -----------------------------------------------------------------------------------
 def default_models() -> list[str]:
     from benchmark.running.registry import registered
 
     return list(registered())
 
 
-def seeds_for(models: Sequence[str], neural_seeds: int) -> dict[str, int]:
-    """Seeds per model label: `neural_seeds` for models in models.NEURAL, 1 for the others."""
+def is_stochastic(cls: type[Predictor], label: str) -> bool:
+    """Whether a model gets several seeds: `"stochastic"` in its class's `tags`; a class that
+    declares no tags falls back to `models.NEURAL`."""
     from models import NEURAL
 
-    return {m: (neural_seeds if m in NEURAL else 1) for m in models}
+    tags = getattr(cls, "tags", None)
+    return "stochastic" in tags if tags else label in NEURAL
 
 
-def make_quick_data(
-    source_root: Path | None, dest_root: Path, traces: Sequence[str], runs: int = QUICK_RUNS
-) -> Path:
-    """Excerpts (first `runs` runs) of `traces`, with their own split and manifest, in `dest_root`.
+def is_reference(cls: type[Predictor], label: str) -> bool:
+    """Reference predictors keep their stored parameters in the quick profile."""
+    from models import REFERENCE
 
-    The excerpt's parquet is rewritten only when its content changes, so result files of an
-    earlier quick run stay valid for the same excerpt.
-    """
-    import pandas as pd
-
-    from benchmark.core.atomic import write_json
-    from benchmark.data.manifest import MANIFEST_VERSION, read_run_table, sha256_file
-    from benchmark.data.splits import compute_split, write_splits
-
-    files: dict[str, str] = {}
-    entries: dict[str, Any] = {}
-    splits = {}
-    for name in traces:
-        frame = read_run_table(name, source_root).iloc[:runs].reset_index(drop=True)
-        path = dest_root / "traces" / f"{name}.parquet"
-        old = pd.read_parquet(path) if path.exists() else None
-        if old is None or not old.equals(frame):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            frame.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-        files[f"traces/{name}.parquet"] = sha256_file(path)
-        entries[name] = {"runs": len(frame), "excerpt_of": name, "excerpt_runs": runs}
-        splits[name] = compute_split(frame)
-    write_json(
-        dest_root / "manifest.json",
-        {"version": MANIFEST_VERSION, "files": files, "traces": entries, "quick": True},
-    )
-    write_splits(dest_root / "splits.json", splits)
-    return dest_root
+    tags = getattr(cls, "tags", None)
+    return "reference" in tags if tags else label in REFERENCE
 
 
-def _clear_other_seeds(out_root: Path, label: str, trace: str, seeds: set[int]) -> None:
-    """Remove result files of (label, trace) for seeds this run does not produce."""
-    folder = results_dir(out_root) / label / trace
-    for path in folder.glob("seed*.json"):
-        try:
-            seed = int(path.stem.removeprefix("seed"))
-        except ValueError:
-            continue
-        if seed not in seeds:
-            path.unlink(missing_ok=True)
-            path.with_suffix(".npz").unlink(missing_ok=True)
+def resolve(model: str) -> tuple[type[Predictor], str]:
+    """(class, label) of a model name; a file or module that fails to import, or a label that
+    is unsafe as a folder name or would take a registered model's results, is a one-line error."""
+    from benchmark.running.registry import UnknownModelError, get_model_class, model_label
+
+    try:
+        cls = get_model_class(model)
+    except UnknownModelError:
+        raise
+    except Exception as error:  # a submitted file may raise anything while it is imported
+        first = (str(error).strip().splitlines() or [""])[0][:200]
+        raise UnknownModelError(
+            f"{model}: cannot be imported ({type(error).__name__}: {first}); fix the file and retry"
+        ) from error
+    label = model_label(model, cls)
+    store.check_name(label)
+    registered = default_models()
+    if model not in registered and label in registered and get_model_class(label) is not cls:
+        raise UnknownModelError(
+            f"{model}: its name {label!r} is a registered model's; results would overwrite "
+            "that model's. Give the class another `name`"
+        )
+    return cls, label
 
 
-def evaluate_specs(specs: list, out_root: Path, jobs: int = 1, quiet: bool = False) -> list[dict]:
-    """Evaluate every spec (each in its own worker process), `jobs` at a time, with progress."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from benchmark.running.harness import evaluate_one
-
-    wanted: dict[tuple[str, str], set[int]] = {}
-    for spec in specs:
-        wanted.setdefault((spec.label, spec.trace), set()).add(spec.seed)
-    for (label, trace), seeds in wanted.items():
-        _clear_other_seeds(out_root, label, trace, seeds)
-    if jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
-        # Workers inherit this: jobs workers x threads each = the machine's cores.
-        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
-    results: list[dict] = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} runs"),
-        TimeElapsedColumn(),
-        disable=quiet,
-    ) as progress:
-        bar = progress.add_task("evaluating", total=len(specs))
-
-        def one(spec: Any) -> dict:
-            result = evaluate_one(spec, out_root)
-            if result["status"] != STATUS_OK:
-                progress.console.print(
-                    f"failed {spec.label} on {spec.trace} seed {spec.seed}: {result['error']}",
-                    markup=False,
-                    highlight=False,
-                )
-            progress.update(bar, advance=1, description=f"done {spec.label} on {spec.trace}")
-            return result
-
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            results = list(pool.map(one, specs))
-    return results
+def _spec_text(model: str) -> str:
+    """The model as named, with a file path made relative (result files hold no absolute path)."""
+    path, sep, cls = model.rpartition(":")
+    return f"{store.relative(path)}:{cls}" if sep and path.endswith(".py") else model
 
 
-def run_leaderboard(
-    *,
-    models: Sequence[str] | None = None,
-    traces: Sequence[str] | None = None,
-    neural_seeds: int = NEURAL_SEEDS,
-    quick: bool = False,
-    holdout: Path | None = None,
-    out: Path | None = None,
-    jobs: int = 1,
-    timeout_s: float | None = None,
-    max_test_positions: int | None = None,
-    quiet: bool = False,
-    log: Callable[[str], None] | None = None,
-) -> tuple[list[dict], Path, Path | None]:
-    """Evaluate the models; returns (results, output folder, data root of the runs)."""
-    from benchmark.data.manifest import trace_names
-    from benchmark.running.harness import DEFAULT_TIMEOUT_S, ONLINE_STEPS, plan
-    from benchmark.running.registry import get_model_class, model_label, registered
+def plan(
+    models: Sequence[str],
+    traces: Sequence[str] | None,
+    profile: Profile,
+    params_file: Path | None = None,
+) -> Plan:
+    """Every model on every trace for each of its seeds; raises one-line errors for unknown
+    models or traces, bad names and altered data (checked before anything runs)."""
+    from benchmark.running.registry import registered
 
-    say = log or (lambda _m: None)
-    models = list(models or default_models())
-    source_root = holdout or None
-    if holdout is not None:
-        out = out or holdout / "leaderboard"
-    elif quick:
-        out = out or QUICK_OUT
-    out = out or leaderboard_dir()
-    data_root: Path | None = source_root
-    chosen = list(traces) if traces else None
-    if quick:
-        names = chosen or trace_names(source_root)[:QUICK_TRACES]
-        data_root = make_quick_data(source_root, out / "data", names, QUICK_RUNS)
-        chosen = names
-        say(f"quick profile: first {QUICK_RUNS} runs of {', '.join(names)}, fast_params, 1 seed")
-
-    timeout = timeout_s or (QUICK_TIMEOUT_S if quick else DEFAULT_TIMEOUT_S)
-    online_steps = QUICK_ONLINE_STEPS if quick else ONLINE_STEPS
-    specs = []
+    data_root, names = prepare_data(profile, traces)
+    for name in names:
+        store.check_name(name, "trace name")
+        verify_file(f"traces/{name}.parquet", data_root)
+    out = Plan([], data_root, names)
+    common = {
+        "data_root": str(data_root) if data_root else None,
+        "timeout_s": profile.timeout_s,
+        "online_steps": profile.online_steps,
+        "max_test_positions": profile.max_test_positions,
+    }
     for model in models:
         try:
-            label = model_label(model, get_model_class(model))
+            cls, label = resolve(model)
         except Exception as error:
             if model not in registered():
                 raise
-            # A registered model that cannot even be imported gets failed results (the worker
+            # A registered model that cannot be imported gets failed results (the worker
             # reports the import error), never a silent gap in the table.
-            say(f"{model}: cannot be loaded ({type(error).__name__}: {error}); recorded as failed")
-            specs += _unloadable_specs(model, chosen, data_root, timeout)
+            out.notes.append(f"{model}: cannot be loaded ({type(error).__name__}: {error})")
+            out.specs += [RunSpec(model, model, t, 0, {}, {}, **common) for t in names]
             continue
-        n_seeds = seeds_for([label], 1 if quick else neural_seeds)
-        planned = plan(
-            [model],
-            chosen,
-            1,
-            data_root=data_root,
-            timeout_s=timeout,
-            max_test_positions=max_test_positions,
-            online_steps=online_steps,
-            seeds_for=n_seeds,
-        )
-        specs += [_with_fast_params(s) for s in planned] if quick else planned
-    say(f"{len(specs)} runs of {len(models)} models; results in {results_dir(out)}")
-    results = evaluate_specs(specs, out, jobs=jobs, quiet=quiet)
-    return results, out, data_root
+        params, sources = store.stored_params(label, cls.targets, params_file)
+        if profile.fast_params and not is_reference(cls, label):
+            params = {t: dict(cls.fast_params) for t in params}
+            sources = {t: f"fast_params ({profile.name} profile)" for t in params}
+        seeds = profile.seeds if is_stochastic(cls, label) else 1
+        out.specs += [
+            RunSpec(model, label, trace, seed, params, sources, **common)
+            for trace in names
+            for seed in range(seeds)
+        ]
+    return out
 
 
-def _unloadable_specs(
-    model: str, traces: Sequence[str] | None, data_root: Path | None, timeout_s: float
-) -> list[Any]:
-    from benchmark.data.manifest import trace_names
-    from benchmark.running.harness import RunSpec
-
-    names = list(traces) if traces else trace_names(data_root)
-    root = str(data_root) if data_root else None
-    return [RunSpec(model, model, t, 0, {}, {}, root, timeout_s) for t in names]
-
-
-def _with_fast_params(spec: Any) -> Any:
-    """Learned models use their `fast_params`; reference models keep their stored parameters."""
+# -- running ------------------------------------------------------------------------------------
+def _targets(spec: RunSpec) -> list[str]:
     from benchmark.running.registry import get_model_class
-    from models import REFERENCE
 
-    if spec.label in REFERENCE:
-        return spec
-    fast = dict(get_model_class(spec.model).fast_params)
-    return replace(
-        spec,
-        params={t: {**fast} for t in spec.params},
-        params_source={t: "fast_params (quick profile)" for t in spec.params},
-    )
+    try:
+        return sorted(get_model_class(spec.model).targets)
+    except Exception:  # an unloadable model: its failed result has no targets
+        return []
+
+
+def _result(spec: RunSpec, outcome: str, payload: dict[str, Any], wall_s: float) -> dict:
+    """The result record of one finished run (without its predictions)."""
+    root = Path(spec.data_root) if spec.data_root else None
+    result: dict[str, Any] = {
+        "model": spec.label,
+        "model_spec": _spec_text(spec.model),
+        "targets": _targets(spec),
+        "params": spec.params,
+        "params_source": spec.params_source,
+        "seed": spec.seed,
+        "trace": spec.trace,
+        "data_sha256": trace_sha256(spec.trace, root),
+        "split_version": SPLIT_VERSION,
+        "status": store.STATUS_OK if outcome == OK else store.STATUS_FAILED,
+        "error": None if outcome == OK else payload,
+        "wall_s": wall_s,
+        "versions": store.package_versions(),
+        "git_commit": store.git_commit(),
+        "created": store.now_iso(),
+        "cpu_count": os.cpu_count(),
+        "machine": {"threads": spec.threads, "cpu_model": cpu_model()},
+    }
+    if outcome == OK:
+        result.update({k: v for k, v in payload.items() if k != "predictions"})
+    return result
+
+
+class _Groups:
+    """Completion of each (model, trace): stale seeds are cleared once all its seeds succeeded."""
+
+    def __init__(self, specs: Sequence[RunSpec], out: Path) -> None:
+        self.out = out
+        self.left: dict[tuple[str, str], set[int]] = {}
+        self.seeds: dict[tuple[str, str], set[int]] = {}
+        self.failed: set[tuple[str, str]] = set()
+        for spec in specs:
+            self.left.setdefault((spec.label, spec.trace), set()).add(spec.seed)
+        self.seeds = {key: set(seeds) for key, seeds in self.left.items()}
+
+    def finished(self, spec: RunSpec, ok: bool) -> None:
+        key = (spec.label, spec.trace)
+        self.left[key].discard(spec.seed)
+        if not ok:
+            self.failed.add(key)
+        if not self.left[key] and key not in self.failed:
+            store.clear_other_seeds(spec.label, spec.trace, self.seeds[key], self.out)
+
+
+def run(
+    specs: Sequence[RunSpec], out: Path, jobs: int = 1, progress: Progress | None = None
+) -> list[dict[str, Any]]:
+    """Evaluate every spec (each in its own worker), `jobs` at a time, storing each result under
+    `out`; returns the results in the order of `specs`. Altered data stops the runs and raises
+    `DataIntegrityError` (an error of the command: nothing is written for that run)."""
+    threads = threads_per_run(jobs)
+    specs = [replace(spec, threads=threads) for spec in specs]
+    groups = _Groups(specs, out)
+    lock = threading.Lock()
+    stop = threading.Event()
+    done = [0]
+    report = progress or (lambda _event: None)
+
+    def one(spec: RunSpec) -> dict[str, Any] | None:
+        if stop.is_set():
+            return None
+        with lock:
+            report(RunEvent("start", spec, done[0], len(specs)))
+        outcome, payload, wall_s = run_isolated(spec)
+        if outcome == DATA_ERROR:
+            stop.set()
+            raise DataIntegrityError(payload["message"])
+        result = _result(spec, outcome, payload, wall_s)
+        predictions = payload.get("predictions") if outcome == OK else None
+        with lock:
+            store.record(result, predictions, out)
+            groups.finished(spec, outcome == OK)
+            done[0] += 1
+            report(RunEvent("done", spec, done[0], len(specs), result))
+        return result
+
+    with exported(threads), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(one, spec) for spec in specs]
+        results = [f.result() for f in futures]
+    return [r for r in results if r is not None]
