@@ -214,7 +214,7 @@ def test_empty_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(TraceFormatError, match=r"empty\.txt: the file is empty"):
         parse_trace(path)
     path.write_text("\n\n  \n")
-    with pytest.raises(TraceFormatError, match="the file is empty"):
+    with pytest.raises(TraceFormatError, match=r"the file is blank \(only white space\)"):
         parse_trace(path)
 
 
@@ -423,3 +423,137 @@ def test_duplicate_switch_is_dropped_and_counted(tmp_path: Path) -> None:
     mapped = parse_trace(write(tmp_path, "m.txt", rows))
     assert mapped.damage.count("duplicate") == 1 and mapped.damage.lines["duplicate"] == [3]
     assert len(mapped.runs) == len(MAP_ONE_CPU) - 1
+
+
+# --------------------------------------------------------------------------- hardening (issue 9)
+
+
+def test_one_forward_jump_costs_one_row(tmp_path: Path) -> None:
+    """A switch moved 6,000 s ahead is dropped as a `jump` (its line named); every other
+    switch stays, where the old rule dropped all the switches after it as backwards."""
+    times = [f"100.{k:06d}" for k in range(1, 41)]
+    lines = [sw(t, ("a", 1, "S"), ("b", 2)) if k % 2 == 0 else sw(t, ("b", 2, "S"), ("a", 1))
+             for k, t in enumerate(times)]
+    clean = parse_trace(write(tmp_path, "clean.txt", lines)).runs
+    bad = list(lines)
+    bad[10] = bad[10].replace("100.000011:", "6100.000011:")
+    parsed = parse_trace(write(tmp_path, "jump.txt", bad))
+    assert parsed.damage.count("jump") == 1 and parsed.damage.lines["jump"] == [11]
+    assert parsed.damage.count("backwards") == 0
+    assert len(parsed.runs) == len(clean) - 1 == 38
+    assert list(parsed.runs["t_ns"]) == [t for i, t in enumerate(clean["t_ns"]) if i != 10]
+    assert "1 jump (line 11)" in parsed.damage.summary()
+
+
+def test_jump_in_the_map_is_dropped_too(tmp_path: Path) -> None:
+    rows = [
+        "  *A0         1.000001 secs A0 => nginx:20",
+        "  *B0         1.000002 secs B0 => ab:21",
+        "  *A0      6001.000003 secs ",
+        "  *B0         1.000004 secs ",
+        "  *A0         1.000005 secs ",
+    ]
+    parsed = parse_trace(write(tmp_path, "m.txt", rows))
+    assert parsed.damage.count("jump") == 1 and parsed.damage.lines["jump"] == [3]
+    assert list(parsed.runs["t_ns"]) == [1_000_001_000, 1_000_002_000, 1_000_004_000]
+
+
+@pytest.mark.parametrize("digits", [10_000, 20_000, 40_000])
+def test_a_line_of_digits_is_unknown_damage(tmp_path: Path, digits: int) -> None:
+    """The regexes are linear: a line of 40,000 digits (seconds each in the old patterns) is
+    one `unknown` line; the switches around it parse."""
+    lines = [*SCRIPT[:3], "7" * digits, *SCRIPT[3:]]
+    parsed = parse_trace(write(tmp_path, "d.txt", lines))
+    assert parsed.damage.count("unknown") == 1 and parsed.damage.lines["unknown"] == [4]
+    assert len(parsed.runs) == 4
+
+
+def test_a_10_mb_line_is_skipped_as_overlong(tmp_path: Path) -> None:
+    lines = [*SCRIPT[:3], "1" * 10_000_000, *SCRIPT[3:]]
+    parsed = parse_trace(write(tmp_path, "big.txt", lines))
+    assert parsed.damage.count("overlong") == 1 and parsed.damage.lines["overlong"] == [4]
+    assert list(parsed.runs["task"]) == ["<idle>", "nginx:20", "Web Content:31", "kworker/1:1H:44"]
+
+
+def test_a_file_of_one_10_mb_digit_line_is_not_a_trace(tmp_path: Path) -> None:
+    path = tmp_path / "digits.txt"
+    path.write_bytes(b"9" * 10_000_000 + b"\n")
+    with pytest.raises(TraceFormatError, match=r"digits\.txt: not a trace"):
+        parse_trace(path)
+
+
+def _long_script() -> bytes:
+    """About 600 KiB of valid switch lines, so a cut lands after the first 64 KiB."""
+    lines = []
+    for k in range(4000):
+        pair = (("a", 1, "S"), ("b", 2)) if k % 2 == 0 else (("b", 2, "S"), ("a", 1))
+        lines.append(sw(f"{100 + k}.000001", *pair))
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("kind", ["xz", "gz"])
+def test_cut_compressed_file_names_the_file(tmp_path: Path, kind: str) -> None:
+    text = _long_script()
+    data = lzma.compress(text) if kind == "xz" else gzip.compress(text)
+    whole = tmp_path / f"whole.{kind}"
+    whole.write_bytes(data)
+    assert len(parse_trace(whole).runs) == 3999
+    cut = tmp_path / f"cut.{kind}"
+    cut.write_bytes(data[: len(data) // 2])
+    compression = "xz" if kind == "xz" else "gzip"
+    with pytest.raises(TraceFormatError, match=rf"cut\.{kind}: the {compression} data is cut or "
+                       r"corrupt after line [\d,]+"):
+        parse_trace(cut)
+    head = tmp_path / f"head.{kind}"
+    head.write_bytes(data[:40])
+    with pytest.raises(TraceFormatError, match=rf"head\.{kind}: the {compression} data is cut "
+                       r"or corrupt at its start"):
+        parse_trace(head)
+
+
+def test_empty_and_binary_differ_when_the_format_is_given(tmp_path: Path) -> None:
+    """`prepare` passes the format; the old parser then told both "no sched_switch events"."""
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    with pytest.raises(TraceFormatError, match=r"empty\.txt: the file is empty"):
+        parse_trace(empty, fmt="perf-script")
+    binary = tmp_path / "perf.data"
+    binary.write_bytes(bytes(range(1, 256)) * 64)  # no NUL byte, still binary
+    with pytest.raises(TraceFormatError, match=r"perf\.data: binary data, not trace text"):
+        parse_trace(binary, fmt="perf-script")
+    xz_empty = tmp_path / "empty.xz"
+    xz_empty.write_bytes(lzma.compress(b""))
+    with pytest.raises(TraceFormatError, match=r"empty \(after xz decompression\)"):
+        parse_trace(xz_empty, fmt="perf-script")
+    mapped = write(tmp_path, "m.txt", MAP_ONE_CPU)
+    with pytest.raises(TraceFormatError, match="holds `sched-map` text, expected `perf-script`"):
+        parse_trace(mapped, fmt="perf-script")
+
+
+def test_non_utf8_comm_is_a_damage_note_with_its_line(tmp_path: Path) -> None:
+    lines = [line.encode() for line in SCRIPT]
+    lines[3] = lines[3].replace(b"next_comm=Web Content", b"next_comm=Web\xffContent")
+    lines[4] = lines[4].replace(b"prev_comm=Web Content", b"prev_comm=Web\xffContent")
+    path = tmp_path / "u.txt"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    parsed = parse_trace(path)
+    assert parsed.damage.count("non_utf8") == 2 and parsed.damage.lines["non_utf8"] == [4, 5]
+    assert list(parsed.runs["task"])[2] == "Web\\xffContent:31"  # the byte kept as an escape
+    assert "2 non_utf8 (lines 4, 5)" in parsed.damage.summary()
+
+
+def test_cr_only_line_ends_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "mac.txt", SCRIPT, newline="\r")
+    with pytest.raises(TraceFormatError, match=r"mac\.txt: lines end in CR only"):
+        parse_trace(path)
+
+
+def test_map_name_followed_by_many_spaces(tmp_path: Path) -> None:
+    lines = [
+        "  *A0         1.000001 secs A0 => nginx:20" + " " * 20_000,
+        "  *B0         1.000002 secs B0 => ab:21",
+        "  *A0         1.000004 secs " + " " * 20_000,
+    ]
+    parsed = parse_trace(write(tmp_path, "m.txt", lines))
+    assert list(parsed.runs["task"]) == ["nginx:20", "ab:21"]
+    assert parsed.damage.total == 0

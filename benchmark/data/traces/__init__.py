@@ -4,8 +4,8 @@
     parsed.runs        # the run table (README §3), one row per switch-in except the last
     parsed.damage      # counts and line numbers of damaged lines (see damage.DAMAGE_KINDS)
 
-The format is detected from the text; plain, xz and gzip files are read. A file that is empty,
-binary or not a trace raises `TraceFormatError` naming it.
+The format is detected from the text; plain, xz and gzip files are read (told apart by content).
+A file that is empty, binary, cut or not a trace raises `TraceFormatError` naming it (README §3).
 """
 
 from __future__ import annotations
@@ -40,9 +40,12 @@ class ParsedTrace:
 def parse_trace(path: str | Path, *, cpu: int | None = None, fmt: str | None = None) -> ParsedTrace:
     """Parse a trace file of either format (detected unless `fmt` is given) for one CPU."""
     path = Path(path)
-    fmt = fmt or detect_format(path)
-    if fmt not in FORMATS:
+    if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"unknown trace format {fmt!r}; known: {', '.join(FORMATS)}")
+    detected = detect_format(path)  # also refuses empty, binary and cut files, naming them
+    if fmt is not None and detected != fmt:
+        raise TraceFormatError(f"{path}: holds `{detected}` text, expected `{fmt}` text")
+    fmt = detected
     damage = Damage()
     if fmt == "perf-script":
         switches, facts = parse_perf_script(path, cpu, damage)

@@ -16,12 +16,17 @@ DAMAGE_KINDS: dict[str, str] = {
     "unknown": "a line that is neither a trace event, a map row nor a comment; skipped",
     "lost": "a switch whose prev_pid is not the task that was running (events were lost "
     "before it), or a LOST record; the switch is kept, the run before it is too long",
-    "backwards": "a switch earlier than the previous one on the same CPU; dropped",
+    "backwards": "a switch earlier than the switches before it on the same CPU; dropped",
     "duplicate": "a switch recorded twice (the same time and fields as the one before; in a "
     "map, the same µs and task); the copy is dropped",
     "unnamed": "a map short name used before any `=>` line named it; kept as task <unknown>",
     "ambiguous": "a map row without `=>` whose short name perf had given to more than one "
     "task (plain maps reuse short names after 260 tasks); attributed to the latest",
+    "jump": "a switch later than the switches after it (its time jumped forward); dropped, so "
+    "that one bad time costs one row, not the rest of the trace",
+    "overlong": "a line longer than 65,536 bytes (no trace line is); skipped unread",
+    "non_utf8": "a line with bytes that are not UTF-8 (a comm perf printed raw); kept, the "
+    "bytes written as \\xNN escapes (so two such comms stay distinct)",
 }
 # Kinds that are counted for information only: nothing is wrong with the text.
 NOTE_KINDS: dict[str, str] = {

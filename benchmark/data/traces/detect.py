@@ -13,7 +13,12 @@ SNIFF_LINES = 2000
 
 def detect_format(path: Path) -> str:
     """`perf-script` or `sched-map`, decided by the first line that is either; else an error."""
-    head = sniff(path).decode("utf-8", errors="replace").replace("\r", "\n")
+    raw = sniff(path)
+    if b"\r" in raw and b"\n" not in raw:
+        raise TraceFormatError(
+            f"{path}: lines end in CR only; convert them first (`tr '\\r' '\\n' < FILE > NEW`)"
+        )
+    head = raw.decode("utf-8", errors="replace")
     lines = [ln for ln in head.split("\n")[:SNIFF_LINES] if ln.strip()]
     for line in lines:
         if line.lstrip().startswith("#"):

@@ -7,6 +7,8 @@ A switch line looks like (the leading fields depend on `-F`; comm may hold space
 
 (one line). Comms may contain spaces (`prev_comm=Web Content prev_pid=...`), so each field is
 anchored on the key that follows it. sched_wakeup and other event lines are read past.
+Every number in the patterns has a bounded width, so a line of digits costs linear time, not
+quadratic (a 40,000-digit line once took seconds per line).
 """
 
 from __future__ import annotations
@@ -16,24 +18,25 @@ from collections import defaultdict
 from pathlib import Path
 
 from benchmark.data.traces.damage import Damage
+from benchmark.data.traces.order import out_of_order
 from benchmark.data.traces.reading import TraceFormatError, iter_lines
 from benchmark.data.traces.runtable import Switches
 
 # The lead (comm, tid, [cpu]) is free text; the time ends it: "<sec>.<frac>: <event>: ".
-EVENT = re.compile(
-    r"^(?P<lead>.*?)(?P<sec>\d+)\.(?P<frac>\d{1,9}):\s+(?P<event>[\w:.-]+?):(?:\s|$)"
-)
+# Widths are bounded (a comm is at most 15 bytes, 60 characters when escaped).
+LEAD = r"^(?P<lead>.{0,512}?)"
+TIME = r"(?<!\d)(?P<sec>\d{1,20})\.(?P<frac>\d{1,9}):"
+EVENT = re.compile(LEAD + TIME + r"\s+(?P<event>[\w:.-]{1,200}?):(?:\s|$)")
 SWITCH_FIELDS = re.compile(
-    r"prev_comm=(?P<pc>.*?) prev_pid=(?P<pp>-?\d+) prev_prio=(?P<ppr>-?\d+) "
-    r"prev_state=(?P<ps>\S+) ==> next_comm=(?P<nc>.*?) next_pid=(?P<np>-?\d+) "
-    r"next_prio=(?P<npr>-?\d+)\s*$"
+    r"prev_comm=(?P<pc>.{0,64}?) prev_pid=(?P<pp>-?\d{1,10}) prev_prio=(?P<ppr>-?\d{1,10}) "
+    r"prev_state=(?P<ps>\S{1,64}) ==> next_comm=(?P<nc>.{0,64}?) next_pid=(?P<np>-?\d{1,10}) "
+    r"next_prio=(?P<npr>-?\d{1,10})\s*$"
 )
-CPU_FIELD = re.compile(r"\[(\d+)\]")
-LOST = re.compile(r"\bLOST\b\D*(\d+)")
+CPU_FIELD = re.compile(r"\[(\d{1,10})\]")
+LOST = re.compile(r"\bLOST\b\D{0,64}(\d{1,20})")
 # A whole switch line in one match (the fast path: most lines of a trace are switches).
 SWITCH = re.compile(
-    r"^(?P<lead>.*?)(?P<sec>\d+)\.(?P<frac>\d{1,9}):\s+(?:[\w.-]+:)?sched_switch:\s+"
-    + SWITCH_FIELDS.pattern
+    LEAD + TIME + r"\s+(?:[\w.-]{1,200}:)?sched_switch:\s+" + SWITCH_FIELDS.pattern
 )
 
 
@@ -50,7 +53,7 @@ def read_events(path: Path, damage: Damage) -> tuple[dict[int | None, list[tuple
     resolution = 1000
     other_events = 0
     switch_match = SWITCH.match
-    for lineno, line, had_newline in iter_lines(path):
+    for lineno, line, had_newline in iter_lines(path, damage):
         if "sched_switch" in line:
             m = switch_match(line)
             if m is not None:
@@ -110,27 +113,30 @@ def choose_cpu(
 
 
 def switches_of(events: list[tuple], damage: Damage) -> Switches:
-    """Walk one CPU's switches in order: drop duplicates and ones going back in time, flag
-    lost events."""
-    out = Switches()
-    running: int | None = None
-    last_t: int | None = None
+    """Walk one CPU's switches in order: drop duplicates and switches out of time order (see
+    `order.py`), flag lost events."""
+    unique: list[tuple] = []
     last_event: tuple = ()
     for event in events:
-        t_ns, prev_pid, prev_state, next_comm, next_pid, next_prio, lineno = event
         if event[:-1] == last_event:
-            damage.add("duplicate", lineno)
+            damage.add("duplicate", event[-1])
             continue
         last_event = event[:-1]
-        if last_t is not None and t_ns < last_t:
-            damage.add("backwards", lineno)
+        unique.append(event)
+    dropped = out_of_order([event[0] for event in unique])
+    out = Switches()
+    running: int | None = None
+    for i, event in enumerate(unique):
+        t_ns, prev_pid, prev_state, next_comm, next_pid, next_prio, lineno = event
+        if i in dropped:
+            damage.add(dropped[i], lineno)
             continue
         if running is not None and prev_pid != running:
             damage.add("lost", lineno)
             comm = out.comm[-1]
             damage.lost_after[comm] = damage.lost_after.get(comm, 0) + 1
         out.append(t_ns, next_comm, next_pid, next_prio, prev_state)
-        running, last_t = next_pid, t_ns
+        running = next_pid
     return out
 
 

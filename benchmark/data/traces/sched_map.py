@@ -22,13 +22,15 @@ from collections import defaultdict
 from pathlib import Path
 
 from benchmark.data.traces.damage import Damage
+from benchmark.data.traces.order import out_of_order
 from benchmark.data.traces.perf_script import choose_cpu
 from benchmark.data.traces.reading import iter_lines
 from benchmark.data.traces.runtable import FILTERED, UNKNOWN, Switches
 
+# Bounded widths and a greedy name (stripped afterwards) keep every match linear in the line.
 ROW = re.compile(
-    r"^(?P<cells>.*?)\s(?P<sec>\d+)\.(?P<usec>\d{6}) secs\b"
-    r"(?:\s+(?P<short>\S+)\s+=> (?P<name>.*?))?\s*$"
+    r"^(?P<cells>.*?)\s(?P<sec>\d{1,20})\.(?P<usec>\d{6}) secs\b"
+    r"(?:\s+(?P<short>\S{1,8})\s+=> (?P<name>.*)|\s*)$"
 )
 CELLS_ONLY = re.compile(r"^[\sA-Za-z0-9.*-]*$")
 NAMELESS = re.compile(r":\d+")
@@ -55,7 +57,7 @@ def read_rows(path: Path, damage: Damage) -> dict[int, list[tuple]]:
     names: dict[str, tuple[str, int]] = {}
     owners: dict[str, set[int]] = defaultdict(set)  # every tid a short name was given to
     per_cpu: dict[int, list[tuple]] = defaultdict(list)
-    for lineno, line, had_newline in iter_lines(path):
+    for lineno, line, had_newline in iter_lines(path, damage):
         if not line.strip():
             continue
         if line.lstrip().startswith("#"):
@@ -75,7 +77,7 @@ def read_rows(path: Path, damage: Damage) -> dict[int, list[tuple]]:
             continue
         short = cells[star + 1 : star + 3].strip()
         if match.group("name") is not None:
-            parsed = split_name(match.group("name"))
+            parsed = split_name(match.group("name").rstrip())
             if parsed is None or match.group("short") != short:
                 damage.add("truncated" if not had_newline else "unknown", lineno)
                 continue
@@ -107,18 +109,21 @@ def parse_sched_map(path: Path, cpu: int | None, damage: Damage) -> tuple[Switch
     for other, rows in per_cpu.items():
         if other != chosen:
             damage.add("other_cpu", rows[0][-1], len(rows))
-    out = Switches()
-    last_t: int | None = None
+    unique: list[tuple] = []
     last_row: tuple = ()
-    for t_ns, comm, pid, lineno in per_cpu[chosen]:
+    for row in per_cpu[chosen]:
+        t_ns, _comm, pid, lineno = row
         if pid >= 0 and (t_ns, pid) == last_row:
             damage.add("duplicate", lineno)
             continue
         last_row = (t_ns, pid)
-        if last_t is not None and t_ns < last_t:
-            damage.add("backwards", lineno)
+        unique.append(row)
+    dropped = out_of_order([row[0] for row in unique])
+    out = Switches()
+    for i, (t_ns, comm, pid, lineno) in enumerate(unique):
+        if i in dropped:
+            damage.add(dropped[i], lineno)
             continue
         out.append(t_ns, comm, pid, None, None)
-        last_t = t_ns
     facts = {"cpu": chosen, "cpus": sorted(per_cpu), "time_resolution_ns": 1000}
     return out, facts
