@@ -151,26 +151,29 @@ def test_load_predictions_refuses_stale_failed_and_missing_runs_in_one_line(stor
         assert reason in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_load_board_tables_match_the_board_json(tmp_path):
-    board = json.loads((Path(__file__).parents[1] / "leaderboard" / "leaderboard.json").read_text())
-    path = tmp_path / "leaderboard.json"
-    path.write_text(json.dumps(board))
-    tables = api.load_board(path)
-    assert sorted(tables.models.model) == sorted(m["model"] for m in board["models"])
-    for m in board["models"]:
-        for trace, cell in m["per_trace"].items():
-            for metric, entry in cell["metrics"].items():
-                row = tables.scores[(tables.scores.model == m["model"])
-                                    & (tables.scores.trace == trace)
-                                    & (tables.scores.metric == metric)]  # fmt: skip
-                assert row.value.tolist() == [entry["value"]]
+def test_load_board_tables_match_the_board_json(stored, tmp_path):
+    from benchmark.reporting.board import build
+
+    root, expected = stored
+    traces = sorted(load_manifest()["traces"])
+    build(root, tmp_path, ceilings={t: {"max_predictability": 0.5 + i / 10}
+                                    for i, t in enumerate(traces)})  # fmt: skip
+    board = json.loads((tmp_path / "leaderboard.json").read_text())
+    tables = api.load_board(tmp_path / "leaderboard.json")
+    assert sorted(tables.models.model) == ["constant", "last"]
+    acc = tables.scores[(tables.scores.metric == "acc") & (tables.scores.status == "ok")]
+    assert {(r.model, r.trace): r.value for r in acc.itertuples() if r.trace != api.MEAN} == (
+        pytest.approx(expected)
+    )
+    assert set(tables.scores[tables.scores.model == "last"].status) == {"failed"}
     means = tables.scores[(tables.scores.trace == api.MEAN) & tables.scores["rank"].notna()]
     assert {(r.model, r.metric): r.rank for r in means.itertuples()} == {
         (m["model"], board["main_metric"][t]): rank
         for m in board["models"] for t, rank in m["rank"].items()
     }  # fmt: skip
-    assert sorted(tables.ceilings.trace) == sorted(board["ceiling"])
-    assert len(tables.refused) == len(board["refused"])
+    assert tables.ceilings.max_predictability.tolist() == [0.5, 0.6, 0.7, 0.8]
+    assert tables.refused.model.tolist() == ["stale"] * len(traces)
+    assert tables.failed[["model", "trace", "seed"]].values.tolist() == [["last", traces[0], 1]]
 
 
 def test_importing_the_api_and_loading_imports_no_model_library(stored):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from benchmark.core.paths import leaderboard_dir
 from benchmark.data.manifest import MANIFEST_VERSION, load_manifest
 from benchmark.data.splits import SPLIT_VERSION
 from benchmark.results import schema
-from benchmark.results.store import STATUS_OK, Stored, read_results, stored_predictions
+from benchmark.results.store import Stored, read_results, stored_predictions
 
 RESULT_COLUMNS = (
     "model", "variant", "trace", "seed", "metric", "target", "value", "low", "high",
@@ -58,13 +57,14 @@ def variant(result: dict[str, Any]) -> str:
     return "tuned" if any(source != "default" for source in sources) else "default"
 
 
-def _cell_status(accepted: Iterable[Stored]) -> dict[tuple[str, str, str], str]:
-    """The board's rule for a (model, variant, trace) cell: failed if any of its runs failed."""
-    status: dict[tuple[str, str, str], str] = {}
-    for s in accepted:
-        key = (s.model, variant(s.result), s.trace)
-        status[key] = STATUS_OK if s.ok and status.get(key, STATUS_OK) == STATUS_OK else "failed"
-    return status
+def _cell_status(
+    accepted: list[Stored], refused: list[dict], data_root: Path | None
+) -> dict[tuple[str, str], str]:
+    """Each (model, trace) cell's status as the board decides it (failed if any run failed)."""
+    from benchmark.reporting.assemble import make_board
+
+    board = make_board(accepted, refused, load_manifest(data_root))
+    return {(r.model, t): c.status for r in board.models for t, c in r.per_trace.items()}
 
 
 def load_results(
@@ -77,8 +77,8 @@ def load_results(
     run's own. A failed run is one row with no metric. Stale results are left out (they are in
     `load_board().refused`).
     """
-    accepted, _ = _accepted(_path(root), _path(data_root))
-    cells = _cell_status(accepted)
+    accepted, refused = _accepted(_path(root), _path(data_root))
+    cells = _cell_status(accepted, refused, _path(data_root))
     rows = []
     for s in accepted:
         r = s.result
@@ -87,7 +87,7 @@ def load_results(
             "variant": variant(r),
             "trace": s.trace,
             "seed": s.seed,
-            "status": cells[(s.model, variant(r), s.trace)],
+            "status": cells[(s.model, s.trace)],
             "run_status": r.get("status"),
             "params_hash": params_hash(r.get("params")),
             "data_sha256": r.get("data_sha256"),
