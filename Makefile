@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 1
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 
-.PHONY: test leaderboard leaderboard-quick lint venv figures perf clean
+.PHONY: test leaderboard leaderboard-quick lint venv figures perf clean mutation
 
 venv: $(STAMP)
 
@@ -42,3 +42,10 @@ perf: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Mutation testing (mutmut) of the scoring, data and reference code, per group of
+# [tool.kernel-oracle.mutation] in pyproject.toml; not part of `make test` (minutes per group).
+# `make mutation MUTATE="splits submissions"` runs some groups; prints survival rate and survivors.
+MUTATION_JOBS ?= $(JOBS)
+mutation: $(STAMP)
+	$(BIN)/python tests/mutation.py --jobs $(MUTATION_JOBS) $(MUTATE)

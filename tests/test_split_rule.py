@@ -89,7 +89,8 @@ def test_write_and_read_round_trip_and_version(tmp_path) -> None:
     assert read_splits(path) == {"t": split}
     obj["version"] = 1
     path.write_text(json.dumps(obj))
-    with pytest.raises(ValueError, match="split version 1, this code reads 2"):
+    stale = "split version 1, this code reads 2; regenerate it with `kernel-oracle prepare`"
+    with pytest.raises(ValueError, match=stale):
         read_splits(path)
     with pytest.raises(FileNotFoundError, match="no split file"):
         read_splits(tmp_path / "absent.json")

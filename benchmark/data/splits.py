@@ -62,7 +62,7 @@ def _frequent(values: pd.Series, min_count: int) -> list[str]:
     counts = values.value_counts()
     counts = counts[counts >= min_count]
     frame = pd.DataFrame({"value": counts.index.astype(str), "count": counts.to_numpy()})
-    frame = frame.sort_values(["count", "value"], ascending=[False, True], kind="mergesort")
+    frame = frame.sort_values(["count", "value"], ascending=[False, True])  # values are unique
     return [v for v in frame["value"] if v != OTHER]
 
 
