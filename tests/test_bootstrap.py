@@ -10,11 +10,15 @@ import pytest
 from benchmark.scoring.bootstrap import (
     block_length,
     block_sums,
+    class_indicator,
     coverage,
+    from_totals,
     intervals,
+    mean_matrix,
     paired_interval,
     paired_intervals,
     resample_starts,
+    weighted,
 )
 from benchmark.scoring.metrics import METRICS, contributions
 
@@ -75,7 +79,7 @@ def test_intervals_equal_the_reference_computation() -> None:
         for j in range(len(starts)):
             rows = np.concatenate([np.arange(s, s + block) for s in starts[j]])
             weights = np.bincount(rows, minlength=c.n).astype(float)[None, :]
-            for name, value in c.weighted(weights).items():
+            for name, value in weighted(c, weights).items():
                 draws.setdefault(name, []).append(float(value[0]))
     for name, iv in got.items():
         low, high = np.quantile(draws[name], [0.025, 0.975])
@@ -109,9 +113,9 @@ def test_fast_path_equals_reweighting_by_coverage() -> None:
     block = block_length(c.n)
     starts = next(resample_starts(c.n, 20, block=block, seed=3))
     cover = coverage(starts, c.n, block)
-    reference = c.weighted(cover)
-    sums = block_sums(c.mean_matrix, block)[starts].sum(axis=1)
-    fast = c.from_totals(sums, np.asarray(cover @ c.indicator), cover.sum(axis=1))
+    reference = weighted(c, cover)
+    sums = block_sums(mean_matrix(c), block)[starts].sum(axis=1)
+    fast = from_totals(c, sums, np.asarray(cover @ class_indicator(c)), cover.sum(axis=1))
     for name in c.names:
         assert fast[name] == pytest.approx(reference[name], rel=1e-12)
     # and the reweighting equals scoring the concatenated blocks directly (one resample)

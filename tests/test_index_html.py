@@ -74,7 +74,7 @@ def row_models(dom: str) -> list[str]:
 def test_one_row_per_model(page, tmp_path):
     out, board = page
     rows = row_models(dump(out / "trapped.html", "", tmp_path))
-    assert sorted(rows) == sorted(m["model"] for m in board["models"])
+    assert sorted(rows) == sorted(m.model for m in board.models)
     assert len(rows) == len(set(rows)) == 8
 
 

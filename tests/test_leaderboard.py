@@ -206,15 +206,15 @@ def test_quick_profile_end_to_end_with_an_unloadable_registered_model(tmp_path, 
     out, data_root = profile.out, planned.data_root
     board = lb.build(out, out, data_root)
     assert out == tmp_path / "quick" and not (tmp_path / "lb").exists()
-    assert board["traces"] == ["syn"]  # the first trace only, cut to QUICK_RUNS runs
+    assert board.traces == ["syn"]  # the first trace only, cut to the excerpt's runs
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     assert manifest["traces"]["syn"]["runs"] == 2500
     by_name = _models(board)
-    assert by_name["majority"]["status"] == "ok" and by_name["markov"]["rank"]["task"] == 1
+    assert by_name["majority"].status == "ok" and by_name["markov"].rank["task"] == 1
     ghost = by_name["ghost"]
-    assert ghost["status"] == "failed" and ghost["per_trace"]["syn"]["status"] == "failed"
+    assert ghost.status == "failed" and ghost.per_trace["syn"].status == "failed"
     # (the worker process does not see this test's registry patch, so its error is either)
-    error = next(f["error"] for f in board["failed"] if f["model"] == "ghost")
+    error = next(f.error for f in board.failed if f.model == "ghost")
     assert "ModuleNotFoundError" in error or "Unknown model 'ghost'" in error
     for name in OUTPUTS:
         assert (out / name).stat().st_size > 0

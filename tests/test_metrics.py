@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+from benchmark.scoring.bootstrap import weighted
 from benchmark.scoring.metrics import (
     DELTA_METRICS,
     LOG_LOSS_EPS,
@@ -18,7 +19,6 @@ from benchmark.scoring.metrics import (
     contributions,
     delta_contributions,
     macro_f1_from_counts,
-    mean_across,
     score,
     score_delta,
     score_task,
@@ -244,16 +244,16 @@ def test_weighted_with_unit_weights_equals_values() -> None:
     true = rng.exponential(10.0, 400)
     c = contributions(y_true=y, proba=proba, true_us=true, pred_us=true + 1.0, sigma_us=3.0)
     values = c.values()
-    weighted = c.weighted(np.ones((2, 400)))
+    unit = weighted(c, np.ones((2, 400)))
     for name, v in values.items():
-        assert weighted[name] == pytest.approx([v, v])
+        assert unit[name] == pytest.approx([v, v])
     # integer weights = repeating positions
     w = rng.integers(0, 3, 400)
     rep = np.repeat(np.arange(400), w)
     again = contributions(
         y_true=y[rep], proba=proba[rep], true_us=true[rep], pred_us=true[rep] + 1.0, sigma_us=3.0
     ).values()
-    for name, v in c.weighted(w[None, :].astype(float)).items():
+    for name, v in weighted(c, w[None, :].astype(float)).items():
         assert v[0] == pytest.approx(again[name])
 
 
@@ -279,12 +279,6 @@ def test_score_over_both_and_merge() -> None:
         c.merge(delta_contributions(t, t, 1.0))
     with pytest.raises(ValueError, match="positions"):
         c.merge(Contributions(3))
-
-
-def test_mean_across_traces_is_unweighted() -> None:
-    out = mean_across([{"acc": 0.5, "mse_z": 1.0}, {"acc": 1.0}, {"acc": 0.0, "mse_z": 3.0}])
-    assert out == {"acc": 0.5}
-    assert mean_across([]) == {}
 
 
 # -- validation ---------------------------------------------------------------------------------
@@ -351,7 +345,7 @@ def test_macro_f1_with_fixed_labels() -> None:
     # a reweighting that drops class 2 keeps it in the average as F1 = 0
     w = np.array([[1.0, 1.0, 1.0, 0.0]])
     expected = skm.f1_score(y[:3], pred[:3], average="macro", labels=[0, 1, 2], zero_division=0)
-    assert c.weighted(w)["macro_f1"][0] == pytest.approx(expected)
+    assert weighted(c, w)["macro_f1"][0] == pytest.approx(expected)
 
 
 def test_metric_facts_live_in_one_table() -> None:
@@ -384,3 +378,15 @@ def test_throughput_benchmark_times_the_sizes_it_was_asked_for() -> None:
     inputs = synthetic_predictions(5000, 10, seed=3)
     hit = np.argmax(inputs["proba"], axis=1) == inputs["y_true"]
     assert hit.mean() > 0.5
+
+
+def test_top1_contributions_from_stored_argmax_ids() -> None:
+    from benchmark.scoring.metrics import top1_contributions
+
+    y = np.array([0, 1, 2, 2, 1])
+    pred = np.array([0, 2, 2, 2, 0])
+    c = top1_contributions(y, pred, n_classes=3)
+    # hits at 0, 2, 3 -> 3/5; F1: class 0 2*1/(2+1), class 1 0, class 2 2*2/(3+2)
+    assert c.values() == pytest.approx({"acc": 0.6, "macro_f1": (2 / 3 + 0 + 4 / 5) / 3})
+    with pytest.raises(MetricInputError, match="outside the vocabulary"):
+        top1_contributions(y, np.array([0, 1, 2, 3, 0]), n_classes=3)

@@ -26,7 +26,7 @@ Implementation (1,000 resamples of all metrics on 100k positions take about a se
 * macro_f1: per-class counts are not a mean, so each resample becomes a weight per position (how
   many of its blocks cover it: a difference array, +1 at each start and -1 where the block ends,
   summed cumulatively; `coverage`) and the weighted class counts are that weight matrix times a
-  sparse per-position class indicator (`Contributions.indicator`).
+  sparse per-position class indicator (`class_indicator`).
 * resamples are processed in chunks (about 1.5M weights each, so the buffers stay small); the
   draws do not depend on the chunk size.
 
@@ -41,12 +41,82 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from benchmark.scoring.metrics import METRICS, Contributions
+from benchmark.scoring.metrics import METRICS, Contributions, macro_f1_from_counts
 
 N_RESAMPLES = 1000
 SEED = 0
 LEVEL = 0.95
 CHUNK_WEIGHTS = 1_500_000  # about this many per-position weights per chunk of resamples
+
+
+# --------------------------------------------------------------------------------------------
+# Reweighting: a metric under any weights of the positions, from per-position ingredients
+# --------------------------------------------------------------------------------------------
+def mean_names(contrib: Contributions) -> tuple[str, ...]:
+    """The mean-type metrics of `contrib` (every available one except macro_f1)."""
+    return tuple(n for n in contrib.names if n != "macro_f1")
+
+
+def mean_matrix(contrib: Contributions) -> np.ndarray:
+    """float64[k, n]: row r is the per-position contribution of `mean_names(contrib)[r]`."""
+    names = mean_names(contrib)
+    if not names:
+        return np.zeros((0, contrib.n))
+    return np.ascontiguousarray(np.stack([contrib.columns[n] for n in names]))
+
+
+def class_indicator(contrib: Contributions):
+    """Sparse float64[n, 3V] per-position class indicator for macro_f1.
+
+    Columns [0, V): true positive of that class, [V, 2V): predicted as that class,
+    [2V, 3V): truly that class. A weight row vector times it gives weighted class counts.
+    """
+    from scipy import sparse
+
+    if contrib.pred is None or contrib.true is None:
+        raise ValueError("no task predictions in these contributions")
+    v, n, pred, true = contrib.n_classes, contrib.n, contrib.pred, contrib.true
+    hit = np.flatnonzero(pred == true)
+    cols = np.concatenate([true[hit], v + pred, 2 * v + true])
+    rows = np.concatenate([hit, np.arange(n), np.arange(n)])
+    data = np.ones(len(rows), dtype=np.float64)
+    return sparse.csr_matrix((data, (rows, cols)), shape=(n, 3 * v))
+
+
+def from_totals(contrib: Contributions, sums, counts, total) -> dict[str, np.ndarray]:
+    """Metrics of `m` reweightings from their totals.
+
+    `sums`: float[m, k] weighted sums of `mean_matrix` rows; `counts`: float[m, 3V] weighted
+    class counts (`weights @ class_indicator`; None leaves macro_f1 out); `total`: float[m]
+    sum of the weights. Returns {metric: float64[m]}.
+    """
+    out: dict[str, np.ndarray] = {}
+    total = np.asarray(total, dtype=np.float64)
+    for r, name in enumerate(mean_names(contrib)):
+        out[name] = np.asarray(sums[:, r], dtype=np.float64) / total
+    if contrib.pred is not None and counts is not None:
+        v = contrib.n_classes
+        c = np.asarray(counts, dtype=np.float64).T
+        out["macro_f1"] = macro_f1_from_counts(
+            c[:v], c[v : 2 * v], c[2 * v :], labels=contrib.labels
+        )
+    return {n: out[n] for n in contrib.names if n in out}
+
+
+def weighted(contrib: Contributions, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Each metric under `m` reweightings of the positions at once (the reference path).
+
+    `weights` is float[m, n] (row j: how many times each position is drawn in resample j);
+    returns {metric: float64[m]}.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.ndim != 2 or weights.shape[1] != contrib.n:
+        raise ValueError(f"weights must be float[m, {contrib.n}], got shape {weights.shape}")
+    sums = weights @ mean_matrix(contrib).T
+    counts = None
+    if contrib.pred is not None:
+        counts = np.asarray(class_indicator(contrib).T @ weights.T).T
+    return from_totals(contrib, sums, counts, weights.sum(axis=1))
 
 
 def block_length(n: int) -> int:
@@ -210,18 +280,21 @@ def _draws(
         raise ValueError("n_resamples must be at least 1")
     n = contribs[0].n
     length = _length(n, block)
-    sums_by_start = [block_sums(c.mean_matrix, length) for c in contribs]
+    sums_by_start = [block_sums(mean_matrix(c), length) for c in contribs]
     need_counts = "macro_f1" in names
+    indicators = [class_indicator(c) if need_counts else None for c in contribs]
     total_size = float(math.ceil(n / length) * length)
     parts: list[dict[str, list[np.ndarray]]] = [{} for _ in contribs]
     for starts in resample_starts(n, n_resamples, block=length, seed=seed):
         m = len(starts)
         cover = coverage(starts, n, length) if need_counts else None
         total = np.full(m, total_size)
-        for c, per_start, acc in zip(contribs, sums_by_start, parts, strict=True):
+        for c, per_start, indicator, acc in zip(
+            contribs, sums_by_start, indicators, parts, strict=True
+        ):
             sums = per_start[starts].sum(axis=1)
-            counts = np.asarray(cover @ c.indicator) if need_counts else None
-            for name, vals in c.from_totals(sums, counts, total).items():
+            counts = np.asarray(cover @ indicator) if need_counts else None
+            for name, vals in from_totals(c, sums, counts, total).items():
                 if name in names:
                     acc.setdefault(name, []).append(vals)
     return [{k: np.concatenate(v) for k, v in acc.items()} for acc in parts]

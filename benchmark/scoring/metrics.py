@@ -35,7 +35,7 @@ Conventions (also in the README):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -204,70 +204,6 @@ class Contributions:
         _, n_pred, n_true = self.class_counts()
         return (n_pred + n_true) > 0
 
-    @cached_property
-    def mean_names(self) -> tuple[str, ...]:
-        """The mean-type metrics (every available one except macro_f1)."""
-        return tuple(n for n in self.names if n != "macro_f1")
-
-    @cached_property
-    def mean_matrix(self) -> np.ndarray:
-        """float64[k, n]: row r is the per-position contribution of `mean_names[r]`."""
-        if not self.mean_names:
-            return np.zeros((0, self.n))
-        return np.ascontiguousarray(np.stack([self.columns[n] for n in self.mean_names]))
-
-    @cached_property
-    def indicator(self):
-        """Sparse float64[n, 3V] per-position class indicator for macro_f1.
-
-        Columns [0, V): true positive of that class, [V, 2V): predicted as that class,
-        [2V, 3V): truly that class. A weight row vector times it gives weighted class counts.
-        """
-        from scipy import sparse
-
-        if self.pred is None or self.true is None:
-            raise ValueError("no task predictions in these contributions")
-        v, n = self.n_classes, self.n
-        hit = np.flatnonzero(self.pred == self.true)
-        cols = np.concatenate([self.true[hit], v + self.pred, 2 * v + self.true])
-        rows = np.concatenate([hit, np.arange(n), np.arange(n)])
-        data = np.ones(len(rows), dtype=np.float64)
-        return sparse.csr_matrix((data, (rows, cols)), shape=(n, 3 * v))
-
-    def from_totals(self, sums, counts, total) -> dict[str, np.ndarray]:
-        """Metrics of `m` reweightings from their totals.
-
-        `sums`: float[m, k] weighted sums of `mean_matrix` rows; `counts`: float[m, 3V] weighted
-        class counts (`weights @ indicator`; None leaves macro_f1 out); `total`: float[m]
-        sum of the weights. Returns {metric: float64[m]}.
-        """
-        out: dict[str, np.ndarray] = {}
-        total = np.asarray(total, dtype=np.float64)
-        for r, name in enumerate(self.mean_names):
-            out[name] = np.asarray(sums[:, r], dtype=np.float64) / total
-        if self.pred is not None and counts is not None:
-            v = self.n_classes
-            c = np.asarray(counts, dtype=np.float64).T
-            out["macro_f1"] = macro_f1_from_counts(
-                c[:v], c[v : 2 * v], c[2 * v :], labels=self.labels
-            )
-        return {n: out[n] for n in self.names if n in out}
-
-    def weighted(self, weights: np.ndarray) -> dict[str, np.ndarray]:
-        """Each metric under `m` reweightings of the positions at once (the reference path).
-
-        `weights` is float[m, n] (row j: how many times each position is drawn in resample j);
-        returns {metric: float64[m]}.
-        """
-        weights = np.asarray(weights, dtype=np.float64)
-        if weights.ndim != 2 or weights.shape[1] != self.n:
-            raise ValueError(f"weights must be float[m, {self.n}], got shape {weights.shape}")
-        sums = weights @ self.mean_matrix.T
-        counts = None
-        if self.pred is not None:
-            counts = np.asarray(self.indicator.T @ weights.T).T
-        return self.from_totals(sums, counts, weights.sum(axis=1))
-
     def merge(self, other: Contributions) -> Contributions:
         """Task and delta contributions of one model on the same positions, together."""
         if other.n != self.n:
@@ -392,13 +328,32 @@ def task_contributions(
         at_least = np.count_nonzero(block >= pt[:, None], axis=1)
         topk[a:b] = (pb == yb) | (at_least <= TOP_K)
 
-    hit = top1 == y
-    columns: dict[str, np.ndarray] = {"acc": hit.astype(np.float64)}
-    if with_comm:
-        columns["acc_comm"] = (hit | (tc[top1] == cc)).astype(np.float64)
+    columns = dict(_top1_columns(y, top1, tc if with_comm else None, cc if with_comm else None))
     columns["top3"] = topk.astype(np.float64)
     columns["log_loss"] = -np.log(np.clip(p_true, LOG_LOSS_EPS, 1.0))
     return Contributions(n, columns, pred=top1, true=y, n_classes=v)
+
+
+def _top1_columns(y, top1, task_comm, true_comm) -> dict[str, np.ndarray]:
+    """acc (and acc_comm when the comm ids are given) of top-1 predictions, per position."""
+    hit = top1 == y
+    columns = {"acc": hit.astype(np.float64)}
+    if task_comm is not None:
+        columns["acc_comm"] = (hit | (task_comm[top1] == true_comm)).astype(np.float64)
+    return columns
+
+
+def top1_contributions(y_true, pred, n_classes: int) -> Contributions:
+    """acc and macro_f1 of top-1 predictions alone (stored argmax task ids, without their
+    probabilities): what a board comparison needs from a results store."""
+    y = _as_int_vector(y_true, "y_true")
+    p = _as_int_vector(pred, "pred", len(y))
+    for name, ids in (("y_true", y), ("pred", p)):
+        if len(ids) and (ids.min() < 0 or ids.max() >= n_classes):
+            raise MetricInputError(f"{name} holds ids outside the vocabulary [0, {n_classes})")
+    return Contributions(
+        len(y), _top1_columns(y, p, None, None), pred=p, true=y, n_classes=n_classes
+    )
 
 
 def delta_contributions(true_us, pred_us, sigma_us: float) -> Contributions:
@@ -472,12 +427,3 @@ def score_delta(true_us, pred_us, sigma_us: float) -> dict[str, float]:
 def score(**inputs) -> dict[str, float]:
     """Every metric the inputs allow; keywords as in `contributions`."""
     return contributions(**inputs).values()
-
-
-def mean_across(scores: Iterable[Mapping[str, float]]) -> dict[str, float]:
-    """Unweighted mean of each metric over traces (README §5); metrics not in all are left out."""
-    scores = list(scores)
-    if not scores:
-        return {}
-    common = [n for n in METRICS if all(n in s for s in scores)]
-    return {n: float(np.mean([s[n] for s in scores])) for n in common}
