@@ -165,7 +165,9 @@ def test_load_board_tables_match_the_board_json(stored, tmp_path):
     assert {(r.model, r.trace): r.value for r in acc.itertuples() if r.trace != api.MEAN} == (
         pytest.approx(expected)
     )
-    assert set(tables.scores[tables.scores.model == "last"].status) == {"failed"}
+    last = tables.scores[tables.scores.model == "last"]
+    assert traces[0] not in set(last.trace) and api.MEAN not in set(last.trace)  # failed cell
+    assert tables.models.set_index("model").status.to_dict() == {"constant": "ok", "last": "failed"}
     means = tables.scores[(tables.scores.trace == api.MEAN) & tables.scores["rank"].notna()]
     assert {(r.model, r.metric): r.rank for r in means.itertuples()} == {
         (m["model"], board["main_metric"][t]): rank

@@ -40,10 +40,10 @@ def test_each_schema_is_valid_json_schema_2020_12_and_ships_in_the_package(kind)
 
 
 def test_schema_versions_are_the_codes_constants_and_listed_in_the_changelog():
-    from benchmark.reporting import board
+    from benchmark.reporting import boardtypes
 
     assert schema.schema_version("result") == store.SCHEMA_VERSION
-    assert schema.schema_version("board") == board.BOARD_SCHEMA
+    assert schema.schema_version("board") == boardtypes.BOARD_SCHEMA
     assert schema.schema_version("params") == getattr(store, "PARAMS_SCHEMA_VERSION", 1)
     changelog = (schema.schema_path("result").parent / "CHANGELOG.md").read_text()
     for kind in schema.KINDS:
@@ -129,17 +129,21 @@ def test_invalid_json_and_unsupported_keywords_are_clear_errors(tmp_path, monkey
         schema.errors(1, {"multipleOf": 2}, {})
 
 
-def test_what_the_harness_writes_validates_ok_and_failed(tmp_path):
-    from benchmark.data.manifest import trace_names
-    from benchmark.running.harness import evaluate, plan
+def test_what_the_runner_writes_validates_ok_and_failed(tmp_path):
+    from dataclasses import replace
 
-    trace = trace_names()[0]
-    specs = plan([f"{TOY}:RaisesInFit"], [trace], 1, max_test_positions=300, online_steps=10)
-    specs += plan(["majority"], [trace], 1, max_test_positions=300, online_steps=10)
-    results = evaluate(specs, tmp_path, quiet=True)
+    from benchmark.data.manifest import trace_names
+    from benchmark.running import runner
+    from benchmark.running.profiles import make_profile, make_quick_data
+
+    data = make_quick_data(None, tmp_path / "data", [trace_names()[0]], 3000)
+    profile = replace(make_profile(holdout=data, out=tmp_path / "out", timeout_s=120),
+                      online_steps=20)  # fmt: skip
+    planned = runner.plan([f"{TOY}:RaisesInFit", "majority"], None, profile)
+    results = runner.run(planned.specs, profile.out)
     assert [r["status"] for r in results] == ["failed", "ok"]
-    written = sorted((tmp_path / "results").glob("*/*/seed*.json"))
-    assert len(written) == 2
+    written = sorted((profile.out / "results").glob("*/*/seed*.json"))
+    assert [p.name for p in written] == ["seed0.json", "seed0.failed.json"]
     for path in written:
         obj = schema.load(path, "result")
         assert jsonschema_errors(obj, "result") == []

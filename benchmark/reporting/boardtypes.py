@@ -135,7 +135,7 @@ class Board:
     def to_json(self) -> dict[str, Any]:
         """leaderboard.json: the board, with the metric facts it was built with."""
         return {
-            "schema": BOARD_SCHEMA,
+            "schema_version": BOARD_SCHEMA,
             "traces": list(self.traces),
             "data_sha256": dict(self.data_sha256),
             "split_version": self.split_version,
