@@ -146,7 +146,8 @@ def _refuse(token: str) -> None:
 
 def test_probabilities_that_do_not_sum_to_one_fail_the_run(data, tmp_path):
     (result,) = _run([f"{MODELS}:BadProba"], data, tmp_path)
-    assert result["status"] == "failed" and "sum to 2" in result["error"]["message"]
+    assert result["status"] == "failed" and result["error"]["type"] == "MetricInputError"
+    assert result["error"]["message"].startswith("proba row 0: probabilities")
 
 
 # -- integrity ---------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ def test_a_file_model_named_like_a_registered_model_is_refused(data, tmp_path):
 def test_a_model_file_that_fails_to_import_is_one_line_error(data, tmp_path):
     path = tmp_path / "broken.py"
     path.write_text("def oops(:\n")
-    with pytest.raises(UnknownModelError, match=r"cannot be imported \(SyntaxError"):
+    with pytest.raises(UnknownModelError, match=r"broken\.py:1: syntax error"):
         runner.plan([f"{path}:Model"], None, _profile(data, tmp_path))
 
 

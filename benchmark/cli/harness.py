@@ -32,7 +32,7 @@ def fail(message: object, code: int = 2) -> typer.Exit:
     if isinstance(message, KeyError) and message.args:  # KeyError's str() adds quotes
         message = message.args[0]
     text = str(message).strip().splitlines() or ["unknown error"]
-    err.print(f"error: {text[0]}")
+    err.print(f"error: {text[0]}", soft_wrap=True)  # one line, however long
     return typer.Exit(code)
 
 

@@ -223,14 +223,15 @@ def run_facts(threads: int) -> dict[str, Any]:
 
 # -- one run ------------------------------------------------------------------------------------
 def _fit_predict(
-    cls: type[Predictor],
     params: dict[str, Any],
     truth: Runs,
     positions: np.ndarray,
     targets: list[str],
     spec: RunSpec,
 ) -> tuple[Predictor, Prediction, dict[str, Any]]:
-    model = cls(**params)
+    from benchmark.running.registry import build_model
+
+    model = build_model(spec.model, params)  # a registered entry's preset, then `params`
     t0 = time.perf_counter()
     model.fit(truth.train(), valid=truth.valid(), seed=spec.seed)  # fresh read-only copies
     fit_s = time.perf_counter() - t0
@@ -271,7 +272,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     curves: dict[str, Any] = {}
     groups = _param_groups({t: spec.params.get(t, {}) for t in cls.targets})
     for group_targets, params in groups:
-        model, pred, group_costs = _fit_predict(cls, params, truth, positions, group_targets, spec)
+        model, pred, group_costs = _fit_predict(params, truth, positions, group_targets, spec)
         if TASK in group_targets:
             task_proba = np.array(pred.task_proba, dtype=np.float32)
         if DELTA in group_targets:

@@ -16,7 +16,7 @@ from benchmark.core.threads import apply_threads
 from benchmark.data.dataset import runs_from_frame
 from benchmark.data.manifest import read_run_table, trace_names
 from benchmark.running.harness import online_latency
-from benchmark.running.registry import registered
+from benchmark.running.registry import build_model, registered
 from benchmark.running.runner import resolve
 from benchmark.scoring.throughput import throughput_benchmark
 
@@ -31,9 +31,9 @@ def model_latencies(
     rows = []
     apply_threads()
     for name in models:
-        cls, _ = resolve(name)
+        resolve(name)  # a one-line error for a bad name or file
         t0 = time.perf_counter()
-        model = cls().fit(runs.train(), valid=runs.valid(), seed=0)
+        model = build_model(name).fit(runs.train(), valid=runs.valid(), seed=0)
         fit_s = time.perf_counter() - t0
         latency = online_latency(model, runs, runs.split.test[0], steps)
         rows.append({"model": name, "fit_s": fit_s, **latency})

@@ -77,19 +77,11 @@ def is_reference(cls: type[Predictor], label: str) -> bool:
 
 
 def resolve(model: str) -> tuple[type[Predictor], str]:
-    """(class, label) of a model name; a file or module that fails to import, or a label that
-    is unsafe as a folder name or would take a registered model's results, is a one-line error."""
+    """(class, label) of a model name; a label that is unsafe as a folder name or would take a
+    registered model's results is a one-line error (as is a file that fails to import)."""
     from benchmark.running.registry import UnknownModelError, get_model_class, model_label
 
-    try:
-        cls = get_model_class(model)
-    except UnknownModelError:
-        raise
-    except Exception as error:  # a submitted file may raise anything while it is imported
-        first = (str(error).strip().splitlines() or [""])[0][:200]
-        raise UnknownModelError(
-            f"{model}: cannot be imported ({type(error).__name__}: {first}); fix the file and retry"
-        ) from error
+    cls = get_model_class(model)  # a file that fails to import: a one-line error
     label = model_label(model, cls)
     store.check_name(label)
     registered = default_models()
