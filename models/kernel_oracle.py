@@ -81,6 +81,7 @@ class KernelOracleLSTM(Predictor):
     """The seed paper's model: two LSTMCells (51 units, float64), MSE on the next row, L-BFGS."""
 
     name = "kernel_oracle_lstm"
+    tags = frozenset({"neural", "stochastic"})
     trains_on_valid = False
     report_metric = ("valid_loss", False)
     fast_params: ClassVar[dict[str, Any]] = {

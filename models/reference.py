@@ -29,6 +29,7 @@ class Majority(Predictor):
     """The most frequent train+valid task (probabilities: train+valid frequencies); mean delta."""
 
     name = "majority"
+    tags = frozenset({"reference"})
     trains_on_valid = True
     context = 0
 
@@ -84,6 +85,7 @@ class Markov(Predictor):
     """
 
     name = "markov"
+    tags = frozenset({"reference"})
     trains_on_valid = True
 
     def __init__(self, *, order: int = 2, alpha: float = 0.05, min_count: int = 1) -> None:
@@ -222,6 +224,7 @@ class Ewma(Predictor):
     """
 
     name = "ewma"
+    tags = frozenset({"reference"})
     trains_on_valid = True
 
     def __init__(self, *, a: float = 0.5, order: int = 2, alpha: float = 0.05) -> None:

@@ -1,5 +1,9 @@
 """LSTM and GRU baselines: one recurrent predictor with `cell="lstm"|"gru"` (as darts does).
 
+`lstm` and `gru` are two registry presets of `RNNPredictor` (models/__init__.py PRESETS): the
+cell is a constructor parameter without a default, so a caller that forgets the preset gets a
+clear error instead of a silent LSTM (build them with `benchmark.running.registry.build_model`).
+
 Each run (row) enters the network as embeddings of its task, comm and end_state, its run length
 (log1p, standardized on the training rows) and its priority (scaled; -1 where unknown). The
 recurrent layers carry a hidden state from run to run; two heads read it after row `j - 1`:
@@ -18,7 +22,6 @@ step per run.
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 import os
 from typing import Any, ClassVar
@@ -108,6 +111,7 @@ class RNNPredictor(Predictor):
     """A recurrent network over runs, `cell="lstm"` or `"gru"`; predicts task and delta."""
 
     name = "rnn"
+    tags = frozenset({"neural", "stochastic"})
     trains_on_valid = False
     report_metric = ("valid_loss", False)
     fast_params: ClassVar[dict[str, Any]] = {
@@ -123,7 +127,7 @@ class RNNPredictor(Predictor):
     def __init__(
         self,
         *,
-        cell: str = "lstm",
+        cell: str,
         hidden_size: int = 64,
         num_layers: int = 1,
         task_dim: int = 16,
@@ -603,34 +607,3 @@ class _RNNOnline(OnlinePredictor):
                 n = np.tanh(gi[2 * hs :] + rz[:hs] * gh[2 * hs :])
                 self.h[k] = n + rz[hs:] * (self.h[k] - n)
         self._emit()
-
-
-def _init_with_cell(cell: str) -> Any:
-    """An `__init__` that only changes the default cell; its signature lists every parameter
-    (`get_params` and `clone` read the constructor's signature)."""
-    base = inspect.signature(RNNPredictor.__init__)
-
-    def __init__(self: RNNPredictor, **params: Any) -> None:
-        params.setdefault("cell", cell)
-        RNNPredictor.__init__(self, **params)
-
-    __init__.__signature__ = base.replace(  # type: ignore[attr-defined]
-        parameters=[
-            p.replace(default=cell) if p.name == "cell" else p for p in base.parameters.values()
-        ]
-    )
-    return __init__
-
-
-class LSTM(RNNPredictor):
-    """RNNPredictor with an LSTM cell (`cell="lstm"`)."""
-
-    name = "lstm"
-    __init__ = _init_with_cell("lstm")
-
-
-class GRU(RNNPredictor):
-    """RNNPredictor with a GRU cell (`cell="gru"`)."""
-
-    name = "gru"
-    __init__ = _init_with_cell("gru")

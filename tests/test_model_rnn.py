@@ -10,8 +10,9 @@ import torch
 
 from benchmark.running.conformance import check_predictor
 from benchmark.running.protocol import row_at
+from benchmark.running.registry import build_model, get_model_class, model_defaults
 from models.reference import Majority
-from models.rnn import GRU, LSTM, RNNPredictor, _GRUScan, _Net
+from models.rnn import CELLS, RNNPredictor, _GRUScan, _Net
 
 # Small but real: a few epochs over the excerpt's 2,100 training runs (a few seconds each).
 SMALL = {"hidden_size": 32, "window": 32, "batch_size": 16, "max_epochs": 20}
@@ -30,17 +31,17 @@ def majority_scores(excerpt):
     return _scores(Majority().fit(excerpt.train(), valid=excerpt.valid()), excerpt)
 
 
-@pytest.fixture(scope="module", params=[LSTM, GRU], ids=["lstm", "gru"])
+@pytest.fixture(scope="module", params=CELLS)
 def fitted(request, excerpt):
-    return request.param(**SMALL).fit(excerpt.train(), valid=excerpt.valid(), seed=0)
+    return RNNPredictor(cell=request.param, **SMALL).fit(excerpt.train(), valid=excerpt.valid())
 
 
 def test_beats_majority_on_both_targets(fitted, excerpt, majority_scores):
     acc, mse_z = _scores(fitted, excerpt)
     majority_acc, majority_mse_z = majority_scores
-    assert acc > majority_acc, f"{fitted.name}: acc {acc:.3f} <= majority {majority_acc:.3f}"
+    assert acc > majority_acc, f"{fitted.cell}: acc {acc:.3f} <= majority {majority_acc:.3f}"
     assert mse_z < majority_mse_z, (
-        f"{fitted.name}: mse_z {mse_z:.3f} >= majority {majority_mse_z:.3f}"
+        f"{fitted.cell}: mse_z {mse_z:.3f} >= majority {majority_mse_z:.3f}"
     )
 
 
@@ -56,14 +57,13 @@ def test_training_curve_recorded(fitted):
     assert fitted.best_epoch_ == curve["epoch"][int(np.argmin(curve["valid_loss"]))]
 
 
-@pytest.mark.parametrize("cls", [LSTM, GRU], ids=["lstm", "gru"])
-def test_same_seed_same_predictions(cls, excerpt):
+@pytest.mark.parametrize("cell", CELLS)
+def test_same_seed_same_predictions(cell, excerpt):
     params = {**SMALL, "max_epochs": 3}
     positions = excerpt.test_positions()
     train, valid = excerpt.train(), excerpt.valid()
-    runs = [
-        cls(**params).fit(train, valid=valid, seed=s).predict(excerpt, positions) for s in (7, 7, 8)
-    ]
+    fits = [RNNPredictor(cell=cell, **params).fit(train, valid=valid, seed=s) for s in (7, 7, 8)]
+    runs = [fit.predict(excerpt, positions) for fit in fits]
     assert np.array_equal(runs[0].task_proba, runs[1].task_proba)
     assert np.array_equal(runs[0].delta_us, runs[1].delta_us)
     assert not np.array_equal(runs[0].delta_us, runs[2].delta_us), "the seed changes nothing"
@@ -88,7 +88,8 @@ def test_online_steps_match_predict(cell, layers, excerpt):
 
 
 def test_online_from_empty_history_matches_first_position(excerpt):
-    model = GRU(**{**SMALL, "max_epochs": 1}).fit(excerpt.train(), valid=excerpt.valid())
+    model = RNNPredictor(cell="gru", **{**SMALL, "max_epochs": 1})
+    model.fit(excerpt.train(), valid=excerpt.valid())
     first = model.predict(excerpt, np.array([excerpt.start, excerpt.start + 1]))
     stream = model.online(excerpt.rows(excerpt.start, excerpt.start))
     proba, delta = stream.predict_next()
@@ -129,7 +130,8 @@ def test_predict_is_causal_and_chunked(excerpt, monkeypatch):
     """Chunking the pass changes nothing; a prediction at p ignores row p and later rows."""
     import models.rnn as rnn
 
-    model = LSTM(**{**SMALL, "max_epochs": 1}).fit(excerpt.train(), valid=excerpt.valid())
+    model = RNNPredictor(cell="lstm", **{**SMALL, "max_epochs": 1})
+    model.fit(excerpt.train(), valid=excerpt.valid())
     positions = np.array([excerpt.start, excerpt.start + 5, 2500, 2999])
     whole = model.predict(excerpt, positions)
     monkeypatch.setattr(rnn, "PREDICT_CHUNK", 97)
@@ -142,22 +144,31 @@ def test_predict_is_causal_and_chunked(excerpt, monkeypatch):
     )
 
 
-def test_params_and_subclasses():
-    assert LSTM().cell == "lstm" and GRU().cell == "gru"
-    assert LSTM.name == "lstm" and GRU.name == "gru"
-    gru = GRU(hidden_size=48, lr=0.002)
+def test_lstm_and_gru_are_presets_of_one_class():
+    """One class; the registry's presets fix the cell (darts' RNNModel(model=...))."""
+    assert get_model_class("lstm") is get_model_class("gru") is RNNPredictor
+    assert build_model("lstm").cell == "lstm" and build_model("gru").cell == "gru"
+    assert model_defaults("gru")["cell"] == "gru" and model_defaults("gru")["hidden_size"] == 64
+    gru = build_model("gru", {"hidden_size": 48, "lr": 0.002})
     params = gru.get_params()
     assert params["cell"] == "gru" and params["hidden_size"] == 48 and params["lr"] == 0.002
-    assert set(params) == set(RNNPredictor().get_params())
     assert gru.clone().get_params() == params
+    with pytest.raises(ValueError, match=r"fixes cell='gru'"):
+        build_model("gru", {"cell": "lstm"})
+
+
+def test_the_cell_has_no_silent_default():
+    with pytest.raises(TypeError, match="cell"):
+        RNNPredictor(hidden_size=32)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        GRU(64)  # keyword-only
+        RNNPredictor("lstm")  # type: ignore[misc]  # keyword-only
     with pytest.raises(ValueError, match="cell"):
         RNNPredictor(cell="rnn").fit(None)  # type: ignore[arg-type]
 
 
 def test_pickle_keeps_predictions_and_online(excerpt):
-    model = GRU(**{**SMALL, "max_epochs": 1}).fit(excerpt.train(), valid=excerpt.valid())
+    model = RNNPredictor(cell="gru", **{**SMALL, "max_epochs": 1})
+    model.fit(excerpt.train(), valid=excerpt.valid())
     restored = pickle.loads(pickle.dumps(model))
     start = excerpt.split.test[0]
     a = model.online(excerpt.rows(excerpt.start, start)).predict_next()
@@ -169,12 +180,13 @@ def test_search_space_samples():
     optuna = pytest.importorskip("optuna")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(5):
-        params = LSTM.search_space(study.ask())
-        model = LSTM(**params)
+        params = RNNPredictor.search_space(study.ask())
+        model = build_model("lstm", params)
         assert model.get_params()["hidden_size"] in (32, 64, 128, 256)
 
 
-@pytest.mark.parametrize("cls", [LSTM, GRU], ids=["lstm", "gru"])
-def test_conformance_suite(cls, excerpt):
-    failed = [r for r in check_predictor(cls(**cls.fast_params), excerpt) if not r.passed]
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+def test_conformance_suite(name, excerpt):
+    model = build_model(name, RNNPredictor.fast_params)
+    failed = [r for r in check_predictor(model, excerpt) if not r.passed]
     assert not failed, failed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.running.protocol import BufferedOnline, NotFittedError, row_at
+from benchmark.running.protocol import BufferedOnline, NotFittedError, Predictor, row_at
 from models.reference import Markov
 
 
@@ -38,3 +38,28 @@ def test_the_default_buffered_online_path_equals_predict(excerpt):
         assert np.allclose(proba, batch.task_proba[k])
         assert delta == pytest.approx(batch.delta_us[k])
         stream.update(row_at(excerpt, start + k))
+
+
+class _Star(Predictor):
+    name = "star"
+
+    def __init__(self, *args, alpha: float = 1.0) -> None:
+        self.args, self.alpha = args, alpha
+
+    def fit(self, train, *, valid=None, seed=0, report=None):
+        return self
+
+    def predict(self, runs, positions):
+        raise NotImplementedError
+
+
+def test_a_constructor_with_varargs_is_refused_as_scikit_learn_does():
+    with pytest.raises(TypeError, match=r"_Star.__init__ takes \*args: .*keyword parameters only"):
+        _Star(alpha=2.0).get_params()
+
+
+def test_a_class_without_a_constructor_has_no_parameters():
+    class Bare(_Star):
+        __init__ = object.__init__  # type: ignore[assignment]
+
+    assert Bare().get_params() == {}

@@ -4,6 +4,7 @@
 * `fit(train, valid=valid, seed=...)` learns; fitted state ends in `_`.
 * `predict(runs, positions)` predicts the task and delta of each position `p` from rows `< p`.
 * `online(history)` gives a batch-1 streaming predictor: `predict_next()` then `update(row)`.
+* `tags` say what kind of model it is (`TAGS`); `stochastic` ones are evaluated over several seeds.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import abc
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -21,6 +22,12 @@ from benchmark.data.dataset import Runs
 TASK = "task"
 DELTA = "delta"
 TARGETS = frozenset({TASK, DELTA})
+
+# What a class may declare in `tags` (README §4, §6):
+#   reference  - a simple predictor every learned model must beat (its own board rows);
+#   neural     - a network (torch): heavy to import, slow to fit;
+#   stochastic - fitted by a seeded random procedure: evaluated over several seeds.
+TAGS = frozenset({"reference", "neural", "stochastic"})
 
 # Called by iterative models after each epoch / boosting round with the validation score, so
 # that a tuner can prune (it may raise to stop the fit). Lower-is-better or not is the tuner's
@@ -87,6 +94,7 @@ class Predictor(abc.ABC):
 
     name: ClassVar[str] = ""
     targets: ClassVar[frozenset[str]] = TARGETS
+    tags: ClassVar[frozenset[str]] = frozenset()  # a subset of TAGS
     # Rows of history a prediction depends on (None: unbounded). The default `online()` keeps
     # only this many rows, so models with a short context stream cheaply without overriding it.
     context: ClassVar[int | None] = None
@@ -100,12 +108,19 @@ class Predictor(abc.ABC):
     # -- parameters (scikit-learn's contract) --------------------------------------------
     @classmethod
     def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [
-            p.name
-            for p in sig.parameters.values()
-            if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
+        """The constructor's named parameters; `*args` / `**kwargs` are refused (as scikit-learn
+        does), since `get_params` and `clone` could not read such parameters back."""
+        if cls.__init__ is object.__init__:
+            return []
+        params = list(inspect.signature(cls.__init__).parameters.values())
+        for p in params:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                stars = "*" if p.kind is p.VAR_POSITIONAL else "**"
+                raise TypeError(
+                    f"{cls.__name__}.__init__ takes {stars}{p.name}: a Predictor's constructor "
+                    "takes named keyword parameters only (README §4); list each one"
+                )
+        return [p.name for p in params[1:] if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
     def get_params(self) -> dict[str, Any]:
         """The constructor parameters, read back from the attributes of the same names."""
@@ -214,8 +229,6 @@ class BufferedOnline(OnlinePredictor):
     def _flush(self) -> None:
         if not self._pending:
             return
-        from dataclasses import replace
-
         rows = self._pending
         self._pending = []
         fields = {name: np.array([getattr(r, name) for r in rows]) for name in RunRow._fields}

@@ -72,3 +72,19 @@ class LastTask(_Base):
         return Prediction(task_proba=proba, delta_us=runs.delta_us[local].astype(np.float64))
 
     context = 1
+
+
+class SeededNoise(LastTask):
+    """LastTask whose delta is scaled by a seeded random factor: a submitted model that declares
+    `stochastic`, so it is evaluated over several seeds like a built-in."""
+
+    name = "seeded_noise"
+    tags = frozenset({"stochastic"})
+
+    def fit(self, train: Runs, *, valid=None, seed: int = 0, report=None):
+        self.scale_ = float(np.random.default_rng(seed).uniform(0.5, 1.5))
+        return super().fit(train)
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        pred = super().predict(runs, positions)
+        return Prediction(task_proba=pred.task_proba, delta_us=pred.delta_us * self.scale_)
