@@ -44,7 +44,7 @@ def test_schema_versions_are_the_codes_constants_and_listed_in_the_changelog():
 
     assert schema.schema_version("result") == store.SCHEMA_VERSION
     assert schema.schema_version("board") == boardtypes.BOARD_SCHEMA
-    assert schema.schema_version("params") == getattr(store, "PARAMS_SCHEMA_VERSION", 1)
+    assert schema.schema_version("params") == store.PARAMS_SCHEMA_VERSION
     changelog = (schema.schema_path("result").parent / "CHANGELOG.md").read_text()
     for kind in schema.KINDS:
         section = changelog.split(f"\n## {kind}\n", 1)
@@ -147,3 +147,20 @@ def test_what_the_runner_writes_validates_ok_and_failed(tmp_path):
     for path in written:
         obj = schema.load(path, "result")
         assert jsonschema_errors(obj, "result") == []
+
+
+def test_what_tuning_writes_validates(tmp_path, monkeypatch):
+    from benchmark.data.manifest import trace_names
+    from benchmark.running import tuning
+    from benchmark.running.profiles import make_quick_data
+
+    trace = trace_names()[0]
+    data = make_quick_data(None, tmp_path / "data", [trace], 3000)
+    monkeypatch.setenv("KERNEL_ORACLE_DATA", str(data))
+    report = tuning.tune(
+        "tests.fixtures.tuning_models:Recorder", "task", traces=[trace], trials=2, quiet=True,
+        storage=f"sqlite:///{tmp_path / 'studies.db'}", leaderboard_root=tmp_path / "lb",
+    )  # fmt: skip
+    obj = schema.load(report.params_file, "params")
+    assert obj["schema_version"] == store.PARAMS_SCHEMA_VERSION
+    assert jsonschema_errors(obj, "params") == []

@@ -40,6 +40,7 @@ from benchmark.core.paths import REPO_ROOT, data_dir, leaderboard_dir
 from benchmark.data.splits import SPLIT_VERSION
 
 SCHEMA_VERSION = 1
+PARAMS_SCHEMA_VERSION = 1  # params files (benchmark/results/schemas/params.schema.json)
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 FAILED_SUFFIX = ".failed.json"

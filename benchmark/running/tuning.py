@@ -43,7 +43,7 @@ from benchmark.core.atomic import write_json
 from benchmark.data.dataset import Runs, load_trace
 from benchmark.data.manifest import trace_names, trace_sha256
 from benchmark.data.splits import SPLIT_VERSION
-from benchmark.results.store import git_commit, now_iso, package_versions
+from benchmark.results.store import PARAMS_SCHEMA_VERSION, git_commit, now_iso, package_versions
 from benchmark.running.harness import params_path
 from benchmark.running.protocol import DELTA, TASK, Predictor
 from benchmark.running.study_records import (
@@ -370,6 +370,7 @@ def tune(
     else:
         params = {}
     summary: dict[str, Any] = {
+        "schema_version": PARAMS_SCHEMA_VERSION,
         "model": label,
         "target": target,
         "params": params,
