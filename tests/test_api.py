@@ -124,6 +124,8 @@ def test_variant_and_params_hash_follow_the_recorded_parameters():
     tuned = _result("m", "t", 0, 0.5, params_source={"task": "leaderboard/params/m-task.json"})
     assert api.variant(tuned) == "tuned"
     assert api.variant(_result("m", "t", 0, 0.5)) == "default"
+    quick = _result("m", "t", 0, 0.5, params_source={"task": "fast_params (quick profile)"})
+    assert api.variant(quick) == "default"
     assert api.params_hash({"a": 1, "b": 2}) == api.params_hash({"b": 2, "a": 1})
     assert api.params_hash({"a": 1}) != api.params_hash({"a": 2})
 

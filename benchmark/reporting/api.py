@@ -50,11 +50,12 @@ def params_hash(params: Any) -> str:
 
 
 def variant(result: dict[str, Any]) -> str:
-    """`tuned` when any target's parameters came from a params file, else `default`."""
+    """`tuned` when any target's parameters came from a params file (`params_source` names a
+    .json file), else `default` (the constructor's defaults, or a profile's fast parameters)."""
     if result.get("variant"):
         return str(result["variant"])
     sources = (result.get("params_source") or {}).values()
-    return "tuned" if any(source != "default" for source in sources) else "default"
+    return "tuned" if any(str(source).endswith(".json") for source in sources) else "default"
 
 
 def _cell_status(
