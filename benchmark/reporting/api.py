@@ -38,9 +38,18 @@ IDENTITY = ("model", "trace", "seed")
 MEAN = "mean"  # the `trace` of a board row that is the mean over traces
 
 
-def _accepted(root: Path | None, data_root: Path | None) -> tuple[list[Stored], list[dict]]:
-    """(accepted results, refused entries) by the leaderboard's own reading rules."""
-    return read_results(root or leaderboard_dir(), load_manifest(data_root))
+def _read(
+    root: Path | None, data_root: Path | None
+) -> tuple[list[Stored], list[dict], dict[tuple[str, str], str]]:
+    """(accepted results, refused entries, each (model, trace) cell's status), all decided by
+    the leaderboard's own code: the store's reading rules and the board's cells."""
+    from benchmark.reporting.assemble import make_board
+
+    manifest = load_manifest(data_root)
+    accepted, refused = read_results(root or leaderboard_dir(), manifest)
+    board = make_board(accepted, refused, manifest)
+    cells = {(r.model, t): c.status for r in board.models for t, c in r.per_trace.items()}
+    return accepted, refused, cells
 
 
 def params_hash(params: Any) -> str:
@@ -58,16 +67,6 @@ def variant(result: dict[str, Any]) -> str:
     return "tuned" if any(str(source).endswith(".json") for source in sources) else "default"
 
 
-def _cell_status(
-    accepted: list[Stored], refused: list[dict], data_root: Path | None
-) -> dict[tuple[str, str], str]:
-    """Each (model, trace) cell's status as the board decides it (failed if any run failed)."""
-    from benchmark.reporting.assemble import make_board
-
-    board = make_board(accepted, refused, load_manifest(data_root))
-    return {(r.model, t): c.status for r in board.models for t, c in r.per_trace.items()}
-
-
 def load_results(
     root: str | Path | None = None, *, data_root: str | Path | None = None
 ) -> pd.DataFrame:
@@ -78,8 +77,7 @@ def load_results(
     run's own. A failed run is one row with no metric. Stale results are left out (they are in
     `load_board().refused`).
     """
-    accepted, refused = _accepted(_path(root), _path(data_root))
-    cells = _cell_status(accepted, refused, _path(data_root))
+    accepted, _, cells = _read(_path(root), _path(data_root))
     rows = []
     for s in accepted:
         r = s.result
@@ -120,32 +118,27 @@ def load_predictions(
     trace: str,
     seed: int = 0,
     *,
-    variant_name: str | None = None,
     root: str | Path | None = None,
     data_root: str | Path | None = None,
 ) -> pd.DataFrame:
     """One row per scored test position: `position` (row of the trace's parquet), predicted
     and true task (`pred_task`, `true_task` names; `*_task_id` vocabulary ids) and run length
     (`pred_delta_us`, `true_delta_us`). Columns of a target the model does not predict are
-    absent. A stale, failed or missing run is a one-line error."""
+    absent. A stale or missing run, or one of a cell the board shows as failed (a run of that
+    model on that trace failed), is a one-line error."""
     from benchmark.data.dataset import load_trace
 
     root_path = _path(root) or leaderboard_dir()
-    accepted, refused = _accepted(root_path, _path(data_root))
-    found = [
-        s
-        for s in accepted
-        if (s.model, s.trace, s.seed) == (model, trace, seed)
-        and variant_name in (None, variant(s.result))
-    ]
-    ok = [s for s in found if s.ok]
-    stored = stored_predictions(root_path, ok[-1]) if ok else None
+    accepted, refused, cells = _read(root_path, _path(data_root))
+    found = [s for s in accepted if (s.model, s.trace, s.seed) == (model, trace, seed)]
+    failed = cells.get((model, trace)) == "failed"
+    stored = stored_predictions(root_path, found[0]) if len(found) == 1 and not failed else None
     if stored is None:
         why = [e["reason"] for e in refused if (e["model"], e["trace"], e["seed"]) == (
             model, trace, seed)]  # fmt: skip
         reason = (
-            why[0] if why else "predictions file missing" if ok else "failed" if found
-            else "no result file"
+            "failed: a run of this cell failed (see load_board().failed)" if failed
+            else "predictions file missing" if found else why[0] if why else "no result file"
         )  # fmt: skip
         raise LookupError(
             f"{root_path}/results/{model}/{trace}: seed {seed}: {reason}; "
