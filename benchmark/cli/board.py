@@ -185,13 +185,13 @@ def figures(
     ),
     only: list[str] = typer.Option(None, "--only", help="Draw only these figures (repeatable)."),
 ) -> None:
-    """Draw the paper figures (PNG + PDF) from the stored results and the data."""
+    """Draw the paper figures (PNG + PDF) from the Board, the stored results and the data."""
+    from benchmark.cli.harness import err, fail, input_errors, names
     from benchmark.reporting import figures as fig
 
     try:
-        done = fig.make_figures(results, data, out, only=_split(only), log=_say)
-    except (KeyError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+        done = fig.make_figures(results, data, out, only=names(only) or None, log=err.print)
+    except input_errors() as exc:
+        raise fail(exc) from exc
     drawn = sum(isinstance(v, list) for v in done.values())
-    _say(f"{drawn} of {len(done)} figures drawn")
+    err.print(f"{drawn} of {len(done)} figures drawn")

@@ -20,9 +20,28 @@ from benchmark.reporting.ceilings import compute_ceilings
 from benchmark.reporting.markdown import markdown
 from benchmark.reporting.page import html_page
 from benchmark.reporting.tables import csv_text, json_text
-from benchmark.results.store import read_results
+from benchmark.results.store import Stored, read_results
 
 OUTPUTS = ("README.md", "leaderboard.csv", "leaderboard.json", "index.html")
+
+
+def collect(
+    root: Path | None = None,
+    data_root: Path | None = None,
+    ceilings: dict[str, dict[str, Any]] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[Board, list[Stored]]:
+    """The board of the results under `root` (default: the leaderboard folder) on the data of
+    `data_root`, and the accepted results it was assembled from (what figures read their
+    stored predictions and curves from); `ceilings` (trace -> ceiling dict) default to
+    `compute_ceilings` on the data."""
+    from benchmark.data.manifest import load_manifest
+
+    manifest = load_manifest(data_root)
+    if ceilings is None:
+        ceilings = compute_ceilings(sorted(manifest.get("traces", {})), data_root, log)
+    accepted, refused = read_results(root or leaderboard_dir(), manifest)
+    return make_board(accepted, refused, manifest, ceilings), accepted
 
 
 def board_of(
@@ -31,15 +50,8 @@ def board_of(
     ceilings: dict[str, dict[str, Any]] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Board:
-    """The board of the results under `root` (default: the leaderboard folder) on the data of
-    `data_root`; `ceilings` (trace -> ceiling dict) default to `compute_ceilings` on the data."""
-    from benchmark.data.manifest import load_manifest
-
-    manifest = load_manifest(data_root)
-    if ceilings is None:
-        ceilings = compute_ceilings(sorted(manifest.get("traces", {})), data_root, log)
-    accepted, refused = read_results(root or leaderboard_dir(), manifest)
-    return make_board(accepted, refused, manifest, ceilings)
+    """The board alone (`collect`)."""
+    return collect(root, data_root, ceilings, log)[0]
 
 
 def write_board(board: Board, out_dir: Path) -> None:
