@@ -226,3 +226,16 @@ def test_paired_needs_same_positions_and_known_metrics() -> None:
         intervals(delta_only, ["acc"])
     with pytest.raises(ValueError):
         intervals(a, n_resamples=0)
+
+
+def test_resampled_draws_of_two_models_are_paired() -> None:
+    from benchmark.scoring.bootstrap import percentile_interval, resampled
+
+    a, b = model(800, skill=1.5, seed=1), model(800, skill=1.0, seed=2)
+    da = resampled(a, ["acc", "mse_z"], n_resamples=300, seed=7)
+    db = resampled(b, ["acc", "mse_z"], n_resamples=300, seed=7)
+    paired = paired_intervals(a, b, ["acc", "mse_z"], n_resamples=300, seed=7)
+    for name in ("acc", "mse_z"):
+        low, high = percentile_interval(da[name] - db[name])
+        assert (low, high) == (paired[name]["low"], paired[name]["high"])
+        assert low < paired[name]["value"] < high

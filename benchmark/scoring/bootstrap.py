@@ -179,7 +179,8 @@ def _length(n: int, block: int | None) -> int:
     return length
 
 
-def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+def percentile_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """The percentile interval of resampled values (their finite ones; NaN if none)."""
     alpha = (1.0 - level) / 2.0
     finite = values[np.isfinite(values)]
     if finite.size == 0:
@@ -203,9 +204,26 @@ def intervals(
     draws = _draws([contrib], names, n_resamples, block, seed)
     out = {}
     for name in names:
-        low, high = _interval(draws[0][name], level)
+        low, high = percentile_interval(draws[0][name], level)
         out[name] = {"value": values[name], "low": low, "high": high}
     return out
+
+
+def resampled(
+    contrib: Contributions,
+    metrics: Sequence[str] | None = None,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    block: int | None = None,
+    seed: int = SEED,
+) -> dict[str, np.ndarray]:
+    """Each metric (float64[n_resamples]) on the moving-block resamples of `seed`.
+
+    The resamples depend only on `n`, the block length and `seed`, so the draws of two models
+    scored on the same positions are paired: their difference, resample by resample, is what
+    `paired_intervals` takes the percentiles of.
+    """
+    return _draws([contrib], _select(contrib, metrics), n_resamples, block, seed)[0]
 
 
 def paired_interval(
@@ -251,7 +269,7 @@ def paired_intervals(
     da, db = _draws([a, b], shared, n_resamples, block, seed)
     out = {}
     for name in shared:
-        low, high = _interval(da[name] - db[name], level)
+        low, high = percentile_interval(da[name] - db[name], level)
         out[name] = {"value": va[name] - vb[name], "low": low, "high": high}
     return out
 
