@@ -14,11 +14,14 @@ the train-only mode (a, 7 of 14) differs from the train+valid mode (b, 8 of 16).
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from benchmark.data.dataset import Runs, runs_from_frame
+from benchmark.running.protocol import row_at
 from models.reference import Ewma, Majority, Markov
 
 TASKS = [*"abababababab", "a", "c", "b", "b", "a", "b", "c", "d"]
@@ -136,3 +139,148 @@ def test_markov_rejects_bad_parameters(runs: Runs) -> None:
         Markov(order=-1).fit(runs.train())
     with pytest.raises(ValueError, match="alpha must be > 0"):
         Markov(alpha=0.0).fit(runs.train())
+
+
+def test_default_parameters() -> None:
+    """The defaults the leaderboard's `(default)` rows use (models/README.md)."""
+    markov, ewma = Markov(), Ewma()
+    assert (markov.order, markov.alpha, markov.min_count) == (2, 0.05, 1)
+    assert (ewma.a, ewma.order, ewma.alpha) == (0.5, 2, 0.05)
+
+
+class RecordingTrial:
+    """Stands in for an Optuna trial: records each suggestion, answers its lower bound."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def suggest_int(self, name, low, high, **kwargs):
+        self.calls.append(("int", name, low, high, kwargs))
+        return low
+
+    def suggest_float(self, name, low, high, **kwargs):
+        self.calls.append(("float", name, low, high, kwargs))
+        return low
+
+
+def test_search_spaces() -> None:
+    trial = RecordingTrial()
+    assert Markov.search_space(trial) == {"order": 1, "alpha": 1e-3, "min_count": 1}
+    assert trial.calls == [
+        ("int", "order", 1, 4, {}),
+        ("float", "alpha", 1e-3, 1.0, {"log": True}),
+        ("int", "min_count", 1, 5, {}),
+    ]
+    trial = RecordingTrial()
+    assert Ewma.search_space(trial) == {"a": 0.01, "order": 1, "alpha": 1e-3}
+    assert trial.calls == [
+        ("float", "a", 0.01, 1.0, {}),
+        ("int", "order", 1, 4, {}),
+        ("float", "alpha", 1e-3, 1.0, {"log": True}),
+    ]
+
+
+def test_majority_on_a_prefix_keeps_the_whole_vocabulary(runs: Runs) -> None:
+    # Row 1 alone (b): the distribution still has one entry per vocabulary task.
+    pred = Majority().fit(runs.rows(1, 2)).predict(runs, TEST)
+    assert pred.task_proba.shape == (4, 3)
+    assert pred.task_proba[0].tolist() == [0.0, 1.0, 0.0] and pred.delta_us[0] == 2.0
+
+
+def test_a_one_row_valid_is_used(runs: Runs) -> None:
+    # train rows 0..13 (a 7, b 6, c 1) plus the one valid row 14 (b): (1, 7, 7) / 15
+    pred = Majority().fit(runs.train(), valid=runs.rows(14, 15)).predict(runs, TEST)
+    assert pred.task_proba[0] == pytest.approx([1 / 15, 7 / 15, 7 / 15])
+    assert pred.delta_us[0] == pytest.approx(8.0)  # mean of 1..15
+
+
+def test_too_short_training_runs_are_refused_by_name(runs: Runs) -> None:
+    with pytest.raises(ValueError, match="Majority needs at least 1 training runs, got 0"):
+        Majority().fit(runs.rows(0, 0))
+    Majority().fit(runs.rows(0, 1))
+    with pytest.raises(ValueError, match="Markov needs at least 3 training runs, got 2"):
+        Markov(order=2).fit(runs.rows(0, 2))
+    Markov(order=2).fit(runs.rows(0, 3))
+
+
+def test_markov_order_zero_is_the_unigram(runs: Runs) -> None:
+    pred = Markov(order=0, alpha=0.5).fit(runs.train(), valid=runs.valid()).predict(runs, TEST)
+    assert pred.task_proba == pytest.approx(np.tile(UNIGRAM, (4, 1)), abs=1e-6)
+    assert pred.delta_us == pytest.approx([8.5] * 4)
+
+
+def test_markov_unigram_is_kept_below_min_count(runs: Runs) -> None:
+    # Two rows (a, b): every context was seen once, below min_count 3, and so was the unigram's
+    # only row count (2): the unigram is still the answer, (0 + .5, 1 + .5, 1 + .5) / 3.5.
+    pred = Markov(order=1, alpha=0.5, min_count=3).fit(runs.rows(0, 2)).predict(runs, TEST)
+    assert pred.task_proba[0] == pytest.approx([0.5 / 3.5, 1.5 / 3.5, 1.5 / 3.5], abs=1e-6)
+    one = Markov(order=0, alpha=0.5).fit(runs.rows(0, 1)).predict(runs, TEST)
+    assert one.task_proba[0] == pytest.approx([0.5 / 2.5, 0.5 / 2.5, 1.5 / 2.5], abs=1e-6)
+
+
+def test_markov_with_a_single_context_and_a_context_above_every_key(runs: Runs) -> None:
+    # Rows 1..15: b was followed 7 times (a 6, b 1), a 6 times, <other> once; with min_count 7
+    # only the context b (code 1) is kept. After a (code 2, above every key): the unigram of
+    # rows 1..15, (1, 8, 6) / 15 smoothed.
+    model = Markov(order=1, alpha=0.5, min_count=7).fit(runs.rows(1, 16))
+    pred = model.predict(runs, np.array([16, 17]))
+    assert pred.task_proba[0] == pytest.approx(AFTER_B, abs=1e-6)
+    assert pred.task_proba[1] == pytest.approx([1.5 / 16.5, 8.5 / 16.5, 6.5 / 16.5], abs=1e-6)
+
+
+def test_ewma_on_a_slice_that_does_not_start_at_row_0(runs: Runs) -> None:
+    model = Ewma(a=0.801, order=1, alpha=0.5).fit(runs.train(), valid=runs.valid())
+    tail = runs.rows(2, 20)
+    pred = model.predict(tail, TEST)
+    tasks = runs.task.tolist()[2:]
+    delta = [float(i + 1) for i in range(2, 20)]
+    for k, position in enumerate(TEST):
+        tau = ewma_tau(tasks, delta, int(position) - 2, 0.801, 8.5)
+        assert pred.delta_us[k] == pytest.approx(np.dot(MARKOV_PROBA[k], tau), rel=1e-6)
+
+
+def plain_markov(seen: list[int], n_tasks: int, order: int, alpha: float, min_count: int):
+    """A second, dictionary-based order-k back-off model; returns predict(history)."""
+    counts: dict[tuple, Counter] = defaultdict(Counter)
+    after: dict[tuple, list[float]] = defaultdict(list)
+    for k in range(order + 1):
+        for i in range(k, len(seen)):
+            context = (k, *seen[i - k : i])
+            counts[context][seen[i]] += 1
+            after[context].append(i)
+
+    def predict(history: list[int], delta: list[float]) -> tuple[list[float], float]:
+        for k in range(min(order, len(history)), -1, -1):
+            context = (k, *history[len(history) - k :])
+            total = sum(counts[context].values())
+            if total and (k == 0 or total >= min_count):
+                proba = [(counts[context][t] + alpha) / (total + alpha * n_tasks)
+                         for t in range(n_tasks)]
+                return proba, float(np.mean([delta[i] for i in after[context]]))
+        raise AssertionError("the unigram always answers")
+
+    return predict
+
+
+@pytest.mark.parametrize(("order", "min_count"), [(3, 2), (2, 1)])
+def test_markov_batch_and_online_match_a_plain_implementation(excerpt, order, min_count) -> None:
+    seen = excerpt.through_valid()
+    model = Markov(order=order, alpha=0.3, min_count=min_count).fit(
+        excerpt.train(), valid=excerpt.valid()
+    )
+    positions = excerpt.test_positions()[::7]
+    pred = model.predict(excerpt, positions)
+    plain = plain_markov(seen.task.tolist(), excerpt.n_tasks, order, 0.3, min_count)
+    tasks, delta = excerpt.task.tolist(), excerpt.delta_us.tolist()
+    for k, p in enumerate(positions):
+        proba, mean = plain(tasks[:p], delta)
+        assert pred.task_proba[k] == pytest.approx(proba, abs=1e-6), p
+        assert pred.delta_us[k] == pytest.approx(mean), p
+    start = int(excerpt.test_positions()[0])
+    online = model.online(excerpt.rows(0, start))
+    for p in range(start, start + 200):
+        proba, mean = plain(tasks[:p], delta)
+        got_proba, got_delta = online.predict_next()
+        assert got_proba == pytest.approx(proba, abs=1e-6), p
+        assert got_delta == pytest.approx(mean), p
+        online.update(row_at(excerpt, p))
