@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from benchmark.data import capture as cap
+from benchmark.data.capture import machine, processes
 from benchmark.data.traces import compare_formats, parse_trace
+
+FIXTURES = Path(__file__).parent / "fixtures" / "traces"
 
 SHIPPED = ("single-worker", "multi-worker", "keepalive", "mixed")
 
@@ -88,27 +91,27 @@ def test_parse_ab_output_and_lost() -> None:
 
 
 def test_missing_requirements_say_how_to_get_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cap.shutil, "which", lambda tool: None)
-    monkeypatch.setattr(cap.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(machine.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(machine.os, "geteuid", lambda: 1000)
     problems = cap.missing_requirements()
     assert any("root" in p for p in problems)
     assert any("nginx" in p and "apt-get install nginx-light" in p for p in problems)
     assert any("`ab`" in p and "apt-get install apache2-utils" in p for p in problems)
     assert any("`perf`" in p and "linux-perf" in p for p in problems)
-    with pytest.raises(cap.CaptureError, match="apt-get install nginx-light"):
+    with pytest.raises(cap.CaptureError, match="apt-get install nginx-light") as caught:
         cap.capture(cap.Scenario(name="x"), Path("/nonexistent"))
+    assert "\n" not in str(caught.value)  # one line, the problems joined
 
 
 def test_wait_until_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert 0.0 <= cap.cpu_busy(0, seconds=0.05) <= 1.0
     readings = iter([0.9, 0.5, 0.05])
-    monkeypatch.setattr(cap, "cpu_busy", lambda cpu: next(readings))
+    monkeypatch.setattr(machine, "cpu_busy", lambda cpu: next(readings))
     said: list[str] = []
-    assert cap.wait_until_quiet(1, 0.1, 60, said.append) == 0.05
+    assert machine.wait_until_quiet(1, 0.1, 60, said.append) == 0.05
     assert len(said) == 2 and "90% busy" in said[0]
-    monkeypatch.setattr(cap, "cpu_busy", lambda cpu: 0.8)
+    monkeypatch.setattr(machine, "cpu_busy", lambda cpu: 0.8)
     with pytest.raises(cap.CaptureError, match=r"stayed 80% busy .*taskset -c 0"):
-        cap.wait_until_quiet(1, 0.1, 0, said.append)
+        machine.wait_until_quiet(1, 0.1, 0, said.append)
 
 
 def test_process_group_stops_everything_on_error() -> None:
@@ -130,10 +133,37 @@ def test_process_group_stops_everything_on_error() -> None:
 def test_process_ref_ignores_reused_pids() -> None:
     ref = cap.ProcessRef(os.getpid(), -1, "me")  # same pid, other start time: not ours
     assert not ref.running()
-    assert cap.ProcessRef(os.getpid(), cap._proc_start_time(os.getpid()), "me").running()
+    assert cap.ProcessRef(os.getpid(), processes.proc_start_time(os.getpid()), "me").running()
 
 
 # --------------------------------------------------------------------------- a real capture
+
+
+def test_capture_json_gets_its_summary(tmp_path: Path) -> None:
+    """`write_capture` puts the summary into capture.json (it used to be added to the dict
+    after the file was written). Expected numbers: counted from the fixture text here."""
+    text = (FIXTURES / "single-worker-head.perf-script.txt").read_text()
+    script, mapped = tmp_path / "s.txt", tmp_path / "m.txt"
+    script.write_text(text)
+    mapped.write_bytes((FIXTURES / "single-worker-head.sched-map.txt").read_bytes())
+    switches = sum("sched_switch" in line for line in text.splitlines() if not line.startswith("#"))
+    meta = {"cpu": 1, "processes": []}
+    written = cap.write_capture(tmp_path / "out", meta, script, mapped)
+    on_disk = json.loads((tmp_path / "out" / cap.CAPTURE_JSON).read_text())
+    assert on_disk == written
+    assert on_disk["summary"]["runs"] == switches - 1 == 399
+    share = on_disk["summary"]["cpu_time_share"]
+    assert share["scenario"] == share["recorder"] == 0.0  # no processes were named
+    assert on_disk["files"]["perf-script.txt.xz"]["text_bytes"] == len(text.encode())
+    again = parse_trace(tmp_path / "out" / cap.PERF_SCRIPT_FILE).runs
+    assert again.equals(parse_trace(script).runs)
+
+
+def test_summary_of_an_unusable_recording_says_why(tmp_path: Path) -> None:
+    empty = tmp_path / "s.txt"
+    empty.write_text("")
+    summary = cap.summarize(empty, {"cpu": 1, "processes": []})
+    assert summary["runs"] == 0 and "the file is empty" in summary["problem"]
 
 
 def _capture_skip_reason(cpu: int) -> str | None:
@@ -184,6 +214,9 @@ def test_real_capture(tmp_path: Path) -> None:
     assert any("perf record" in c and f"-C {cpu} " in c for c in meta["commands"])
     assert any(c.startswith(f"taskset -c {cpu} nginx") for c in meta["commands"])
     assert isinstance(meta["lost_events"], int)
+    parsed_runs = len(parse_trace(tmp_path / cap.PERF_SCRIPT_FILE).runs)
+    assert meta["summary"]["runs"] == parsed_runs  # written into the file, not added after
+    assert set(meta["summary"]["cpu_time_share"]) == {"scenario", "recorder", "idle", "other"}
 
     script = parse_trace(tmp_path / cap.PERF_SCRIPT_FILE)
     assert script.cpus == [cpu] and script.cpu == cpu  # pinned: only the asked CPU recorded

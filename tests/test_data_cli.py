@@ -15,6 +15,7 @@ from benchmark.data.manifest import sha256_file
 from benchmark.data.splits import read_splits
 
 runner = CliRunner()
+FIXTURES = Path(__file__).parent / "fixtures" / "traces"
 
 
 def test_data_json_lists_verified_traces() -> None:
@@ -54,8 +55,9 @@ def test_data_refuses_altered_files(tmp_path: Path) -> None:
             (root / rel).write_bytes((data_dir() / rel).read_bytes())
     (root / "raw" / "keepalive" / "capture.json").write_text("{}")
     result = runner.invoke(app, ["data", "--json", "--data", str(root)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "keepalive/capture.json" in result.output and "does not match" in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_datasheet_numbers_are_generated_from_the_data() -> None:
@@ -72,12 +74,55 @@ def test_data_folder_size() -> None:
 
 def test_capture_command_errors_are_one_line() -> None:
     result = runner.invoke(app, ["capture", "--scenario", "no-such-scenario"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unknown scenario 'no-such-scenario'; known:" in result.output
     assert "single-worker" in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_prepare_command_without_captures(tmp_path: Path) -> None:
+    (tmp_path / "raw").mkdir()
     result = runner.invoke(app, ["prepare", "--data", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no captures" in result.output and "kernel-oracle capture" in result.output
+
+
+def _raw(root: Path, name: str) -> Path:
+    from tests.test_prepare import make_raw
+
+    return make_raw(root, name)
+
+
+def test_prepare_prints_its_warnings(tmp_path: Path) -> None:
+    """The run-count warning used to flash in the spinner only; a missing map said "None"."""
+    folder = _raw(tmp_path, "[red]demo")
+    (folder / "sched-map.txt.xz").unlink()
+    result = runner.invoke(app, ["prepare", "--data", str(tmp_path)], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "warning: [red]demo: 399 runs, outside the 100,000-400,000" in result.output
+    assert "no sched map" in result.output
+    lines = (FIXTURES / "single-worker-head.perf-script.txt").read_text().splitlines()
+    switched_in = [ln.split("next_pid=")[1].split()[0] for ln in lines if "sched_switch" in ln]
+    tasks = len(set(switched_in[:-1]))  # one task per pid here; the last switch ends a run only
+    assert f"[red]demo: 399 runs, {tasks} tasks, formats agree: not checked (no sched map)" in (
+        result.output
+    )
+
+
+def test_prepare_help_documents_capture_json_and_cpu() -> None:
+    result = runner.invoke(app, ["prepare", "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "--cpu" in text and "{} is accepted" in text
+    for field in ("cpu:", "scenario:", "machine:", "ab:", "lost_events:", "processes:"):
+        assert field in text, field
+
+
+def test_data_on_a_missing_folder_says_how_to_fix(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["data", "--data", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: {tmp_path / 'nope'}: no such folder; a data folder holds raw/<trace>/ with "
+        f"perf-script.txt.xz (or .gz) and capture.json; then run "
+        f"`kernel-oracle prepare --data {tmp_path / 'nope'}`"
+    )

@@ -1,4 +1,8 @@
-"""CLI commands of the data part: `capture`, `prepare` and `data`."""
+"""CLI commands of the data part: `capture`, `prepare` and `data` (README §3).
+
+Every refusal is one line on stderr naming the file, the row or the option and the fix, with
+exit code 2; untrusted text (file, task and scenario names) is printed as plain text.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,24 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from benchmark.cli.app import app
+from benchmark.core.text import console as make_console
+from benchmark.core.text import plain
+from benchmark.data.capturemeta import fields_help
 
-console = Console(stderr=True)
+console = make_console(stderr=True)
 
 
 def _fail(exc: BaseException) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
+    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    console.print(f"error: {message}", soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _warn(message: str) -> None:
+    console.print(f"warning: {message}", soft_wrap=True)
 
 
 @app.command()
@@ -38,6 +49,7 @@ def capture(
     """Record a real trace of one CPU under an nginx + ab load (needs root, perf, nginx, ab)."""
     from benchmark.core.paths import data_dir
     from benchmark.data import capture as cap
+    from benchmark.data.capture.driver import OTHER_WORK_WARNING
 
     try:
         base = cap.load_scenario(scenario, scenarios)
@@ -52,49 +64,64 @@ def capture(
                 quiet_timeout=quiet_timeout,
                 log=lambda m: status.update(f"{scenario}: {m}"),
             )
-    except (cap.CaptureError, cap.ScenarioError) as exc:
+    except (cap.CaptureError, cap.ScenarioError, OSError) as exc:
         raise _fail(exc) from exc
     ab = result.meta["ab"]
     console.print(
-        f"[green]captured[/green] {scenario} ({chosen.seconds:g} s of CPU {chosen.cpu}) into "
+        f"captured {scenario} ({chosen.seconds:g} s of CPU {chosen.cpu}) into "
         f"{result.out}: ab {ab['requests_per_second']} req/s, {ab['complete_requests']} "
-        f"requests; perf lost events {result.meta['lost_events']}",
-        highlight=False,
+        f"requests; perf lost events {result.meta['lost_events']}"
     )
     summary = result.meta["summary"]
-    share = ", ".join(f"{k} {v:.1%}" for k, v in summary["cpu_time_share"].items())
-    console.print(f"{summary['runs']:,} runs; CPU time: {share}", highlight=False)
-    if summary["cpu_time_share"]["other"] > 0.1:
-        console.print(
-            "[yellow]warning:[/yellow] over 10% of the CPU went to tasks outside the scenario; "
-            "capture again when the CPU is quiet"
-        )
+    if summary.get("problem"):
+        _warn(f"the new trace does not parse: {summary['problem']}")
+    else:
+        share = ", ".join(f"{k} {v:.1%}" for k, v in summary["cpu_time_share"].items())
+        console.print(f"{summary['runs']:,} runs; CPU time: {share}")
+        if summary["cpu_time_share"]["other"] > OTHER_WORK_WARNING:
+            _warn(
+                "over 10% of the CPU went to tasks outside the scenario; capture again when the "
+                "CPU is quiet"
+            )
     console.print("next: `kernel-oracle prepare` builds the run table, manifest and split")
 
 
-@app.command()
+PREPARE_HELP = (
+    "Turn DATA/raw/<trace>/ into DATA/traces/<trace>.parquet, splits.json and manifest.json "
+    "(written last). Each raw folder holds perf-script.txt.xz (or .gz, or plain .txt; told "
+    "apart by content), optionally sched-map.txt.xz/.gz/.txt (cross-checked), and "
+    "capture.json, whose fields are all optional ({} is accepted; a missing fact shows as "
+    f"'unknown'): {fields_help()}."
+)
+
+
+@app.command(help=PREPARE_HELP)
 def prepare(
     data: Path = typer.Option(None, "--data", help="The data folder (default: data/)."),
+    cpu: int = typer.Option(
+        None,
+        "--cpu",
+        help="The CPU to read where capture.json names none (default: the only CPU in the file).",
+    ),
 ) -> None:
-    """Turn data/raw/<trace>/ into traces/<trace>.parquet, manifest.json and splits.json."""
     from benchmark.core.paths import data_dir
     from benchmark.data.prepare import PrepareError
     from benchmark.data.prepare import prepare as run_prepare
-    from benchmark.data.traces import TraceFormatError
 
     root = data or data_dir()
     try:
         with console.status("preparing") as status:
-            done = run_prepare(root, log=lambda m: status.update(m))
-    except (PrepareError, TraceFormatError, ValueError) as exc:
+            done = run_prepare(root, log=lambda m: status.update(m), warn=_warn, cpu=cpu)
+    except (PrepareError, ValueError, OSError) as exc:
         raise _fail(exc) from exc
     for name, item in done.items():
         damage = item.facts["parse"]["perf_script"]["damage"]
         bad = ", ".join(f"{k} {v}" for k, v in damage.items() if v) or "none"
+        agree = item.facts["parse"]["formats_agree"]
         console.print(
-            f"[green]{name}[/green]: {item.facts['runs']:,} runs, {item.facts['tasks']} tasks, "
-            f"formats agree: {item.facts['parse']['formats_agree']}, damage: {bad}",
-            highlight=False,
+            f"{name}: {item.facts['runs']:,} runs, {item.facts['tasks']} tasks, "
+            f"formats agree: {'not checked (no sched map)' if agree is None else agree}, "
+            f"damage: {bad}"
         )
     console.print(f"wrote {root / 'manifest.json'} and {root / 'splits.json'}")
 
@@ -115,16 +142,17 @@ def _table(info: dict[str, Any]) -> Table:
     for t in info["traces"]:
         s, q = t["split"], t["delta_us"]
         top = ", ".join(f"{x['task']} {x['run_share']:.0%}" for x in t["top_tasks"][:3])
-        table.add_row(
+        cells = (
             t["name"],
             f"{t['runs']:,}",
-            str(t["tasks"]),
+            t["tasks"],
             f"{s['train']:,}/{s['valid']:,}/{s['test']:,}",
             f"{q['p50']}/{q['p99']}",
             top,
-            str(t["kernel"]),
+            t["kernel"],
             t["sha256"][:12] + ("… ok" if t["sha256_verified"] else ""),
         )
+        table.add_row(*(plain(c) for c in cells))
     return table
 
 
@@ -134,14 +162,19 @@ def data_command(
     data: Path = typer.Option(None, "--data", help="The data folder (default: data/)."),
 ) -> None:
     """Show the shipped traces (runs, tasks, split, sha256 verified, machine, scenario)."""
+    from benchmark.core.paths import data_dir
     from benchmark.data.datainfo import collect
-    from benchmark.data.manifest import DataIntegrityError
+    from benchmark.data.manifest import DataIntegrityError, check_data_root
 
+    root = data or data_dir()
+    problem = check_data_root(root)
+    if problem:
+        raise _fail(ValueError(problem))
     try:
-        info = collect(data)
+        info = collect(root)
     except (DataIntegrityError, FileNotFoundError, KeyError, ValueError) as exc:
         raise _fail(exc) from exc
     if as_json:
-        typer.echo(json.dumps(info, indent=2, sort_keys=True))
+        typer.echo(json.dumps(info, indent=2, sort_keys=True, allow_nan=False))
     else:
-        Console().print(_table(info))
+        make_console().print(_table(info))

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.core.paths import data_dir
+from benchmark.data.capturemeta import MACHINE_KEYS, UNKNOWN, capture_facts, known
 from benchmark.data.manifest import MANIFEST_VERSION, load_manifest, verify_file
 from benchmark.data.splits import TraceSplit, read_splits
 
@@ -82,20 +83,25 @@ def trace_facts(
     split: TraceSplit,
     capture: dict[str, Any],
     parse: dict[str, Any],
+    *,
+    cpu: int | None,
+    raw: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything the manifest records about one trace (JSON-ready, deterministic)."""
-    machine = capture.get("machine", {})
-    scenario = capture.get("scenario", {})
+    """Everything the manifest records about one trace (JSON-ready, deterministic).
+
+    `capture` is the trace's `capture.json` (facts it lacks are "unknown"), `cpu` the CPU the
+    switches were read from, `raw` the raw files and their compression."""
     t = runs["t_ns"].to_numpy()
+    facts = capture_facts(capture)
     return {
-        "scenario": scenario.get("name"),
+        "scenario": facts["scenario"],
         "runs": len(runs),
         "tasks": int(runs["task"].nunique()),
         "comms": int(runs["comm"].nunique()),
         "duration_s": _r((t[-1] - t[0]) / 1e9 + runs["delta_us"].iat[-1] / 1e6, 3),
         "switches_per_s": _r(len(runs) / max((t[-1] - t[0]) / 1e9, 1e-9), 1),
         "idle_run_share": _r(float((runs["pid"] == 0).mean()), 4),
-        "cpu_time_share": cpu_time_share(runs, capture.get("processes", [])),
+        "cpu_time_share": cpu_time_share(runs, capture.get("processes") or []),
         "top_tasks": top_tasks(runs),
         "delta_us": delta_quantiles(runs["delta_us"]),
         "end_states": {str(k): int(v) for k, v in sorted(runs["end_state"].value_counts().items())},
@@ -111,16 +117,12 @@ def trace_facts(
         },
         "vocabulary": len(split.vocabulary),
         "sigma_us": _r(split.sigma_us, 3),
-        "kernel": machine.get("kernel"),
-        "perf": machine.get("perf"),
-        "cpu_model": machine.get("cpu_model"),
-        "cpu_count": machine.get("cpu_count"),
-        "hz": machine.get("hz"),
-        "hz_source": machine.get("hz_source"),
-        "cpu": capture.get("cpu"),
-        "ab": capture.get("ab"),
-        "perf_lost_events": capture.get("lost_events"),
+        **{key: facts[key] for key in MACHINE_KEYS},
+        "cpu": known(cpu),
+        "ab": facts["ab"],
+        "perf_lost_events": facts["perf_lost_events"],
         "parse": parse,
+        **({"raw": raw} if raw else {}),
         "capture": capture,
     }
 
@@ -136,20 +138,25 @@ def collect(root: Path | None = None, *, verify: bool = True) -> dict[str, Any]:
         for relpath in sorted(manifest["files"]):
             verify_file(relpath, root, manifest)
     splits = read_splits(root / "splits.json")
-    traces = []
-    for name in sorted(manifest["traces"]):
-        facts = dict(manifest["traces"][name])
-        if name not in splits:
-            raise KeyError(f"{root / 'splits.json'}: no split for trace {name!r}; re-run prepare")
-        traces.append(
-            {
-                "name": name,
-                "sha256": manifest["files"][f"traces/{name}.parquet"],
-                "sha256_verified": verify,
-                "parquet": f"traces/{name}.parquet",
-                **facts,
-            }
-        )
+    missing = sorted(set(manifest["traces"]) - set(splits))
+    if missing:
+        raise KeyError(f"{root / 'splits.json'}: no split for trace {missing[0]!r}; re-run prepare")
+    return info_from(manifest, verified=verify)
+
+
+def info_from(manifest: dict[str, Any], *, verified: bool) -> dict[str, Any]:
+    """The `collect` answer built from a manifest held in memory (`prepare` renders the
+    datasheet from it before anything is written)."""
+    traces = [
+        {
+            "name": name,
+            "sha256": manifest["files"][f"traces/{name}.parquet"],
+            "sha256_verified": verified,
+            "parquet": f"traces/{name}.parquet",
+            **manifest["traces"][name],
+        }
+        for name in sorted(manifest["traces"])
+    ]
     return {"version": manifest.get("version", MANIFEST_VERSION), "traces": traces}
 
 
@@ -175,24 +182,20 @@ def render_markdown(info: dict[str, Any]) -> str:
             f"| {_fmt_int(s['train'])} / {_fmt_int(s['valid'])} / {_fmt_int(s['test'])} "
             f"| {t['sigma_us']} | {t['delta_us']['p50']} "
             f"| {t['parse']['perf_script']['damage']['lost']} "
-            f"| {t['ab'].get('requests_per_second')} "
+            f"| {(t.get('ab') or {}).get('requests_per_second')} "
             f"| {t['cpu_time_share']['scenario']:.1%} / {t['cpu_time_share']['other']:.1%} |"
         )
     for t in info["traces"]:
         lines += ["", f"### `{t['name']}`", ""]
-        scenario = t["capture"].get("scenario", {})
+        scenario = t["capture"].get("scenario") or {}
         lines.append(f"{scenario.get('description', '')}")
         lines.append("")
-        lines.append(
-            f"- reproduce: `kernel-oracle capture --scenario {scenario.get('name')} --seconds "
-            f"{scenario.get('seconds'):g} --cpu {t['cpu']} --out data/raw/{t['name']}` then "
-            "`kernel-oracle prepare` (as root)"
-        )
+        lines.append(_reproduce(t["name"], scenario, t["cpu"]))
         lines.append(
             f"- recorded: CPU {t['cpu']} of {t['cpu_count']} ({t['cpu_model']}), kernel "
             f"`{t['kernel']}`, `{t['perf']}`, HZ {t['hz']} ({t['hz_source']})"
         )
-        ab = t["ab"]
+        ab = t.get("ab") or {}
         lines.append(
             f"- load: ab {ab.get('complete_requests')} requests, "
             f"{ab.get('requests_per_second')} req/s, {ab.get('failed_requests')} failed; "
@@ -221,7 +224,9 @@ def render_markdown(info: dict[str, Any]) -> str:
                 "- the task that had been switched in before each lost event: "
                 + ", ".join(f"`{k}` {v}" for k, v in after.items())
             )
-        lines.append(f"- both formats agree: {t['parse']['formats_agree']}")
+        agree = t["parse"]["formats_agree"]
+        agree = "not checked (no sched map)" if agree is None else agree
+        lines.append(f"- both formats agree: {agree}")
         lines += [
             "",
             "| top task | runs | share of runs | share of CPU time |",
@@ -233,9 +238,21 @@ def render_markdown(info: dict[str, Any]) -> str:
                 f"| {task['time_share']:.2%} |"
             )
         lines += ["", "Commands:", "", "```"]
-        lines += [_shorten(c) for c in t["capture"].get("commands", [])]
+        lines += [_shorten(c) for c in t["capture"].get("commands") or []]
         lines.append("```")
     return "\n".join(lines) + "\n"
+
+
+def _reproduce(name: str, scenario: dict[str, Any], cpu: Any) -> str:
+    """The datasheet's `reproduce:` line (unknown when capture.json names no scenario)."""
+    if not scenario.get("name"):
+        return f"- reproduce: {UNKNOWN} (its capture.json names no scenario)"
+    seconds = scenario.get("seconds")
+    seconds = f"{seconds:g}" if isinstance(seconds, (int, float)) else known(seconds)
+    return (
+        f"- reproduce: `kernel-oracle capture --scenario {scenario['name']} --seconds "
+        f"{seconds} --cpu {cpu} --out data/raw/{name}` then `kernel-oracle prepare` (as root)"
+    )
 
 
 def _shorten(command: str) -> str:
@@ -245,20 +262,15 @@ def _shorten(command: str) -> str:
         return command
     kind = re.search(r"ko-([a-z-]+)", command)
     name = f"ko-{kind.group(1)}" if kind else "background"
-    return f"{command.split(marker, 1)[0]} -c '<the {name} loop of benchmark/data/capture.py>'"
+    loop = f"<the {name} loop of benchmark/data/capture/workload.py>"
+    return f"{command.split(marker, 1)[0]} -c '{loop}'"
 
 
-def update_readme(path: Path, info: dict[str, Any]) -> bool:
-    """Replace the generated section of the datasheet; True when the file changed."""
-    from benchmark.core.atomic import write_text
-
-    text = path.read_text() if path.exists() else ""
+def readme_with(text: str, info: dict[str, Any]) -> str | None:
+    """The datasheet `text` with its generated section rendered from `info`; None when the text
+    has no generated section (a README of the user's own, left alone)."""
     if BEGIN not in text or END not in text:
-        raise ValueError(f"{path}: no generated section ({BEGIN} ... {END}); add the markers")
+        return None
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    new = f"{head}{BEGIN}\n{render_markdown(info)}{END}{tail}"
-    if new != text:
-        write_text(path, new)
-        return True
-    return False
+    return f"{head}{BEGIN}\n{render_markdown(info)}{END}{tail}"

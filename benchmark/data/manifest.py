@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,64 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def prepare_command(root: Path) -> str:
+    """The command that (re)builds a data folder's manifest, as a user would type it."""
+    if root.resolve() == data_dir().resolve():
+        return "`kernel-oracle prepare`"
+    return f"`kernel-oracle prepare --data {shlex.quote(str(root))}`"
+
+
 def load_manifest(root: Path | None = None) -> dict[str, Any]:
-    """`data/manifest.json` as a dict; a missing file is a clear error."""
-    path = (root or data_dir()) / "manifest.json"
+    """`data/manifest.json` as a dict; a missing or malformed file is a one-line error."""
+    root = root or data_dir()
+    path = root / "manifest.json"
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no manifest; run `kernel-oracle prepare` first")
-    return json.loads(path.read_text())
+        raise FileNotFoundError(f"{path}: no manifest; run {prepare_command(root)} first")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataIntegrityError(
+            f"{path}: not valid JSON ({exc}); rebuild it with {prepare_command(root)}"
+        ) from exc
+    if not (
+        isinstance(manifest, dict)
+        and isinstance(manifest.get("files"), dict)
+        and isinstance(manifest.get("traces"), dict)
+    ):
+        raise DataIntegrityError(
+            f"{path}: not a manifest (no `files` and `traces` objects); rebuild it with "
+            f"{prepare_command(root)}"
+        )
+    return manifest
+
+
+def check_data_root(root: Path) -> str | None:
+    """None when `root` is a prepared data folder, else one line: what is wrong and the fix.
+
+    For commands that take a data folder (`evaluate --holdout DIR`): a missing folder, a folder
+    of raw captures not yet prepared, a missing or malformed manifest or split file."""
+    fix = prepare_command(root)
+    layout = "raw/<trace>/ with perf-script.txt.xz (or .gz) and capture.json"
+    if not root.exists():
+        return f"{root}: no such folder; a data folder holds {layout}; then run {fix}"
+    if not root.is_dir():
+        return f"{root}: not a folder; a data folder holds {layout}"
+    if not (root / "manifest.json").exists():
+        if (root / "raw").is_dir():
+            return f"{root}: raw captures but no manifest.json yet; run {fix}"
+        return (
+            f"{root}: no manifest.json and no raw/ folder; a data folder holds {layout}; "
+            f"then run {fix}"
+        )
+    try:
+        manifest = load_manifest(root)
+    except DataIntegrityError as exc:
+        return str(exc)
+    if not manifest["traces"]:
+        return f"{root / 'manifest.json'}: lists no traces; run {fix}"
+    if not (root / "splits.json").is_file():
+        return f"{root / 'splits.json'}: missing; run {fix}"
+    return None
 
 
 def trace_names(root: Path | None = None) -> list[str]:

@@ -1,19 +1,20 @@
-"""`kernel-oracle prepare`: data/raw/<trace>/ -> traces/<trace>.parquet, manifest.json, splits.json.
+"""`kernel-oracle prepare`: <data>/raw/<trace>/ -> traces/*.parquet, splits.json, manifest.json.
 
-For every folder of `data/raw/` holding a capture (`perf-script.txt.xz`, `sched-map.txt.xz`,
-`capture.json`): parse the perf script text on the captured CPU into the run table, parse the
-map text too and check that both give the same switches, write the run table as parquet
-(byte-identical for the same raw files), compute the fixed split (`data/splits.py`) and record
-the sha256 of every file with the per-trace facts in the manifest. The datasheet's generated
-section is rewritten from the same facts.
+For every capture folder of `<data>/raw/` (`rawfiles.py`: the perf script text xz, gzip or
+plain, an optional sched map, `capture.json` as `capturemeta.py` documents it): parse the perf
+script text on the captured CPU into the run table, parse the map too and check that both give
+the same switches, compute the fixed split (`splits.py`) and the facts (`datainfo.py`). Only
+when every trace has parsed and the datasheet has rendered is anything written: the parquet
+files (byte-identical for the same raw files), `splits.json`, the datasheet's generated section,
+then the manifest, last and atomically (README §3). A crash leaves no new manifest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,10 @@ import pyarrow.parquet as pq
 
 from benchmark.core.atomic import write_bytes, write_json
 from benchmark.core.paths import data_dir
-from benchmark.data.capture import CAPTURE_JSON, PERF_SCRIPT_FILE, SCHED_MAP_FILE
-from benchmark.data.datainfo import collect, trace_facts, update_readme
+from benchmark.data.capturemeta import read_capture
+from benchmark.data.datainfo import BEGIN, END, info_from, readme_with, trace_facts
 from benchmark.data.manifest import MANIFEST_VERSION, RUN_TABLE_COLUMNS, sha256_file
+from benchmark.data.rawfiles import CAPTURE_JSON, RawFolder, missing_sched_map, raw_folders
 from benchmark.data.splits import TraceSplit, compute_split, write_splits
 from benchmark.data.traces import compare_formats, parse_trace
 
@@ -38,19 +40,15 @@ class PrepareError(RuntimeError):
 
 @dataclass
 class Prepared:
-    """One prepared trace."""
+    """One prepared trace (nothing of it written yet)."""
 
     name: str
     runs: pd.DataFrame
     split: TraceSplit
     facts: dict[str, Any]
     files: dict[str, str]  # path relative to the data folder -> sha256
-
-
-def raw_traces(root: Path) -> list[str]:
-    """Names of the folders of `root/raw` that hold a perf script capture, sorted."""
-    raw = root / "raw"
-    return sorted(p.name for p in raw.glob("*") if (p / PERF_SCRIPT_FILE).exists())
+    parquet: bytes = b""
+    warnings: list[str] = field(default_factory=list)
 
 
 def parquet_bytes(runs: pd.DataFrame) -> bytes:
@@ -68,19 +66,46 @@ def parquet_bytes(runs: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def prepare_trace(root: Path, name: str, log: Callable[[str], None] = lambda _: None) -> Prepared:
-    """Parse and check one raw capture; write its parquet; return its split and facts."""
-    folder = root / "raw" / name
-    meta_path = folder / CAPTURE_JSON
-    if not meta_path.exists():
+def _capture_meta(raw: RawFolder) -> dict[str, Any]:
+    if raw.capture_json is None:
         raise PrepareError(
-            f"{meta_path}: missing; a raw trace needs the capture.json that "
-            "`kernel-oracle capture` writes (CPU, scenario, machine)"
+            f"{raw.folder / CAPTURE_JSON}: missing; a raw trace needs the capture.json that "
+            "`kernel-oracle capture` writes (write {} if nothing is known: see "
+            "`kernel-oracle prepare --help` for its fields)"
         )
-    capture = json.loads(meta_path.read_text())
-    cpu = capture.get("cpu")
-    log(f"{name}: parsing {PERF_SCRIPT_FILE}")
-    script = parse_trace(folder / PERF_SCRIPT_FILE, cpu=cpu, fmt="perf-script")
+    try:
+        return read_capture(raw.capture_json)
+    except ValueError as exc:
+        raise PrepareError(str(exc)) from exc
+
+
+def _cpu(raw: RawFolder, meta: dict[str, Any], cpu: int | None) -> tuple[int | None, str]:
+    """The CPU to read and where that came from (capture.json, --cpu, or the file itself)."""
+    recorded = meta.get("cpu")
+    if recorded is not None and cpu is not None and recorded != cpu:
+        raise PrepareError(
+            f"{raw.capture_json}: says cpu {recorded}, --cpu says {cpu}; drop --cpu or fix "
+            "capture.json"
+        )
+    if recorded is not None:
+        return recorded, "capture.json"
+    if cpu is not None:
+        return cpu, "--cpu"
+    return None, "the only CPU in the file"
+
+
+def prepare_trace(
+    raw: RawFolder, *, cpu: int | None = None, log: Callable[[str], None] = lambda _: None
+) -> Prepared:
+    """Parse and check one raw capture into its run table, split and facts (writes nothing)."""
+    meta = _capture_meta(raw)
+    cpu, cpu_source = _cpu(raw, meta, cpu)
+    log(f"{raw.name}: parsing {raw.perf_script.name}")
+    try:
+        script = parse_trace(raw.perf_script, cpu=cpu, fmt="perf-script")
+    except ValueError as exc:
+        where = f" (CPU {cpu} from {cpu_source})" if cpu is not None else ""
+        raise PrepareError(f"{exc}{where}") from exc
     parse: dict[str, Any] = {
         "perf_script": {
             **script.damage.to_json(),
@@ -88,61 +113,104 @@ def prepare_trace(root: Path, name: str, log: Callable[[str], None] = lambda _: 
             "time_resolution_ns": script.time_resolution_ns,
         },
         "formats_agree": None,
+        "cpu_source": cpu_source,
     }
-    map_path = folder / SCHED_MAP_FILE
-    if map_path.exists():
-        log(f"{name}: parsing {SCHED_MAP_FILE} and comparing")
-        mapped = parse_trace(map_path, cpu=cpu, fmt="sched-map")
+    warnings = []
+    if raw.sched_map is None:
+        warnings.append(missing_sched_map(raw))
+    else:
+        log(f"{raw.name}: parsing {raw.sched_map.name} and comparing")
+        try:
+            mapped = parse_trace(raw.sched_map, cpu=script.cpu, fmt="sched-map")
+        except ValueError as exc:
+            raise PrepareError(str(exc)) from exc
         problem = compare_formats(script.runs, mapped.runs)
         if problem:
             raise PrepareError(
-                f"{folder}: {PERF_SCRIPT_FILE} and {SCHED_MAP_FILE} disagree: {problem}"
+                f"{raw.folder}: {raw.perf_script.name} and {raw.sched_map.name} disagree: "
+                f"{problem}"
             )
         parse["sched_map"] = {**mapped.damage.to_json(), "switches": mapped.switches}
         parse["formats_agree"] = True
     runs = script.runs
+    if script.damage.total:
+        warnings.append(f"{raw.name}: damage in {script.damage.summary(raw.perf_script)}")
     if not MIN_RUNS <= len(runs) <= MAX_RUNS:
-        log(f"{name}: note: {len(runs)} runs, outside the {MIN_RUNS}-{MAX_RUNS} of shipped traces")
-    split = compute_split(runs)
-    parquet_rel = f"traces/{name}.parquet"
-    write_bytes(root / parquet_rel, parquet_bytes(runs))
-    files = {
-        f"raw/{name}/{p.name}": sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file()
-    }
-    files[parquet_rel] = sha256_file(root / parquet_rel)
-    facts = trace_facts(runs, split, capture, parse)
-    return Prepared(name=name, runs=runs, split=split, facts=facts, files=files)
+        warnings.append(
+            f"{raw.name}: {len(runs):,} runs, outside the {MIN_RUNS:,}-{MAX_RUNS:,} of the "
+            "shipped traces (intervals will be wide below that)"
+        )
+    try:
+        split = compute_split(runs)
+    except ValueError as exc:
+        raise PrepareError(f"{raw.perf_script}: {exc}") from exc
+    parquet = parquet_bytes(runs)
+    rel = f"raw/{raw.name}"
+    files = {f"{rel}/{name}": sha256_file(raw.folder / name) for name in raw.found}
+    files[f"traces/{raw.name}.parquet"] = hashlib.sha256(parquet).hexdigest()
+    facts = trace_facts(runs, split, meta, parse, cpu=script.cpu, raw=raw.compressions())
+    return Prepared(raw.name, runs, split, facts, files, parquet, warnings)
+
+
+def _readme(path: Path, manifest: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(the new datasheet text or None if unchanged, a warning or None) for `path`."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    new = readme_with(text, info_from(manifest, verified=False))
+    if new is None:
+        return None, (
+            f"{path}: no generated section ({BEGIN} ... {END}), left as it is; add the two "
+            "marker lines where prepare may write the trace table"
+        )
+    return (None if new == text else new), None
 
 
 def prepare(
     root: Path | None = None,
     *,
     log: Callable[[str], None] = lambda _: None,
+    warn: Callable[[str], None] = lambda _: None,
     readme: bool = True,
+    cpu: int | None = None,
 ) -> dict[str, Prepared]:
-    """Prepare every raw trace under `root` (default: data/); write manifest and splits."""
+    """Prepare every raw trace under `root` (default: data/); `cpu` for captures whose
+    capture.json names none. `log` gets progress, `warn` each warning (a small trace, damage,
+    no sched map, a README without a generated section). Writes parquet, splits, datasheet,
+    and the manifest last."""
     root = root or data_dir()
-    names = raw_traces(root)
-    if not names:
-        raise PrepareError(
-            f"{root / 'raw'}: no captures (folders with {PERF_SCRIPT_FILE}); record one with "
-            "`kernel-oracle capture --scenario NAME`"
-        )
-    done = {name: prepare_trace(root, name, log) for name in names}
+    if cpu is not None and cpu < 0:
+        raise PrepareError(f"--cpu {cpu}: a CPU number is >= 0")
+    try:
+        folders = raw_folders(root)
+    except ValueError as exc:
+        raise PrepareError(str(exc)) from exc
+    done = {raw.name: prepare_trace(raw, cpu=cpu, log=log) for raw in folders}
+    for item in done.values():
+        for warning in item.warnings:
+            warn(warning)
+    files = {rel: sha for p in done.values() for rel, sha in p.files.items()}
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "files": files,
+        "traces": {n: p.facts for n, p in sorted(done.items())},
+    }
+    readme_path = root / "README.md"
+    readme_text = None
+    if readme and readme_path.exists():
+        readme_text, warning = _readme(readme_path, manifest)
+        if warning:
+            warn(warning)
+    # Everything is known: write, the manifest last.
+    for name, item in done.items():
+        write_bytes(root / "traces" / f"{name}.parquet", item.parquet)
+    write_splits(root / "splits.json", {n: p.split for n, p in done.items()})
+    files["splits.json"] = sha256_file(root / "splits.json")
+    manifest["files"] = dict(sorted(files.items()))
+    if readme_text is not None:
+        write_bytes(readme_path, readme_text.encode("utf-8"))
+        log(f"updated the generated section of {readme_path}")
+    write_json(root / "manifest.json", manifest)
     for stale in sorted((root / "traces").glob("*.parquet")):
         if stale.stem not in done:
             log(f"removing {stale}: no raw capture for it")
             stale.unlink()
-    write_splits(root / "splits.json", {n: p.split for n, p in done.items()})
-    files = {rel: sha for p in done.values() for rel, sha in p.files.items()}
-    files["splits.json"] = sha256_file(root / "splits.json")
-    manifest = {
-        "version": MANIFEST_VERSION,
-        "files": dict(sorted(files.items())),
-        "traces": {n: p.facts for n, p in sorted(done.items())},
-    }
-    write_json(root / "manifest.json", manifest)
-    readme_path = root / "README.md"
-    if readme and readme_path.exists() and update_readme(readme_path, collect(root, verify=False)):
-        log(f"updated the generated section of {readme_path}")
     return done

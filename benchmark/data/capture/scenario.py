@@ -1,0 +1,159 @@
+"""Scenarios: what runs on the traced CPU while perf records (`data/scenarios.toml`, README §3).
+
+Each `[scenarios.NAME]` table gives the nginx workers, ab's concurrency and keep-alive, the body
+size, the recording length, the CPU and the background loads. Every key is checked for its type
+and range here, so that a bad table is one line naming the file, the scenario and the key.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from benchmark.core.paths import data_dir
+from benchmark.data.capture.errors import ScenarioError
+
+BACKGROUND_KINDS = ("cpu-hog", "timer", "fsync")
+
+
+@dataclass(frozen=True)
+class Background:
+    """One background load on the traced CPU: a niced CPU hog, a periodic timer, an fsync writer."""
+
+    kind: str
+    nice: int = 0
+    period_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What runs on the traced CPU while perf records (one table of `data/scenarios.toml`)."""
+
+    name: str
+    description: str = ""
+    nginx_workers: int = 1
+    ab_concurrency: int = 10
+    keepalive: bool = False
+    body_bytes: int = 4096
+    seconds: float = 10.0
+    cpu: int = 1
+    warmup_seconds: float = 1.0
+    background: tuple[Background, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["background"] = [asdict(b) for b in self.background]
+        return out
+
+
+# key -> (accepted types, lowest, highest, what it is); bool is never a number here.
+Rule = tuple[tuple[type, ...], float | None, float | None, str]
+_KEYS: dict[str, Rule] = {
+    "description": ((str,), None, None, "text"),
+    "nginx_workers": ((int,), 1, 64, "an integer from 1 to 64"),
+    "ab_concurrency": ((int,), 1, 20_000, "an integer from 1 to 20000 (ab's limit)"),
+    "keepalive": ((bool,), None, None, "true or false"),
+    "body_bytes": ((int,), 0, 1 << 30, "an integer from 0 to 1 GiB"),
+    "seconds": ((int, float), 0.001, 3600, "a number of seconds above 0, at most 3600"),
+    "cpu": ((int,), 0, 4095, "a CPU number >= 0"),
+    "warmup_seconds": ((int, float), 0, 600, "a number of seconds from 0 to 600"),
+}
+_BACKGROUND_KEYS: dict[str, Rule] = {
+    "nice": ((int,), -20, 19, "an integer from -20 to 19"),
+    "period_ms": ((int, float), 0, 60_000, "a number of milliseconds from 0 to 60000"),
+}
+
+
+def _check(where: str, key: str, value: Any, rule: Rule) -> Any:
+    types, lowest, highest, what = rule
+    wrong = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+    if not wrong and isinstance(value, (int, float)) and not isinstance(value, bool):
+        wrong = not math.isfinite(value) or (
+            (lowest is not None and value < lowest) or (highest is not None and value > highest)
+        )
+    if wrong:
+        raise ScenarioError(f"{where}: {key} = {value!r}; expected {what}")
+    return value
+
+
+def scenarios_path() -> Path:
+    """The shipped scenario file, `data/scenarios.toml`."""
+    return data_dir() / "scenarios.toml"
+
+
+def _background(item: Any, where: str) -> Background:
+    if not isinstance(item, dict) or item.get("kind") not in BACKGROUND_KINDS:
+        raise ScenarioError(
+            f"{where}: background entry {item!r} needs kind = one of {', '.join(BACKGROUND_KINDS)}"
+        )
+    extra = sorted(set(item) - {"kind", *_BACKGROUND_KEYS})
+    if extra:
+        raise ScenarioError(f"{where}: background key(s) {', '.join(extra)} unknown")
+    values = {k: _check(where, k, v, _BACKGROUND_KEYS[k]) for k, v in item.items() if k != "kind"}
+    if item["kind"] in ("timer", "fsync") and values.get("period_ms", 0) <= 0:
+        raise ScenarioError(f"{where}: {item['kind']} needs period_ms > 0")
+    if "period_ms" in values:
+        values["period_ms"] = float(values["period_ms"])
+    return Background(kind=item["kind"], **values)
+
+
+def _scenario_from_table(name: str, table: Any, path: Path) -> Scenario:
+    where = f"{path}: scenario {name!r}"
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{where}: a table is expected, got {table!r}")
+    unknown = sorted(set(table) - set(_KEYS) - {"background"})
+    if unknown:
+        raise ScenarioError(
+            f"{where} has unknown key(s) {', '.join(unknown)}; known keys: "
+            f"{', '.join(sorted([*_KEYS, 'background']))}"
+        )
+    values = {k: _check(where, k, v, _KEYS[k]) for k, v in table.items() if k != "background"}
+    loads = table.get("background", [])
+    if not isinstance(loads, list):
+        raise ScenarioError(f"{where}: background = {loads!r}; expected a list of tables")
+    return Scenario(name=name, background=tuple(_background(b, where) for b in loads), **values)
+
+
+def load_scenarios(path: Path | None = None) -> dict[str, Scenario]:
+    """Every scenario of a `scenarios.toml` (tables under `[scenarios.NAME]`)."""
+    path = path or scenarios_path()
+    if not path.is_file():
+        raise ScenarioError(f"{path}: no scenario file")
+    try:
+        obj = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from exc
+    tables = obj.get("scenarios")
+    if not isinstance(tables, dict) or not tables:
+        raise ScenarioError(f"{path}: no [scenarios.NAME] tables")
+    return {name: _scenario_from_table(name, t, path) for name, t in tables.items()}
+
+
+def load_scenario(name: str, path: Path | None = None) -> Scenario:
+    """One scenario by name; an unknown name lists the known ones."""
+    scenarios = load_scenarios(path)
+    if name not in scenarios:
+        raise ScenarioError(
+            f"unknown scenario {name!r}; known: {', '.join(sorted(scenarios))} "
+            f"(in {path or scenarios_path()})"
+        )
+    return scenarios[name]
+
+
+def with_overrides(
+    scenario: Scenario, *, seconds: float | None = None, cpu: int | None = None
+) -> Scenario:
+    """The scenario with the command line's --seconds / --cpu applied (checked like the file)."""
+    changes: dict[str, Any] = {}
+    if seconds is not None:
+        changes["seconds"] = _check("--seconds", "seconds", seconds, _KEYS["seconds"])
+    if cpu is not None:
+        changes["cpu"] = _check("--cpu", "cpu", cpu, _KEYS["cpu"])
+    return replace(scenario, **changes)
