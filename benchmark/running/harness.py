@@ -3,10 +3,9 @@
 The truth a run is scored against is the harness's own copy of the trace, loaded before the
 model runs; the model gets separate read-only copies (train and valid from `Runs.train()` /
 `valid()`, the full trace from `read_only_copy`), so it can neither read the test rows through a
-view's `.base` nor overwrite the truth. Every prediction is checked
-(shape, finite, delta in [0, `MAX_DELTA_US`]) before scoring, and a fixed random sample of test
-positions is predicted again from the trace cut right before each position (rows `>= p`
-absent): a different answer is a leak, and the run fails with "leak detected at position p".
+view's `.base` nor overwrite the truth. Every prediction is checked before scoring, and test
+positions are predicted again from the trace cut right before each one: a different answer
+fails the run with "leak detected at position p" (both in `benchmark.running.verify`).
 Process isolation and time limits are `benchmark.running.worker`'s job.
 """
 
@@ -25,27 +24,11 @@ from benchmark.core.threads import apply_threads, torch_threads
 from benchmark.data.dataset import Runs, load_trace
 from benchmark.results.store import params_path, stored_params  # noqa: F401 (moved; re-export)
 from benchmark.running.protocol import DELTA, TASK, Prediction, Predictor, row_at
+from benchmark.running.verify import SPOT_POSITIONS, check_prediction, spot_budget, spot_verify
 
 ONLINE_STEPS = 2000
 ONLINE_WARMUP = 50
 DEFAULT_TIMEOUT_S = 1800.0
-# A predicted run length above this (about 11.6 days) is no prediction; it would overflow the
-# metrics' squares and the stored float32 predictions.
-MAX_DELTA_US = 1e12
-# Spot verification: positions per trace, the sample's seed, and the float tolerances of "same".
-SPOT_POSITIONS = 200
-SPOT_SEED = 20240601
-SPOT_PROBA_ATOL = 1e-3
-SPOT_DELTA_RTOL = 1e-3
-SPOT_DELTA_ATOL = 1e-3
-
-
-class LeakDetected(RuntimeError):
-    """A prediction changed when the rows at and after its position were removed."""
-
-
-class ModelOutputError(ValueError):
-    """A model returned predictions that cannot be scored (shape, NaN, inf, out of range)."""
 
 
 @dataclass(frozen=True)
@@ -87,71 +70,6 @@ def _param_groups(params: dict[str, dict[str, Any]]) -> list[tuple[list[str], di
         else:
             groups.append(([target], values))
     return groups
-
-
-# -- checking what the model returned -----------------------------------------------------------
-def check_prediction(pred: Any, n: int, n_tasks: int, targets: list[str]) -> None:
-    """Shapes and ranges of a model's output for `n` positions; probabilities themselves are
-    checked by the metrics (finite, in [0, 1], rows summing to 1)."""
-    if not isinstance(pred, Prediction):
-        raise ModelOutputError(f"predict returned {type(pred).__name__}, not a Prediction")
-    if TASK in targets:
-        proba = pred.task_proba
-        if proba is None or np.shape(proba) != (n, n_tasks):
-            got = None if proba is None else np.shape(proba)
-            raise ModelOutputError(f"task_proba has shape {got}, expected ({n}, {n_tasks})")
-    if DELTA in targets:
-        delta = pred.delta_us
-        if delta is None or np.shape(delta) != (n,):
-            got = None if delta is None else np.shape(delta)
-            raise ModelOutputError(f"delta_us has shape {got}, expected ({n},)")
-        delta = np.asarray(delta, dtype=np.float64)
-        bad = ~(np.isfinite(delta) & (delta >= 0) & (delta <= MAX_DELTA_US))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ModelOutputError(
-                f"delta_us[{i}] = {delta[i]!r}: a run length must be a finite number in "
-                f"[0, {MAX_DELTA_US:g}] microseconds"
-            )
-
-
-def spot_sample(positions: np.ndarray, k: int, seed: int = SPOT_SEED) -> np.ndarray:
-    """Indices (into `positions`) of a fixed random sample of `k` of them, sorted."""
-    k = min(k, len(positions))
-    return np.sort(np.random.default_rng(seed).choice(len(positions), size=k, replace=False))
-
-
-def spot_verify(
-    model: Predictor,
-    runs: Runs,
-    positions: np.ndarray,
-    pred: Prediction,
-    targets: list[str],
-    k: int = SPOT_POSITIONS,
-) -> int:
-    """Predict a fixed sample of positions again, each from `runs` cut right before it; raises
-    `LeakDetected` at the first that differs from the batch prediction. Returns the count."""
-    chosen = spot_sample(positions, k)
-    for i in chosen:
-        p = int(positions[i])
-        again = model.predict(runs.rows(runs.start, p), np.array([p], dtype=np.int64))
-        check_prediction(again, 1, runs.n_tasks, targets)
-        if TASK in targets:
-            a, b = np.asarray(pred.task_proba[i]), np.asarray(again.task_proba[0])
-            if not np.allclose(a, b, rtol=0.0, atol=SPOT_PROBA_ATOL):
-                worst = float(np.max(np.abs(a - b)))
-                raise LeakDetected(
-                    f"leak detected at position {p}: its task probabilities differ by {worst:.3g} "
-                    "when the rows from that position on are absent"
-                )
-        if DELTA in targets:
-            a, b = float(pred.delta_us[i]), float(again.delta_us[0])
-            if not np.isclose(a, b, rtol=SPOT_DELTA_RTOL, atol=SPOT_DELTA_ATOL):
-                raise LeakDetected(
-                    f"leak detected at position {p}: its delta is {a:.6g} us with the whole "
-                    f"trace and {b:.6g} us when the rows from that position on are absent"
-                )
-    return len(chosen)
 
 
 # -- measuring ----------------------------------------------------------------------------------
@@ -228,6 +146,7 @@ def _fit_predict(
     positions: np.ndarray,
     targets: list[str],
     spec: RunSpec,
+    load_s: float,
 ) -> tuple[Predictor, Prediction, dict[str, Any]]:
     from benchmark.running.registry import build_model
 
@@ -241,7 +160,8 @@ def _fit_predict(
     predict_s = time.perf_counter() - t0
     check_prediction(pred, len(positions), truth.n_tasks, targets)
     t0 = time.perf_counter()
-    spot = spot_verify(model, seen, positions, pred, targets, spec.spot_positions)
+    budget_s = spot_budget(load_s, fit_s, predict_s)
+    spot = spot_verify(model, seen, positions, pred, targets, budget_s, spec.spot_positions)
     spot_s = time.perf_counter() - t0
     costs = {"fit_s": fit_s, "predict_s": predict_s, "spot_check_s": spot_s, "spot_positions": spot}
     costs.update(online_latency(model, seen, int(positions[0]), spec.online_steps))
@@ -263,7 +183,9 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     threads = apply_threads(spec.threads)
     root = Path(spec.data_root) if spec.data_root else None
     cls = get_model_class(spec.model)
+    t0 = time.perf_counter()
     truth = load_trace(spec.trace, root)
+    load_s = time.perf_counter() - t0
     positions = truth.test_positions()
     if spec.max_test_positions:
         positions = positions[: spec.max_test_positions]
@@ -272,7 +194,9 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     curves: dict[str, Any] = {}
     groups = _param_groups({t: spec.params.get(t, {}) for t in cls.targets})
     for group_targets, params in groups:
-        model, pred, group_costs = _fit_predict(params, truth, positions, group_targets, spec)
+        model, pred, group_costs = _fit_predict(
+            params, truth, positions, group_targets, spec, load_s
+        )
         if TASK in group_targets:
             task_proba = np.array(pred.task_proba, dtype=np.float32)
         if DELTA in group_targets:

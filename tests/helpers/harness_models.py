@@ -147,3 +147,35 @@ class CompiledOnline(Constant):
 
     def online(self, history: Runs) -> OnlinePredictor:
         return _CompiledStream(self, history)
+
+
+class _LeaksWhen(Constant):
+    """Answers position p with row p's own task and delta when `leaks(p, n)` says so."""
+
+    def leaks(self, p: np.ndarray, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        positions = self.check_positions(runs, positions)
+        pred = self._output(runs, len(positions))
+        local = positions - runs.start
+        hit = self.leaks(positions, len(positions)) & (local < len(runs))
+        proba, delta = pred.task_proba.copy(), pred.delta_us.copy()
+        proba[hit] = 0.0
+        proba[np.flatnonzero(hit), runs.task[local[hit]]] = 1.0
+        delta[hit] = runs.delta_us[local[hit]]
+        return Prediction(task_proba=proba, delta_us=delta)
+
+
+class LeaksAtOddPositions(_LeaksWhen):
+    name = "leaks_at_odd_positions"
+
+    def leaks(self, p: np.ndarray, n: int) -> np.ndarray:
+        return p % 2 == 1
+
+
+class LeaksOnBigBatches(_LeaksWhen):
+    name = "leaks_on_big_batches"
+
+    def leaks(self, p: np.ndarray, n: int) -> np.ndarray:
+        return np.full(len(p), n > 100)
