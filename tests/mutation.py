@@ -111,8 +111,9 @@ def run_group(name: str, shared: dict, group: dict, jobs: int, show: bool) -> di
     log = WORK / f"{name}.log"
     mutmut(work, "run", "--max-children", str(jobs), *group.get("mutants", []), log=log)
     found = statuses(work, patterns)
-    if not found:
-        print(f"{name}: no mutants ran; see {log}")
+    if not found or all(s == "not checked" for s in found.values()):
+        last = (log.read_text().strip().splitlines() or ["(empty)"])[-1]
+        print(f"{name}: mutmut did not run ({last}); see {log}")
         return {"mutants": 0, "killed": 0, "survived": 0, "untested": 0, "other": 0}
     survivors = sorted(n for n, s in found.items() if s in SURVIVED | UNTESTED)
     counts = {

@@ -68,10 +68,10 @@ def data_root(tmp_path_factory) -> Path:
     path = root / "traces" / f"{TRACE}.parquet"
     path.parent.mkdir(parents=True)
     frame.to_parquet(path, index=False)
-    manifest = {"version": 1, "files": {f"traces/{TRACE}.parquet": sha256_file(path)}}
-    manifest["traces"] = {TRACE: {"runs": len(frame)}}
-    (root / "manifest.json").write_text(json.dumps(manifest))
     write_splits(root / "splits.json", {TRACE: compute_split(frame)})
+    files = {rel: sha256_file(root / rel) for rel in (f"traces/{TRACE}.parquet", "splits.json")}
+    manifest = {"version": 1, "files": files, "traces": {TRACE: {"runs": len(frame)}}}
+    (root / "manifest.json").write_text(json.dumps(manifest))
     return root
 
 
