@@ -144,6 +144,8 @@ def leaderboard(
         board = build(profile.out, profile.out, data_root, log=err.print)
     except input_errors() as exc:
         raise fail(exc) from exc
+    except KeyboardInterrupt as exc:
+        raise fail("interrupted: the runs that finished are stored", 130) from exc
     failed, refused = len(_field(board, "failed")), len(_field(board, "refused"))
     err.print(
         f"leaderboard of {len(_field(board, 'models'))} models on "

@@ -144,6 +144,8 @@ def evaluate(
             results = runner.run(planned.specs, profile.out, jobs, on_event)
     except input_errors() as error:
         raise fail(error) from error
+    except KeyboardInterrupt as error:
+        raise fail("interrupted: the runs that finished are stored", 130) from error
     out.print(_results_table(results))
     if any(r["status"] != "ok" for r in results):
         raise typer.Exit(1)

@@ -25,7 +25,7 @@ from benchmark.results import store
 from benchmark.running.harness import RunSpec
 from benchmark.running.profiles import Profile, prepare_data
 from benchmark.running.protocol import Predictor
-from benchmark.running.worker import DATA_ERROR, OK, run_isolated
+from benchmark.running.worker import DATA_ERROR, OK, run_isolated, stop_all
 
 
 @dataclass
@@ -222,6 +222,8 @@ def run(
         with lock:
             report(RunEvent("start", spec, done[0], len(specs)))
         outcome, payload, wall_s = run_isolated(spec)
+        if stop.is_set():  # interrupted, or another run found altered data: record nothing
+            return None
         if outcome == DATA_ERROR:
             stop.set()
             raise DataIntegrityError(payload["message"])
@@ -236,5 +238,10 @@ def run(
 
     with exported(threads), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(one, spec) for spec in specs]
-        results = [f.result() for f in futures]
+        try:
+            results = [f.result() for f in futures]
+        except BaseException:  # Ctrl-C or altered data: stop the rest, kill what runs
+            stop.set()
+            stop_all()
+            raise
     return [r for r in results if r is not None]

@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 import traceback
 from typing import Any
@@ -25,6 +26,10 @@ OK = "ok"
 ERROR = "error"
 DATA_ERROR = "data-error"
 MESSAGE_CHARS = 2000
+# Workers running now (the runner stops them all on Ctrl-C: in their own sessions, a terminal's
+# SIGINT does not reach them).
+_ACTIVE: set[Any] = set()
+_ACTIVE_LOCK = threading.Lock()
 
 
 def _error(error: BaseException, with_traceback: bool = True) -> dict[str, str]:
@@ -74,7 +79,9 @@ def run_isolated(spec: RunSpec) -> tuple[str, dict[str, Any], float]:
     parent, child = context.Pipe(duplex=False)
     process = context.Process(target=_worker, args=(spec, child), daemon=True)
     t0 = time.perf_counter()
-    process.start()
+    with _ACTIVE_LOCK:
+        process.start()
+        _ACTIVE.add(process)
     child.close()
     try:
         if parent.poll(spec.timeout_s):
@@ -104,4 +111,13 @@ def run_isolated(spec: RunSpec) -> tuple[str, dict[str, Any], float]:
         _kill_group(process)
         process.join(5)
         parent.close()
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(process)
     return outcome, payload, time.perf_counter() - t0
+
+
+def stop_all() -> None:
+    """Kill every running worker and what it started (an interrupted command)."""
+    with _ACTIVE_LOCK:
+        for process in list(_ACTIVE):
+            _kill_group(process)
