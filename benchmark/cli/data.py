@@ -18,17 +18,17 @@ from benchmark.core.text import console as make_console
 from benchmark.core.text import plain
 from benchmark.data.capturemeta import fields_help
 
-console = make_console(stderr=True)
+console = make_console(stderr=True, soft_wrap=True)  # a message is one line
 
 
 def _fail(exc: BaseException) -> typer.Exit:
     message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-    console.print(f"error: {message}", soft_wrap=True)
+    console.print(f"error: {message}")
     return typer.Exit(2)
 
 
 def _warn(message: str) -> None:
-    console.print(f"warning: {message}", soft_wrap=True)
+    console.print(f"warning: {message}")
 
 
 @app.command()

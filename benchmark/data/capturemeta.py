@@ -65,6 +65,8 @@ def read_capture(path: Path) -> dict[str, Any]:
             f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
             "write {} if nothing is known about the capture"
         ) from exc
+    except RecursionError as exc:
+        raise CaptureMetaError(f"{path}: JSON nested too deeply to be a capture.json") from exc
     if not isinstance(meta, dict):
         raise CaptureMetaError(f"{path}: a JSON object is expected, got {type(meta).__name__}")
     for field, types in _TYPES.items():

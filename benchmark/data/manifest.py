@@ -44,7 +44,7 @@ def load_manifest(root: Path | None = None) -> dict[str, Any]:
         raise FileNotFoundError(f"{path}: no manifest; run {prepare_command(root)} first")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise DataIntegrityError(
             f"{path}: not valid JSON ({exc}); rebuild it with {prepare_command(root)}"
         ) from exc

@@ -104,7 +104,7 @@ def prepare_trace(
     try:
         script = parse_trace(raw.perf_script, cpu=cpu, fmt="perf-script")
     except ValueError as exc:
-        where = f" (CPU {cpu} from {cpu_source})" if cpu is not None else ""
+        where = f" (CPU {cpu} from {cpu_source})" if cpu is not None and "CPU" in str(exc) else ""
         raise PrepareError(f"{exc}{where}") from exc
     parse: dict[str, Any] = {
         "perf_script": {

@@ -62,6 +62,10 @@ def _check_options(scenario: Scenario, out: Path, force: bool, max_busy: float,
         raise CaptureError(f"--quiet-timeout {quiet_timeout:g}: give seconds >= 0")
     if out.exists() and not out.is_dir():
         raise CaptureError(f"{out}: not a folder; choose another --out")
+    targets = [out / PERF_SCRIPT_FILE, out / SCHED_MAP_FILE, out / CAPTURE_JSON]
+    existing = [p for p in targets if p.exists()]
+    if existing and not force:
+        raise CaptureError(f"{existing[0]} exists; pass --force to replace it or choose --out")
     problems = missing_requirements()
     if problems:
         raise CaptureError("; ".join(problems))
@@ -70,10 +74,6 @@ def _check_options(scenario: Scenario, out: Path, force: bool, max_busy: float,
             f"CPU {scenario.cpu} is not available here (CPUs: {sorted(os.sched_getaffinity(0))}); "
             "choose one with --cpu"
         )
-    targets = [out / PERF_SCRIPT_FILE, out / SCHED_MAP_FILE, out / CAPTURE_JSON]
-    existing = [p for p in targets if p.exists()]
-    if existing and not force:
-        raise CaptureError(f"{existing[0]} exists; pass --force to replace it or choose --out")
     return targets
 
 

@@ -62,7 +62,7 @@ _KEYS: dict[str, Rule] = {
     "keepalive": ((bool,), None, None, "true or false"),
     "body_bytes": ((int,), 0, 1 << 30, "an integer from 0 to 1 GiB"),
     "seconds": ((int, float), 0.001, 3600, "a number of seconds above 0, at most 3600"),
-    "cpu": ((int,), 0, 4095, "a CPU number >= 0"),
+    "cpu": ((int,), 0, 4095, "a CPU number from 0 to 4095"),
     "warmup_seconds": ((int, float), 0, 600, "a number of seconds from 0 to 600"),
 }
 _BACKGROUND_KEYS: dict[str, Rule] = {
