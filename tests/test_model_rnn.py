@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.running.conformance import check_predictor
 from benchmark.running.protocol import row_at
 from benchmark.running.registry import build_model, get_model_class, model_defaults
 from models.reference import Majority
@@ -183,10 +182,3 @@ def test_search_space_samples():
         params = RNNPredictor.search_space(study.ask())
         model = build_model("lstm", params)
         assert model.get_params()["hidden_size"] in (32, 64, 128, 256)
-
-
-@pytest.mark.parametrize("name", ["lstm", "gru"])
-def test_conformance_suite(name, excerpt):
-    model = build_model(name, RNNPredictor.fast_params)
-    failed = [r for r in check_predictor(model, excerpt) if not r.passed]
-    assert not failed, failed

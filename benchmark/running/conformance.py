@@ -1,253 +1,186 @@
-"""The conformance suite: checks every model must pass (README §4), as scikit-learn's
-`check_estimator`. Run it with `kernel-oracle check FILE.py:Class` or `check_predictor(...)`.
+"""The conformance suite (README §4), in the manner of scikit-learn's `check_estimator`.
 
-Each check takes a fresh, unfitted model and a small real trace excerpt and raises
-`AssertionError` with a message that says what went wrong and how to fix it.
+`kernel-oracle check FILE.py:Class` runs it from the command line; from Python:
+
+* `check_predictor(model, runs)` runs every check and returns one `CheckResult` each;
+* `check_estimator(model)` raises `ConformanceError` (naming the rule) at the first failure;
+* `parametrize_checks(model)` gives pytest one test per rule, for a submitter's own suite:
+
+      from benchmark.running.conformance import parametrize_checks
+
+      @parametrize_checks(MyPredictor())
+      def test_my_predictor(check):
+          check()
+
+Every check gets an unfitted model and a real trace excerpt (`default_excerpt`: the first
+`DEFAULT_RUNS` runs of a shipped trace, with their own split by the fixed rule). The contract
+checks live in `benchmark.running.contract`, the leak searches in `benchmark.running.leaks`.
 """
 
 from __future__ import annotations
 
-import copy
-import pickle
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-import numpy as np
+from benchmark.data.dataset import Runs, runs_from_frame
+from benchmark.running.contract import (
+    Context,
+    _describe,
+    check_fit_changes_no_parameter,
+    check_fit_idempotent,
+    check_init_sets_only_params,
+    check_inputs_not_mutated,
+    check_output_shapes,
+    check_pickle_round_trip,
+    check_predict_before_fit,
+    check_same_seed_same_output,
+    check_targets_declared,
+    check_too_short_trace,
+)
+from benchmark.running.leaks import (
+    check_batch_equals_single,
+    check_causality,
+    check_online_matches_batch,
+)
+from benchmark.running.protocol import Predictor
 
-from benchmark.data.dataset import Runs
-from benchmark.running.protocol import DELTA, TARGETS, TASK, Prediction, Predictor, row_at
-
-Check = Callable[[Predictor, Runs], None]
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    check: str
-    passed: bool
-    message: str = ""
-
-
-def _fit(model: Predictor, runs: Runs, seed: int = 0) -> Predictor:
-    return model.clone().fit(runs.train(), valid=runs.valid(), seed=seed)
-
-
-def _positions(runs: Runs, count: int = 200) -> np.ndarray:
-    """Up to `count` positions spread over the excerpt's test rows."""
-    test = runs.test_positions()
-    return test[np.linspace(0, len(test) - 1, min(count, len(test))).astype(np.int64)]
-
-
-def _assert_same(a: Prediction, b: Prediction, what: str, atol: float = 0.0) -> None:
-    for field in ("task_proba", "delta_us"):
-        x, y = getattr(a, field), getattr(b, field)
-        if x is None and y is None:
-            continue
-        assert x is not None and y is not None, f"{what}: {field} is None in only one output"
-        same = np.array_equal(x, y) if atol == 0.0 else np.allclose(x, y, atol=atol, rtol=0)
-        if not same:
-            diff = np.flatnonzero(~np.isclose(x, y, atol=atol, rtol=0).reshape(len(x), -1).all(1))
-            raise AssertionError(
-                f"{what}: {field} differs at {len(diff)} of {len(x)} positions (first: index "
-                f"{diff[0] if len(diff) else '?'})"
-            )
-
-
-def check_targets_declared(model: Predictor, runs: Runs) -> None:
-    """`name` and `targets` are set, and targets is a non-empty subset of {task, delta}."""
-    assert type(model).name, f"{type(model).__name__}.name is empty: set a class attribute name"
-    targets = type(model).targets
-    assert targets and set(targets) <= TARGETS, (
-        f"{type(model).__name__}.targets = {targets!r}; use a non-empty subset of {set(TARGETS)}"
-    )
-
-
-def check_params_stored(model: Predictor, runs: Runs) -> None:
-    """The constructor stores its parameters unchanged and `clone` copies them."""
-    params = model.get_params()
-    twin = model.clone()
-    assert twin.get_params() == params, "clone() changed the parameters: store them as given"
-    assert not getattr(twin, "fitted_", False), "a fresh model claims to be fitted"
-
-
-def check_predict_before_fit(model: Predictor, runs: Runs) -> None:
-    """`predict` before `fit` raises a clear error that says to call fit."""
-    try:
-        model.clone().predict(runs, _positions(runs, 5))
-    except Exception as error:
-        assert "fit" in str(error).lower(), (
-            f"predict() before fit() raised {type(error).__name__}: {error!s:.200}; "
-            "say that fit() must come first"
-        )
-    else:
-        raise AssertionError("predict() before fit() returned instead of raising")
-
-
-def check_output_shapes(model: Predictor, runs: Runs) -> None:
-    """Shapes, dtypes, probabilities summing to 1, finite non-negative deltas; fit returns self."""
-    fresh = model.clone()
-    returned = fresh.fit(runs.train(), valid=runs.valid(), seed=0)
-    assert returned is fresh, "fit() must return self"
-    positions = _positions(runs)
-    pred = fresh.predict(runs, positions)
-    assert isinstance(pred, Prediction), f"predict() returned {type(pred).__name__}, not Prediction"
-    targets = type(model).targets
-    if TASK in targets:
-        proba = pred.task_proba
-        assert proba is not None, "the model predicts the task but task_proba is None"
-        assert proba.dtype == np.float32, f"task_proba dtype {proba.dtype}, expected float32"
-        assert proba.shape == (len(positions), runs.n_tasks), (
-            f"task_proba shape {proba.shape}, expected {(len(positions), runs.n_tasks)}"
-        )
-        assert np.isfinite(proba).all() and (proba >= 0).all(), "task_proba has NaN/inf/negatives"
-        sums = proba.sum(axis=1, dtype=np.float64)
-        worst = int(np.argmax(np.abs(sums - 1)))
-        assert np.allclose(sums, 1.0, atol=1e-4), (
-            f"task_proba row {worst} sums to {sums[worst]:.6f}, not 1"
-        )
-    else:
-        assert pred.task_proba is None, "task is not among targets but task_proba is set"
-    if DELTA in targets:
-        delta = pred.delta_us
-        assert delta is not None, "the model predicts the delta but delta_us is None"
-        assert delta.dtype == np.float64, f"delta_us dtype {delta.dtype}, expected float64"
-        assert delta.shape == (len(positions),), f"delta_us shape {delta.shape}"
-        assert np.isfinite(delta).all(), "delta_us has NaN or inf"
-    else:
-        assert pred.delta_us is None, "delta is not among targets but delta_us is set"
-
-
-def check_same_seed_same_output(model: Predictor, runs: Runs) -> None:
-    """Two fits with the same seed give identical predictions."""
-    positions = _positions(runs)
-    first = _fit(model, runs, seed=3).predict(runs, positions)
-    second = _fit(model, runs, seed=3).predict(runs, positions)
-    _assert_same(first, second, "same seed, two fits")
-
-
-def _snapshot(runs: Runs) -> dict[str, np.ndarray]:
-    return {
-        f: getattr(runs, f).copy()
-        for f in ("t_ns", "task", "comm", "pid", "prio", "delta_us", "end_state")
-    }
-
-
-def check_inputs_not_mutated(model: Predictor, runs: Runs) -> None:
-    """fit and predict leave their input arrays unchanged."""
-    train, valid = runs.train(), runs.valid()
-    before = [_snapshot(r) for r in (train, valid, runs)]
-    fitted = model.clone().fit(train, valid=valid, seed=0)
-    fitted.predict(runs, _positions(runs))
-    for label, snap, now in zip(
-        ("train", "valid", "runs"), before, (train, valid, runs), strict=True
-    ):
-        for field, values in snap.items():
-            assert np.array_equal(values, getattr(now, field)), (
-                f"{label}.{field} was modified in place; copy arrays before changing them"
-            )
-
-
-def check_pickle_round_trip(model: Predictor, runs: Runs) -> None:
-    """A fitted model pickles and predicts the same after loading."""
-    fitted = _fit(model, runs)
-    positions = _positions(runs, 50)
-    restored = pickle.loads(pickle.dumps(fitted))
-    _assert_same(
-        fitted.predict(runs, positions),
-        restored.predict(runs, positions),
-        "after a pickle round-trip",
-    )
-
-
-def check_too_short_trace(model: Predictor, runs: Runs) -> None:
-    """A two-run training trace gives a clear ValueError, not a crash inside a library."""
-    tiny = runs.rows(runs.start, runs.start + 2)
-    try:
-        model.clone().fit(tiny, valid=None, seed=0)
-    except ValueError as error:
-        assert str(error), "the ValueError for a too-short trace has no message"
-    else:
-        # Fitting two rows may be legitimate (e.g. a constant model); then it must predict.
-        pred = model.clone().fit(tiny, valid=None, seed=0).predict(tiny, np.array([2]))
-        assert pred is not None
-
-
-def _scrambled_from(runs: Runs, cut: int, seed: int = 0) -> Runs:
-    """`runs` with every column of rows >= `cut` replaced by other rows' values, shuffled."""
-    rng = np.random.default_rng(seed)
-    local = cut - runs.start
-    fields = {}
-    for name in ("t_ns", "task", "comm", "pid", "prio", "delta_us", "end_state"):
-        values = getattr(runs, name).copy()
-        tail = values[local:]
-        values[local:] = rng.permutation(values)[: len(tail)]
-        fields[name] = values
-    fields["task"][local:] = rng.integers(0, runs.n_tasks, len(runs) - local)
-    fields["delta_us"][local:] = rng.exponential(1000.0, len(runs) - local)
-    return replace(runs, **fields)
-
-
-def check_causality(model: Predictor, runs: Runs) -> None:
-    """Scrambling rows >= c changes no prediction at positions <= c."""
-    fitted = _fit(model, runs)
-    test = runs.test_positions()
-    cut = int(test[len(test) // 2])
-    positions = np.concatenate([test[test < cut][-60:], [cut]])
-    original = fitted.predict(runs, positions)
-    scrambled = fitted.predict(_scrambled_from(runs, cut), positions)
-    _assert_same(original, scrambled, f"after scrambling rows >= {cut} (a look-ahead leak)")
-
-
-def check_online_matches_batch(model: Predictor, runs: Runs) -> None:
-    """Streaming with `online()` predicts what `predict()` does, step by step."""
-    fitted = _fit(model, runs)
-    start = runs.split.test[0]
-    history = runs.rows(runs.start, start)
-    stream = fitted.online(history)
-    steps = min(30, runs.split.test[1] - start)
-    positions = np.arange(start, start + steps)
-    batch = fitted.predict(runs, positions)
-    for k, position in enumerate(positions):
-        proba, delta = stream.predict_next()
-        if batch.task_proba is not None:
-            assert proba is not None and np.allclose(proba, batch.task_proba[k], atol=1e-4), (
-                f"online task probabilities differ from predict() at position {position}"
-            )
-        if batch.delta_us is not None:
-            assert delta is not None and np.isclose(
-                delta, batch.delta_us[k], rtol=1e-4, atol=1e-3
-            ), (
-                f"online delta {delta} differs from predict()'s {batch.delta_us[k]} at "
-                f"position {position}"
-            )
-        stream.update(row_at(runs, int(position)))
-
+Check = Callable[[Context], None]
 
 CHECKS: tuple[Check, ...] = (
     check_targets_declared,
-    check_params_stored,
+    check_init_sets_only_params,
     check_predict_before_fit,
     check_output_shapes,
+    check_fit_changes_no_parameter,
     check_same_seed_same_output,
+    check_fit_idempotent,
     check_inputs_not_mutated,
     check_pickle_round_trip,
     check_too_short_trace,
+    check_batch_equals_single,
     check_causality,
     check_online_matches_batch,
 )
 
+DEFAULT_RUNS = 10_000  # long enough that a leak a few thousand rows ahead is inside it
+MIN_RUNS = 2_000  # the leak searches need a few thousand positions with their history
 
-def iter_checks() -> Iterator[Check]:
-    yield from CHECKS
+
+class ConformanceError(AssertionError):
+    """A model broke a rule; `rule` is the check's name without `check_`. The message reads
+    "rule 'causality' broken: <what differs, where, and how to fix it>"."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
 
 
-def check_predictor(model: Predictor, runs: Runs) -> list[CheckResult]:
-    """Run every check on a copy of `model`; never raises for a failing check."""
-    results = []
+def rule_of(check: Check) -> str:
+    """A check's rule name: `check_causality` -> `causality`."""
+    return check.__name__.removeprefix("check_")
+
+
+def rule_text(check: Check) -> str:
+    """What the rule says: the first line of the check's docstring."""
+    return " ".join((check.__doc__ or "").split("\n\n")[0].split())
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str  # the check function's name, e.g. check_causality
+    passed: bool
+    message: str = ""  # on failure: "rule 'causality' broken: ..."
+    seconds: float = 0.0
+
+    @property
+    def rule(self) -> str:
+        return self.check.removeprefix("check_")
+
+
+def run_check(check: Check, ctx: Context) -> CheckResult:
+    """One check on a shared context; a failure (any exception) becomes a failed result."""
+    t0 = time.perf_counter()
+    try:
+        check(ctx)
+    except Exception as error:
+        detail = str(error) if isinstance(error, AssertionError) else _describe(error)
+        message = f"rule {rule_of(check)!r} broken: {detail.strip() or type(error).__name__}"
+        return CheckResult(check.__name__, False, message, time.perf_counter() - t0)
+    return CheckResult(check.__name__, True, "", time.perf_counter() - t0)
+
+
+def check_predictor(
+    model: Predictor, runs: Runs, checks: Sequence[Check] = CHECKS
+) -> list[CheckResult]:
+    """Run `checks` on copies of `model` (unfitted) over `runs`; never raises for a failure."""
+    ctx = Context(model, runs)
+    return [run_check(check, ctx) for check in checks]
+
+
+def check_estimator(model: Predictor, runs: Runs | None = None) -> None:
+    """Raise `ConformanceError` naming the rule of the first check `model` fails."""
+    ctx = Context(model, runs if runs is not None else default_excerpt())
     for check in CHECKS:
-        try:
-            check(copy.deepcopy(model), runs)
-        except Exception as error:
-            results.append(CheckResult(check.__name__, False, f"{type(error).__name__}: {error}"))
-        else:
-            results.append(CheckResult(check.__name__, True))
-    return results
+        result = run_check(check, ctx)
+        if not result.passed:
+            raise ConformanceError(result.rule, result.message)
+
+
+class BoundCheck:
+    """One check bound to a context shared by all checks of one model (fits happen once)."""
+
+    def __init__(self, check: Check, shared: _LazyContext) -> None:
+        self.check, self.shared = check, shared
+
+    def __call__(self) -> None:
+        result = run_check(self.check, self.shared.get())
+        if not result.passed:
+            raise ConformanceError(result.rule, result.message)
+
+    def __repr__(self) -> str:
+        return rule_of(self.check)
+
+
+class _LazyContext:
+    """The excerpt is loaded (and the model fitted) only when the first check runs."""
+
+    def __init__(self, model: Predictor, runs: Runs | None) -> None:
+        self.model, self.runs, self.ctx = model, runs, None
+
+    def get(self) -> Context:
+        if self.ctx is None:
+            runs = self.runs if self.runs is not None else default_excerpt()
+            self.ctx = Context(self.model, runs)
+        return self.ctx
+
+
+def parametrize_checks(model: Predictor, runs: Runs | None = None) -> Any:
+    """`pytest.mark.parametrize("check", ...)`: one test per rule, ids the rule names."""
+    import pytest
+
+    shared = _LazyContext(model, runs)
+    params = [pytest.param(BoundCheck(c, shared), id=rule_of(c)) for c in CHECKS]
+    return pytest.mark.parametrize("check", params)
+
+
+def default_excerpt(
+    trace: str | None = None, runs: int = DEFAULT_RUNS, root: Path | None = None
+) -> Runs:
+    """The first `runs` runs of a shipped trace (verified; default: the first), with their own
+    split by the fixed rule. A bad trace name or length is a one-line ValueError/KeyError."""
+    from benchmark.data.manifest import read_run_table, trace_names
+
+    names = trace_names(root)
+    name = trace or names[0]
+    if name not in names:
+        raise KeyError(f"unknown trace {name!r}; shipped traces: {', '.join(names)}")
+    frame = read_run_table(name, root)
+    if not MIN_RUNS <= runs <= len(frame):
+        raise ValueError(
+            f"--runs {runs}: the excerpt needs between {MIN_RUNS:,} and {len(frame):,} runs "
+            f"(the length of {name})"
+        )
+    return runs_from_frame(frame.iloc[:runs], f"{name}-excerpt")
