@@ -20,16 +20,17 @@ the seed as LightGBM's `seed`: the same seed gives the same model. Without valid
 `round` and then, per regressor round, the valid mse_z at `DELTA_REPORT_OFFSET + round`, so that
 a median pruner compares like with like; both are lower-is-better.
 
-`online()` streams the features and calls LightGBM's own single-row fast path
-(`LGBM_BoosterPredictForMatSingleRowFastInit` / `...SingleRowFast` of the C API, through
-lightgbm's loaded library, one thread): the same C++ predictor as `Booster.predict` without its
-per-call Python and thread set-up (~100s of microseconds on one row).
+`online()` is compiled (numba, models/fast/boost.py): the kept trees of both boosters, from
+`Booster.dump_model()`, become flat arrays, and one call per run updates the streaming features,
+walks every tree with LightGBM's decision rules and applies its softmax, in the C++ predictor's
+order of operations (online equals `Booster.predict`; tests check it). `Booster.predict` on one
+row costs ~100s of microseconds of per-call Python and thread set-up.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
+import time
 from typing import Any, ClassVar
 
 import numpy as np
@@ -43,6 +44,9 @@ from benchmark.running.protocol import (
     RunRow,
     check_fit_input,
 )
+from models.fast.boost import boost_predict, boost_step, pack
+from models.fast.online import WARM_UP_ROW
+from models.fast.trees import Forest
 from models.features import ClassMap, FeatureBuilder, feature_search_space
 
 MIN_TRAIN_RUNS = 10
@@ -276,6 +280,22 @@ class LightGBM(Predictor):
         self.check_fitted()
         return _LightGBMOnline(self, history)
 
+    def online_forest(self) -> tuple[Forest, int]:
+        """The kept trees of both boosters as one flat forest, the classifier's first, and
+        how many are the classifier's; built once per fitted model (`online_forest_`)."""
+        self.check_fitted()
+        if getattr(self, "online_forest_", None) is None:
+            parts = []
+            if self.classifier_ is not None:
+                parts.append(
+                    Forest.from_lightgbm(self.classifier_.booster_, self._best(self.classifier_))
+                )
+            regressor = self.regressor_
+            parts.append(Forest.from_lightgbm(regressor.booster_, self._best(regressor)))
+            n_class_trees = parts[0].n_trees if self.classifier_ is not None else 0
+            self.online_forest_ = (Forest.concat(parts), n_class_trees)
+        return self.online_forest_
+
 
 def _curve(history: dict[str, dict[str, Any]], sigma2: float) -> dict[str, list[Any]] | None:
     """Per-round valid scores for the figures: task multi_logloss, delta mse_z (None where one
@@ -320,87 +340,49 @@ def _binary(p1: np.ndarray) -> np.ndarray:
     return np.stack([1.0 - p1, p1], axis=1)
 
 
-class _FastRow:
-    """LightGBM's C single-row fast predictor for one booster (float32 rows, one thread)."""
-
-    def __init__(self, booster: Any, num_iteration: int, n_features: int, n_out: int) -> None:
-        from lightgbm.basic import _LIB, _safe_call
-
-        self._lib = _LIB
-        self.handle = ctypes.c_void_p()
-        _safe_call(
-            _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
-                booster._handle,
-                ctypes.c_int(0),  # C_API_PREDICT_NORMAL
-                ctypes.c_int(0),  # start_iteration
-                ctypes.c_int(num_iteration),
-                ctypes.c_int(0),  # C_API_DTYPE_FLOAT32
-                ctypes.c_int32(n_features),
-                ctypes.c_char_p(b"num_threads=1 verbosity=-1"),
-                ctypes.byref(self.handle),
-            )
-        )
-        self._booster = booster  # keep the booster alive as long as the fast config
-        self.out = np.zeros(n_out, dtype=np.float64)
-        self._out_ptr = self.out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
-        self._out_len = ctypes.c_int64(0)
-        self._out_len_ref = ctypes.byref(self._out_len)
-        self._call = _LIB.LGBM_BoosterPredictForMatSingleRowFast
-        self._check = _safe_call
-
-    def __call__(self, row_ptr: ctypes.c_void_p) -> np.ndarray:
-        self._check(self._call(self.handle, row_ptr, self._out_len_ref, self._out_ptr))
-        return self.out
-
-    def __del__(self) -> None:
-        handle = getattr(self, "handle", None)
-        if handle is not None and handle.value:
-            self._lib.LGBM_FastConfigFree(handle)
-            self.handle = None
-
-
 class _LightGBMOnline(OnlinePredictor):
+    """Compiled streaming: one numba call per `update` appends the run, walks every kept tree
+    of both boosters and writes the next probabilities and delta (models/fast/boost.py)."""
+
     def __init__(self, model: LightGBM, history: Runs) -> None:
-        self.stream = model.features_.stream(history)
-        n_features = model.features_.n_features
-        self._row = np.zeros(n_features, dtype=np.float32)
-        self._row_ptr = ctypes.c_void_p(self._row.ctypes.data)
-        self._categorical = np.array(model.features_.categorical, dtype=np.int64)
+        builder = model.features_
+        stream = builder.stream(history)
+        t0 = time.perf_counter()  # compile_s: flattening the trees (once per model), compiling
+        n_classes = len(model.classes_)
         clf = model.classifier_
-        self.n_classes = len(model.classes_)
-        self.clf = (
-            None
-            if clf is None
-            else _FastRow(
-                clf.booster_,
-                model._best(clf),
-                n_features,
-                self.n_classes if self.n_classes > 2 else 1,
-            )
-        )
-        self.reg = _FastRow(model.regressor_.booster_, model._best(model.regressor_), n_features, 1)
+        n_raw = 0 if clf is None else n_classes if n_classes > 2 else 1
+        forest, n_class_trees = model.online_forest()
         # class probabilities padded with a zero column, gathered into vocabulary order exactly
         # as ClassMap.to_vocabulary does for the batch path
-        self.source, self.weight = model.classes_map_._gather(
+        source, weight = model.classes_map_._gather(
             tuple(np.asarray(model.classes_, dtype=np.int64).tolist())
         )
-        self._padded = np.zeros(self.n_classes + 1, dtype=np.float64)
-        if clf is None:
-            self._padded[0] = 1.0
+        stream.attach(
+            *pack(
+                forest,
+                n_raw=n_raw,
+                n_class_trees=n_class_trees,
+                n_classes=n_classes,
+                source=source,
+                weight=weight,
+                categorical=builder.categorical,
+                n_features=builder.n_features,
+            )
+        )
+        self.proba = np.zeros(len(source), dtype=np.float32)
+        # compile (or load the cached kernel) now, on copies, outside any timing
+        boost_step(stream.ints.copy(), stream.floats.copy(), self.proba.copy(),
+                   *WARM_UP_ROW[:5], WARM_UP_ROW.t_ns)  # fmt: skip
+        self.ints, self.floats = stream.ints, stream.floats
+        self.next = self.proba, boost_predict(self.ints, self.floats, self.proba)
+        self.compile_s = time.perf_counter() - t0
 
     def predict_next(self) -> tuple[np.ndarray, float]:
-        row = self._row
-        row[:] = self.stream.features()
-        row[self._categorical] += 1.0  # as _shift_categorical
-        delta = float(self.reg(self._row_ptr)[0])
-        if self.clf is not None:
-            if self.n_classes > 2:
-                self._padded[: self.n_classes] = self.clf(self._row_ptr)
-            else:
-                p1 = float(self.clf(self._row_ptr)[0])
-                self._padded[0] = 1.0 - p1
-                self._padded[1] = p1
-        return (self._padded[self.source] * self.weight).astype(np.float32), delta
+        return self.next
 
     def update(self, row: RunRow) -> None:
-        self.stream.update(row)
+        proba = self.proba
+        delta = boost_step(
+            self.ints, self.floats, proba, row[0], row[1], row[2], row[3], row[4], row[6]
+        )
+        self.next = proba, delta

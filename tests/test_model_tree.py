@@ -56,7 +56,7 @@ def test_compiled_walk_is_sklearn_apply(fitted, excerpt):
     train and test, in both trees (the regressor's leaf ids follow the classifier's)."""
     rows = np.arange(excerpt.start + 1, excerpt.start + len(excerpt))
     x = fitted.features_.transform(excerpt, rows)
-    leaves = apply(x, *fitted.online_forest().pack())
+    leaves = apply(x, *fitted.online_forest().pack(x.shape[1]))
     assert np.array_equal(leaves[:, 0], fitted.classifier_.apply(x))
     offset = fitted.classifier_.tree_.node_count
     assert np.array_equal(leaves[:, 1] - offset, fitted.regressor_.apply(x))
@@ -68,7 +68,7 @@ def test_forest_of_a_single_leaf(excerpt):
 
     x = np.zeros((5, 3), dtype=np.float32)
     tree = DecisionTreeRegressor().fit(x, np.ones(5))
-    assert apply(x, *Forest.from_sklearn(tree).pack()).tolist() == [[0]] * 5
+    assert apply(x, *Forest.from_sklearn(tree).pack(3)).tolist() == [[0]] * 5
 
 
 def test_online_compiles_outside_the_steps(fitted, excerpt):

@@ -1,19 +1,23 @@
-"""Fitted decision trees as flat arrays, and the compiled walk over them.
+"""Fitted decision trees as flat arrays, and the compiled walk over all of them at once.
 
-One `Forest` holds any number of trees, from scikit-learn (`tree_.children_left/right`,
-`feature`, `threshold`) or from LightGBM (`Booster.dump_model()`), in one layout:
+A `Forest` holds any number of trees, from scikit-learn (`tree_.children_left/right`,
+`feature`, `threshold`) or from LightGBM (`Booster.dump_model()`), node by node: leaves are
+nodes that point to themselves, so a leaf id is a node id (scikit-learn's `apply` numbering for
+its trees, offset by the trees before). `pack` lays it out for `forest_leaves`, which walks
+`LANES` trees in lockstep, branch-free: each level of each lane is
+`node = child[node][not (x[feature] <= threshold)]`, so the trees' independent paths overlap in
+the CPU instead of waiting on one another and no branch is mispredicted (the plain
+one-tree-at-a-time walk cost ~60 ns per tree on the lightgbm model, the lockstep walk a few).
+Trees are walked deepest first, each group for its deepest tree's depth (a leaf stays put).
 
-* `nodes` int64[n, 6]: left child, right child, feature, flags, and for a categorical split
-  the [lo, hi) range of its bitset words in `cat_words`; a child >= 0 is an internal node, a
-  child < 0 is the leaf `~child`;
-* `threshold` float64[n]: go left when `x[feature] <= threshold` (numerical splits);
-* `roots` int64[T]: each tree's root (`~leaf` for a tree that is a single leaf);
-* `leaf_value` float64[L]: LightGBM's leaf outputs (scikit-learn leaves are looked up by the
-  caller: their leaf id is the node id scikit-learn's `apply` returns).
-
-`walk` applies each library's own rule: scikit-learn's `X <= threshold` on the float32 feature
-promoted to float64 (no missing values here), and LightGBM's `NumericalDecision` /
-`CategoricalDecision` (missing-value routing, categories as bitsets of the integer value).
+Exactness. The row is float32 and scikit-learn and LightGBM both compare its value, promoted
+to float64, with a float64 threshold: for a float32 `x`, `x <= t` exactly when `x <= t32`, `t32`
+being the largest float32 not above `t`, so the lockstep walk keeps float32 thresholds rounded
+down. Splits that need more than `<=` (LightGBM's categorical splits, as 32-bit bitsets of the
+integer value, and missing-value routing for `missing_type` Zero or NaN) are decided first,
+each by LightGBM's `CategoricalDecision` / `NumericalDecision` rule, into an extra 0/1 column
+that the node then splits at 0.5. The rows given are never NaN (the streaming features are
+finite), so LightGBM's "NaN reads as 0" for plain numerical splits never applies.
 """
 
 from __future__ import annotations
@@ -26,122 +30,62 @@ from numba import njit
 
 from models.fast.stream import MODEL_FLOATS, MODEL_INTS, N_FEATURES, advance
 
-LEFT, RIGHT, FEATURE, FLAGS, CAT_LO, CAT_HI = range(6)
-CATEGORICAL = 1
-DEFAULT_LEFT = 2
-MISSING_ZERO = 4
-MISSING_NAN = 8
-LIGHTGBM_NUMERICAL = 16
+LANES = 16  # trees walked in lockstep
+CATEGORICAL, DEFAULT_LEFT, MISSING_ZERO, MISSING_NAN = 1, 2, 4, 8
 ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
-
-
-@njit(cache=True)
-def descend(ints, floats, x_at, nodes_at, cats_at, threshold_at, node):
-    """The leaf id reached from `node` by the row `floats[x_at:]` (float32 values in float64)
-    in a packed forest whose nodes, category words and thresholds begin at the given offsets."""
-    while node >= 0:
-        at = nodes_at + 6 * node
-        v = floats[x_at + ints[at + FEATURE]]
-        flags = ints[at + FLAGS]
-        if flags == 0:
-            left = v <= floats[threshold_at + node]
-        elif flags & CATEGORICAL:  # NaN and negative values go right
-            left = False
-            if not np.isnan(v) and v > -1.0:
-                iv = int(v)
-                word = ints[at + CAT_LO] + (iv >> 5)
-                if word < ints[at + CAT_HI]:
-                    left = (ints[cats_at + word] >> (iv & 31)) & 1 == 1
-        else:  # LightGBM numerical: NaN is 0 unless NaN is its missing type
-            if np.isnan(v) and not flags & MISSING_NAN:
-                v = 0.0
-            if (flags & MISSING_ZERO and abs(v) <= ZERO_THRESHOLD) or (
-                flags & MISSING_NAN and np.isnan(v)
-            ):
-                left = flags & DEFAULT_LEFT != 0
-            else:
-                left = v <= floats[threshold_at + node]
-        node = ints[at + LEFT] if left else ints[at + RIGHT]
-    return ~node
-
-
-@njit(cache=True)
-def walk(ints, forest_i, floats, forest_f, x_at, tree):
-    """The leaf id of tree `tree` of the forest packed at `ints[forest_i:]`, `floats[forest_f:]`
-    for the row at `floats[x_at:]`."""
-    n_trees, n_nodes = ints[forest_i], ints[forest_i + 1]
-    nodes_at = forest_i + 2 + n_trees
-    root = ints[forest_i + 2 + tree]
-    return descend(ints, floats, x_at, nodes_at, nodes_at + 6 * n_nodes, forest_f, root)
+# header of a packed forest (int64 slots)
+N_TREES, N_NODES, N_GROUPS, N_FAST, N_GENERAL, N_WORDS, N_COLUMNS = range(7)
+FOREST_HEADER = 7
 
 
 @dataclass
 class Forest:
-    """Trees in flat arrays (layout in the module docstring)."""
+    """Trees node by node (see the module docstring); `flags` 0 is a plain `x <= threshold`."""
 
-    nodes: np.ndarray
-    threshold: np.ndarray
-    cat_words: np.ndarray
-    roots: np.ndarray
-    leaf_value: np.ndarray
+    feature: np.ndarray  # int64[N], -1 at leaves
+    threshold: np.ndarray  # float64[N]
+    left: np.ndarray  # int64[N], a leaf points to itself
+    right: np.ndarray  # int64[N]
+    flags: np.ndarray  # int64[N]: CATEGORICAL, DEFAULT_LEFT, MISSING_ZERO, MISSING_NAN
+    categories: list[list[int]]  # per node: the categories that go left (categorical splits)
+    value: np.ndarray  # float64[N]: leaf outputs (LightGBM; 0 for scikit-learn)
+    roots: np.ndarray  # int64[T]
 
     @property
     def n_trees(self) -> int:
         return len(self.roots)
 
-    def pack(self) -> tuple[np.ndarray, np.ndarray]:
-        """The forest as one int64 and one float64 array, the form the compiled kernels read:
-        ints = [n_trees, n_nodes, roots, nodes (6 per node), category words],
-        floats = [thresholds, leaf values]."""
-        ints = np.concatenate(
-            [[self.n_trees, len(self.nodes)], self.roots, self.nodes.ravel(), self.cat_words]
-        )
-        return ints.astype(np.int64), np.concatenate([self.threshold, self.leaf_value])
-
     @classmethod
     def concat(cls, forests: list[Forest]) -> Forest:
-        """One forest holding the trees of several, in order (node, word and leaf ids move)."""
-        nodes, roots = [], []
-        node_at = word_at = leaf_at = 0
-        for f in forests:
-            n = f.nodes.copy()
-            for side in (LEFT, RIGHT):
-                internal = n[:, side] >= 0
-                n[:, side] = np.where(internal, n[:, side] + node_at, n[:, side] - leaf_at)
-            n[:, CAT_LO:] += word_at
-            nodes.append(n)
-            roots.append(np.where(f.roots >= 0, f.roots + node_at, f.roots - leaf_at))
-            node_at += len(f.nodes)
-            word_at += len(f.cat_words)
-            leaf_at += len(f.leaf_value)
+        """One forest holding the trees of several, in order (node ids move)."""
+        at = np.cumsum([0] + [len(f.feature) for f in forests])
         return cls(
-            np.concatenate(nodes).reshape(-1, 6),
+            np.concatenate([f.feature for f in forests]),
             np.concatenate([f.threshold for f in forests]),
-            np.concatenate([f.cat_words for f in forests]).astype(np.int64),
-            np.concatenate(roots).astype(np.int64),
-            np.concatenate([f.leaf_value for f in forests]),
+            np.concatenate([f.left + a for f, a in zip(forests, at, strict=False)]),
+            np.concatenate([f.right + a for f, a in zip(forests, at, strict=False)]),
+            np.concatenate([f.flags for f in forests]),
+            [c for f in forests for c in f.categories],
+            np.concatenate([f.value for f in forests]),
+            np.concatenate([f.roots + a for f, a in zip(forests, at, strict=False)]),
         )
 
     @classmethod
     def from_sklearn(cls, estimator: Any) -> Forest:
         """A fitted scikit-learn tree; its leaf ids are scikit-learn's node ids."""
         t = estimator.tree_
-        left = t.children_left.astype(np.int64)
-        right = t.children_right.astype(np.int64)
-        is_leaf = left < 0
-        nodes = np.zeros((t.node_count, 6), dtype=np.int64)
-        # a child that is a leaf is stored as ~(its node id)
-        nodes[:, LEFT] = np.where(is_leaf[np.maximum(left, 0)], ~left, left)
-        nodes[:, RIGHT] = np.where(is_leaf[np.maximum(right, 0)], ~right, right)
-        nodes[:, FEATURE] = np.maximum(t.feature, 0)
-        nodes[is_leaf, LEFT:RIGHT + 1] = 0  # never read
-        root = ~np.int64(0) if is_leaf[0] else np.int64(0)
+        n = t.node_count
+        own = np.arange(n, dtype=np.int64)
+        leaf = t.children_left < 0
         return cls(
-            nodes,
+            np.where(leaf, -1, t.feature).astype(np.int64),
             t.threshold.astype(np.float64),
-            np.zeros(0, dtype=np.int64),
-            np.array([root], dtype=np.int64),
-            np.zeros(t.node_count, dtype=np.float64),
+            np.where(leaf, own, t.children_left).astype(np.int64),
+            np.where(leaf, own, t.children_right).astype(np.int64),
+            np.zeros(n, dtype=np.int64),
+            [[] for _ in range(n)],
+            np.zeros(n),
+            np.zeros(1, dtype=np.int64),
         )
 
     @classmethod
@@ -151,89 +95,257 @@ class Forest:
         dump = booster.dump_model(num_iteration=num_iteration)
         return cls.concat([_lightgbm_tree(info["tree_structure"]) for info in dump["tree_info"]])
 
+    def depths(self) -> np.ndarray:
+        """int64[T]: each tree's depth (edges from the root to its deepest leaf)."""
+        out = np.zeros(self.n_trees, dtype=np.int64)
+        left, right = self.left.tolist(), self.right.tolist()
+        for t, root in enumerate(self.roots.tolist()):
+            stack = [(root, 0)]
+            while stack:
+                node, depth = stack.pop()
+                if left[node] == node:
+                    out[t] = max(out[t], depth)
+                else:
+                    stack += [(left[node], depth + 1), (right[node], depth + 1)]
+        return out
+
+    def pack(self, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+        """The forest as one int64 and one float64 array, for rows of `n_features` columns.
+
+        ints: the header (`FOREST_HEADER` slots: trees, nodes, lockstep groups, special splits
+        decided by one 64-bit word and by the general rule, bitset words, row columns), the
+        lanes and the leaf per tree (scratch), per one-word special split its feature and
+        word; then an int32 region: per node (feature, float32 threshold bits, left, right),
+        roots, the walking order (deepest first), each group's depth, per general special
+        split (feature, flags, first and end bitset word), the 32-bit bitset words.
+        floats: leaf values, the general special splits' float64 thresholds, then a float32
+        region: the row (`n_features` columns, then one 0/1 column per special split).
+        """
+        n, t = len(self.feature), self.n_trees
+        special = np.flatnonzero(self.flags != 0)
+        one_word = np.array(
+            [self.flags[i] == CATEGORICAL and max(self.categories[i]) < 63 for i in special],
+            dtype=bool,
+        )
+        special = np.concatenate([special[one_word], special[~one_word]])  # one-word first
+        fast, general = special[: one_word.sum()], special[one_word.sum() :]
+        fast_word = [sum(1 << c for c in self.categories[i]) for i in fast]
+        words, lo, hi = [], [], []
+        for node in general:
+            cats = self.categories[node]
+            bits = np.zeros(max(cats, default=-1) // 32 + 1, dtype=np.int64)
+            for c in cats:
+                bits[c >> 5] |= 1 << (c & 31)
+            lo.append(len(words))
+            words += bits.tolist()
+            hi.append(len(words))
+        depths = self.depths()
+        order = np.argsort(-depths, kind="stable")
+        groups = depths[order][::LANES]  # each group's first tree is its deepest
+        feature = np.where(self.feature < 0, 0, self.feature)
+        feature[special] = n_features + np.arange(len(special))
+        threshold = _round_down_f32(self.threshold)
+        threshold[self.feature < 0] = np.inf  # a leaf: left, to itself
+        threshold[special] = 0.5
+        record = np.stack(
+            [feature, threshold.view(np.int32).astype(np.int64), self.left, self.right], axis=1
+        )
+        region = np.concatenate(
+            [
+                record.ravel(),
+                self.roots,
+                order,
+                groups,
+                np.stack([self.feature[general], self.flags[general], lo, hi], axis=1).ravel(),
+                np.array(words, dtype=np.int64),
+            ]
+        ).astype(np.int64)
+        columns = n_features + len(special)
+        header = [t, n, len(groups), len(fast), len(general), len(words), columns]
+        ints = np.concatenate(
+            [
+                np.array(header, dtype=np.int64),
+                np.zeros(LANES + t, dtype=np.int64),
+                self.feature[fast],
+                np.array(fast_word, dtype=np.uint64).view(np.int64),
+                _as_int64(region.astype(np.uint32).view(np.int32)),
+            ]
+        )
+        row = np.zeros(columns, dtype=np.float32)
+        floats = np.concatenate([self.value, self.threshold[general], _as_float64(row)])
+        return ints, floats
+
+
+def _round_down_f32(t: np.ndarray) -> np.ndarray:
+    """float32[n]: the largest float32 not above each float64 threshold."""
+    near = t.astype(np.float32)
+    above = near.astype(np.float64) > t
+    near[above] = np.nextafter(near[above], np.float32(-np.inf))
+    return near
+
+
+def _as_int64(region: np.ndarray) -> np.ndarray:
+    """An int32 array padded to whole int64 words, as int64 (its bytes unchanged)."""
+    return np.concatenate([region, np.zeros(len(region) % 2, dtype=np.int32)]).view(np.int64)
+
+
+def _as_float64(region: np.ndarray) -> np.ndarray:
+    return np.concatenate([region, np.zeros(len(region) % 2, dtype=np.float32)]).view(np.float64)
+
 
 def _lightgbm_tree(root: dict[str, Any]) -> Forest:
-    """One tree of `dump_model()`: internal nodes by `split_index`, leaves by `leaf_index`."""
-    if "leaf_value" in root:  # a single leaf
-        return Forest(
-            np.zeros((0, 6), dtype=np.int64),
-            np.zeros(0),
-            np.zeros(0, dtype=np.int64),
-            np.array([~0], dtype=np.int64),
-            np.array([float(root["leaf_value"])]),
-        )
-    internal, leaves = [], {}
+    """One tree of `dump_model()`: internal nodes by `split_index`, then leaves by
+    `leaf_index`."""
+    internal, leaves = [], []
     stack = [root]
     while stack:
         node = stack.pop()
-        if "leaf_index" in node:
-            leaves[int(node["leaf_index"])] = float(node["leaf_value"])
-        else:
+        if "split_index" in node:
             internal.append(node)
             stack += [node["left_child"], node["right_child"]]
-    nodes = np.zeros((len(internal), 6), dtype=np.int64)
-    threshold = np.zeros(len(internal))
-    words: list[int] = []
+        else:
+            leaves.append(node)
+    n_internal = len(internal)
+    n = n_internal + len(leaves)
+
+    def node_id(node: dict[str, Any]) -> int:
+        if "split_index" in node:
+            return node["split_index"]
+        return n_internal + node.get("leaf_index", 0)
+
+    own = np.arange(n, dtype=np.int64)
+    feature, threshold = np.full(n, -1, dtype=np.int64), np.zeros(n)
+    left, right, flags = own.copy(), own.copy(), np.zeros(n, dtype=np.int64)
+    categories: list[list[int]] = [[] for _ in range(n)]
+    value = np.zeros(n)
+    for node in leaves:
+        value[node_id(node)] = float(node["leaf_value"])
     for node in internal:
-        i = int(node["split_index"])
-        for side, key in ((LEFT, "left_child"), (RIGHT, "right_child")):
-            child = node[key]
-            nodes[i, side] = ~child["leaf_index"] if "leaf_index" in child else child["split_index"]
-        nodes[i, FEATURE] = node["split_feature"]
+        i = node["split_index"]
+        feature[i] = node["split_feature"]
+        left[i], right[i] = node_id(node["left_child"]), node_id(node["right_child"])
         missing = node["missing_type"]
-        flags = LIGHTGBM_NUMERICAL | (DEFAULT_LEFT if node["default_left"] else 0) | (
-            MISSING_ZERO if missing == "Zero" else MISSING_NAN if missing == "NaN" else 0
-        )
         if node["decision_type"] == "==":
-            cats = [int(c) for c in str(node["threshold"]).split("||")]
-            bits = np.zeros(max(cats) // 32 + 1, dtype=np.int64)
-            for c in cats:
-                bits[c >> 5] |= 1 << (c & 31)
-            nodes[i, CAT_LO], nodes[i, CAT_HI] = len(words), len(words) + len(bits)
-            words += bits.tolist()
-            flags = CATEGORICAL
+            flags[i] = CATEGORICAL
+            categories[i] = [int(c) for c in str(node["threshold"]).split("||")]
         elif node["decision_type"] == "<=":
             threshold[i] = float(node["threshold"])
+            if missing in ("Zero", "NaN"):
+                flags[i] = (MISSING_ZERO if missing == "Zero" else MISSING_NAN) | (
+                    DEFAULT_LEFT if node["default_left"] else 0
+                )
         else:  # pragma: no cover - LightGBM writes only these two
             raise ValueError(f"unknown LightGBM decision type {node['decision_type']!r}")
-        nodes[i, FLAGS] = flags
-    return Forest(
-        nodes,
-        threshold,
-        np.array(words, dtype=np.int64),
-        np.array([0], dtype=np.int64),
-        np.array([leaves[j] for j in range(len(leaves))]),
-    )
+    return Forest(feature, threshold, left, right, flags, categories, value, np.zeros(1, np.int64))
+
+
+# -- compiled ----------------------------------------------------------------------------------
+@njit(cache=True)
+def _decide(v, flags, threshold, words, lo, hi):
+    """LightGBM's rule for one split that needs more than `<=`: whether value `v` goes left."""
+    if flags & CATEGORICAL:  # NaN and values <= -1 go right; others by their integer part
+        if np.isnan(v) or v <= -1.0:
+            return False
+        iv = int(v)
+        word = lo + (iv >> 5)
+        return word < hi and (words[word] >> (iv & 31)) & 1 == 1
+    if np.isnan(v) and not flags & MISSING_NAN:
+        v = 0.0
+    if (flags & MISSING_ZERO and abs(v) <= ZERO_THRESHOLD) or (flags & MISSING_NAN and np.isnan(v)):
+        return flags & DEFAULT_LEFT != 0
+    return v <= threshold
+
+
+@njit(cache=True)
+def forest_row(ints, floats, forest_i, forest_f):
+    """The float32 row of the forest packed at `ints[forest_i:]`, `floats[forest_f:]`, for
+    the caller to fill (its first `n_features` columns)."""
+    n_nodes, n_general = ints[forest_i + N_NODES], ints[forest_i + N_GENERAL]
+    at = forest_f + n_nodes + n_general
+    return floats[at:].view(np.float32)[: ints[forest_i + N_COLUMNS]]
+
+
+@njit(cache=True)
+def forest_leaves(ints, floats, forest_i, forest_f):
+    """Walk every tree for the row in `forest_row`; returns int64[T], the leaf (node id) each
+    tree reaches, in tree order (a view into the state: read it before the next call)."""
+    h = ints[forest_i : forest_i + FOREST_HEADER]
+    n_trees, n_nodes, n_groups = h[N_TREES], h[N_NODES], h[N_GROUPS]
+    n_fast, n_general = h[N_FAST], h[N_GENERAL]
+    at = forest_i + FOREST_HEADER
+    lane = ints[at : at + LANES]
+    leaf = ints[at + LANES : at + LANES + n_trees]
+    at += LANES + n_trees
+    fast_feature = ints[at : at + n_fast]
+    fast_word = ints[at + n_fast : at + 2 * n_fast]
+    region = ints[at + 2 * n_fast :].view(np.int32)
+    record = region[: 4 * n_nodes]
+    record_f = record.view(np.float32)
+    at = 4 * n_nodes
+    roots = region[at : at + n_trees]
+    order = region[at + n_trees : at + 2 * n_trees]
+    depth = region[at + 2 * n_trees : at + 2 * n_trees + n_groups]
+    general = region[at + 2 * n_trees + n_groups : at + 2 * n_trees + n_groups + 4 * n_general]
+    words = region[at + 2 * n_trees + n_groups + 4 * n_general :]
+
+    row = forest_row(ints, floats, forest_i, forest_f)
+    column = row.size - n_fast - n_general
+    for j in range(n_fast):  # categorical splits on ids < 63: one bit test
+        v = row[fast_feature[j]]
+        member = v > -1.0 and v < 63.0 and (fast_word[j] >> int(v)) & 1 == 1
+        row[column + j] = 0.0 if member else 1.0
+    column += n_fast
+    for j in range(n_general):
+        g = 4 * j
+        go_left = _decide(
+            np.float64(row[general[g]]),
+            general[g + 1],
+            floats[forest_f + n_nodes + j],
+            words,
+            general[g + 2],
+            general[g + 3],
+        )
+        row[column + j] = 0.0 if go_left else 1.0
+    for g in range(n_groups):
+        first = g * LANES
+        count = min(LANES, n_trees - first)
+        for j in range(count):
+            lane[j] = roots[order[first + j]]
+        for _ in range(depth[g]):
+            for j in range(count):
+                at = 4 * lane[j]
+                lane[j] = record[at + 2 + np.int64(row[record[at]] > record_f[at + 1])]
+        for j in range(count):
+            leaf[order[first + j]] = lane[j]
+    return leaf
 
 
 @njit(cache=True)
 def apply(x, ints, floats):
-    """int64[n, T]: the leaf each row of `x` (float32) reaches in each tree of the forest
-    packed in `ints`, `floats` (`Forest.pack`)."""
-    n_trees = ints[0]
-    out = np.empty((x.shape[0], n_trees), dtype=np.int64)
-    row_at = floats.size
-    work = np.concatenate((floats, np.zeros(x.shape[1])))
+    """int64[n, T]: the leaf each row of `x` (float32) reaches in each tree of a forest
+    packed alone in `ints`, `floats` (`Forest.pack`)."""
+    out = np.empty((x.shape[0], ints[N_TREES]), dtype=np.int64)
+    row = forest_row(ints, floats, 0, 0)
     for i in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            work[row_at + j] = x[i, j]
-        for t in range(n_trees):
-            out[i, t] = walk(ints, 0, work, 0, row_at, t)
+        row[: x.shape[1]] = x[i]
+        out[i] = forest_leaves(ints, floats, 0, 0)
     return out
 
 
 @njit(cache=True)
 def tree_step(ints, floats, task, comm, delta_us, end_state, prio, t_ns):
-    """One decision_tree step: append the run, then the leaves of the next position's row in
-    the classifier (tree 0) and the regressor (tree 1). The model part of the state holds the
-    float32-rounded row (floats) and the packed forest (ints and floats, after the row)."""
+    """One decision_tree step: append the run, then `tree_leaves`."""
     advance(ints, floats, task, comm, delta_us, end_state, prio, t_ns)
-    forest_i, x_at = ints[MODEL_INTS], ints[MODEL_FLOATS]
-    n_features = ints[N_FEATURES]
-    for j in range(n_features):
-        floats[x_at + j] = np.float32(floats[j])
-    forest_f = x_at + n_features
-    return (
-        walk(ints, forest_i, floats, forest_f, x_at, 0),
-        walk(ints, forest_i, floats, forest_f, x_at, 1),
-    )
+    return tree_leaves(ints, floats)
+
+
+@njit(cache=True)
+def tree_leaves(ints, floats):
+    """The leaves of the next position's row in the classifier (tree 0) and the regressor
+    (tree 1): the model part of the state is the packed forest of both."""
+    forest_i, forest_f = ints[MODEL_INTS], ints[MODEL_FLOATS]
+    row = forest_row(ints, floats, forest_i, forest_f)
+    for j in range(ints[N_FEATURES]):
+        row[j] = floats[j]
+    leaf = forest_leaves(ints, floats, forest_i, forest_f)
+    return leaf[0], leaf[1]
