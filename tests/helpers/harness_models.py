@@ -10,21 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.data.dataset import Runs
-from benchmark.running.protocol import OnlinePredictor, Prediction, Predictor
+from benchmark.running.protocol import OnlinePredictor, Prediction
+from tests.helpers.toy_models import _Base
 
 
-class Constant(Predictor):
+class Constant(_Base):
     """Always task id 0 and 10 us: an honest model whose score the tests compute by hand."""
 
     name = "constant"
-    targets = frozenset({"task", "delta"})
-
-    def __init__(self) -> None:
-        pass
-
-    def fit(self, train: Runs, *, valid=None, seed: int = 0, report=None):
-        self.fitted_ = True
-        return self
 
     def _output(self, runs: Runs, n: int) -> Prediction:
         proba = np.zeros((n, runs.n_tasks), dtype=np.float32)
