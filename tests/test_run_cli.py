@@ -127,3 +127,8 @@ def test_build_only_rebuilds_the_board_from_stored_results_without_evaluating(tm
     build(tmp_path, direct, FIXTURE / "data")
     for name in ("README.md", "leaderboard.csv", "leaderboard.json", "index.html"):
         assert (tmp_path / name).read_bytes() == (direct / name).read_bytes(), name
+
+
+def test_perf_refuses_unknown_models_and_traces_before_timing_anything():
+    _one_line_error(_invoke("perf", "--model", "nosuch"), "Unknown model 'nosuch'")
+    _one_line_error(_invoke("perf", "--trace", "nosuch"), "unknown trace 'nosuch'")

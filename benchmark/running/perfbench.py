@@ -31,7 +31,6 @@ def model_latencies(
     rows = []
     apply_threads()
     for name in models:
-        resolve(name)  # a one-line error for a bad name or file
         t0 = time.perf_counter()
         model = build_model(name).fit(runs.train(), valid=runs.valid(), seed=0)
         fit_s = time.perf_counter() - t0
@@ -43,7 +42,13 @@ def model_latencies(
 def run_perf(
     console: Console, trace: str | None, steps: int, models: list[str] | None, fit_runs: int
 ) -> None:
-    """Print the harness benchmark as two tables."""
+    """Print the harness benchmark as two tables (bad names and traces fail before any timing)."""
+    trace = trace or trace_names()[0]
+    if trace not in trace_names():
+        raise KeyError(f"unknown trace {trace!r}; shipped traces: {', '.join(trace_names())}")
+    names = models or sorted(registered())
+    for name in names:
+        resolve(name)
     console.print("timing scoring (1M predictions) and bootstrap (100k x 1,000 resamples) ...")
     numbers = throughput_benchmark(n_ceiling=1_000_000)
     table = Table(title="harness throughput (wall seconds)")
@@ -70,8 +75,6 @@ def run_perf(
         )
     console.print(table)
 
-    trace = trace or trace_names()[0]
-    names = models or sorted(registered())
     latency = Table(
         title=f"online latency, batch 1: fit on {fit_runs:,} runs of {trace}, "
         f"then {steps:,} steps (predict_next + update)"
