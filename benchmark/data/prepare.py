@@ -154,6 +154,8 @@ def prepare_trace(
 
 def _readme(path: Path, manifest: dict[str, Any]) -> tuple[str | None, str | None]:
     """(the new datasheet text or None if unchanged, a warning or None) for `path`."""
+    if not path.is_file():
+        raise PrepareError(f"{path}: not a file; the datasheet is a Markdown file (or absent)")
     text = path.read_text(encoding="utf-8", errors="replace")
     new = readme_with(text, info_from(manifest, verified=False))
     if new is None:
@@ -184,9 +186,7 @@ def prepare(
     except ValueError as exc:
         raise PrepareError(str(exc)) from exc
     done = {raw.name: prepare_trace(raw, cpu=cpu, log=log) for raw in folders}
-    for item in done.values():
-        for warning in item.warnings:
-            warn(warning)
+    warnings = [w for item in done.values() for w in item.warnings]
     files = {rel: sha for p in done.values() for rel, sha in p.files.items()}
     manifest = {
         "version": MANIFEST_VERSION,
@@ -197,8 +197,9 @@ def prepare(
     readme_text = None
     if readme and readme_path.exists():
         readme_text, warning = _readme(readme_path, manifest)
-        if warning:
-            warn(warning)
+        warnings += [warning] if warning else []
+    for warning in warnings:
+        warn(warning)
     # Everything is known: write, the manifest last.
     for name, item in done.items():
         write_bytes(root / "traces" / f"{name}.parquet", item.parquet)
