@@ -212,6 +212,19 @@ def test_altered_data_is_an_error_of_the_command_and_writes_nothing(data, tmp_pa
         runner.plan(["majority"], None, profile)
 
 
+def test_an_edited_split_is_refused_before_anything_runs(data, tmp_path):
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    splits = json.loads((copy / "splits.json").read_text())
+    entry = next(iter(splits["traces"].values()))
+    entry["sigma_us"] = entry["sigma_us"] * 100
+    (copy / "splits.json").write_text(json.dumps(splits))
+    with pytest.raises(DataIntegrityError, match=r"splits\.json"):
+        runner.plan(["majority"], None, _profile(copy, tmp_path / "out"))
+
+
 # -- names -------------------------------------------------------------------------------------
 def _named_model_file(tmp_path: Path, name: str) -> str:
     path = tmp_path / "named.py"

@@ -19,6 +19,7 @@ from typing import Any
 
 from benchmark.core.machine import cpu_model
 from benchmark.core.threads import exported, threads_per_run
+from benchmark.data.dataset import load_splits
 from benchmark.data.manifest import DataIntegrityError, trace_sha256, verify_file
 from benchmark.data.splits import SPLIT_VERSION
 from benchmark.results import store
@@ -110,6 +111,7 @@ def plan(
     from benchmark.running.registry import registered
 
     data_root, names = prepare_data(profile, traces)
+    load_splits(data_root)  # verified against the manifest: an edited split stops here
     for name in names:
         store.check_name(name, "trace name")
         verify_file(f"traces/{name}.parquet", data_root)
