@@ -251,11 +251,10 @@ def check_same_seed_same_output(ctx: Context) -> None:
 
 def check_fit_idempotent(ctx: Context) -> None:
     """Fitting a model twice gives the predictions of fitting it once."""
-    model = ctx.fit(ctx.fit())
     positions = sample(ctx.window, 200)
     assert_same(
-        ctx.batch_at(positions),
-        model.predict(ctx.runs, positions),
+        ctx.fitted().predict(ctx.runs, positions),
+        ctx.fit(ctx.fit()).predict(ctx.runs, positions),
         "fitted twice vs once",
         positions,
     )
@@ -284,9 +283,10 @@ def check_inputs_not_mutated(ctx: Context) -> None:
 def check_pickle_round_trip(ctx: Context) -> None:
     """A fitted model pickles and predicts the same after loading."""
     positions = sample(ctx.window, 50)
-    restored = pickle.loads(pickle.dumps(ctx.fitted()))
+    fitted = ctx.fitted()
+    restored = pickle.loads(pickle.dumps(fitted))
     assert_same(
-        ctx.batch_at(positions),
+        fitted.predict(ctx.runs, positions),
         restored.predict(ctx.runs, positions),
         "after a pickle round-trip",
         positions,

@@ -88,3 +88,93 @@ class SeededNoise(LastTask):
     def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
         pred = super().predict(runs, positions)
         return Prediction(task_proba=pred.task_proba, delta_us=pred.delta_us * self.scale_)
+
+
+# -- one broken rule each (tests/test_testing.py): LastTask but for the one thing it gets wrong --
+class SetsStateInInit(LastTask):
+    name = "sets_state_in_init"
+
+    def __init__(self, *, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+        self.cache = {}  # not a parameter
+
+
+class ChangesParamInInit(LastTask):
+    name = "changes_param_in_init"
+
+    def __init__(self, *, alpha: float = 1.0) -> None:
+        self.alpha = float(alpha) * 2  # stored altered
+
+
+class ChangesParamInFit(LastTask):
+    name = "changes_param_in_fit"
+
+    def __init__(self, *, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+
+    def fit(self, train: Runs, *, valid=None, seed: int = 0, report=None):
+        self.alpha = 0.5  # "tuned" in place
+        return super().fit(train)
+
+
+class PublicFittedState(LastTask):
+    name = "public_fitted_state"
+
+    def fit(self, train: Runs, *, valid=None, seed: int = 0, report=None):
+        self.counts = np.bincount(train.task)  # fitted state without the trailing _
+        return super().fit(train)
+
+
+class RememberingFits(LastTask):
+    """Each fit adds to the last: fitting twice differs from fitting once."""
+
+    name = "remembering_fits"
+
+    def fit(self, train: Runs, *, valid=None, seed: int = 0, report=None):
+        self.fits_ = getattr(self, "fits_", 0) + 1
+        return super().fit(train)
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        pred = super().predict(runs, positions)
+        return Prediction(pred.task_proba, pred.delta_us + self.fits_)
+
+
+class Unseeded(LastTask):
+    name = "unseeded"
+
+    def fit(self, train: Runs, *, valid=None, seed: int = 0, report=None):
+        self.noise_ = float(np.random.default_rng().uniform(1.0, 2.0))  # ignores the seed
+        return super().fit(train)
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        pred = super().predict(runs, positions)
+        return Prediction(pred.task_proba, pred.delta_us * self.noise_)
+
+
+class NotPicklable(LastTask):
+    name = "not_picklable"
+
+    def fit(self, train: Runs, *, valid=None, seed: int = 0, report=None):
+        self.scale_ = lambda x: x  # a lambda does not pickle
+        return super().fit(train)
+
+
+class NoFitCheck(LastTask):
+    """Predicts before fit without saying why."""
+
+    name = "no_fit_check"
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        positions = np.asarray(positions)
+        proba = np.full((len(positions), runs.n_tasks), 1.0 / runs.n_tasks, dtype=np.float32)
+        return Prediction(proba, np.full(len(positions), 1.0))
+
+
+class BatchDependent(LastTask):
+    """Its delta depends on how many positions one call asks for."""
+
+    name = "batch_dependent"
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        pred = super().predict(runs, positions)
+        return Prediction(pred.task_proba, pred.delta_us + len(positions))
