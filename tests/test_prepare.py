@@ -13,7 +13,7 @@ import pytest
 
 from benchmark.core.paths import data_dir
 from benchmark.data.capture import CAPTURE_JSON, PERF_SCRIPT_FILE, SCHED_MAP_FILE
-from benchmark.data.datainfo import BEGIN, END
+from benchmark.data.datainfo import BEGIN, END, collect, render_markdown
 from benchmark.data.manifest import (
     DataIntegrityError,
     check_data_root,
@@ -78,6 +78,9 @@ def test_prepare_writes_parquet_manifest_splits(root: Path) -> None:
     pd.testing.assert_frame_equal(table, parsed)
     assert "old" not in (root / "README.md").read_text()
     assert "| `demo` | 399 |" in (root / "README.md").read_text()
+    # rendered before the manifest was written, yet the same as from the files read back
+    section = (root / "README.md").read_text().split(BEGIN, 1)[1].split(END, 1)[0]
+    assert section == "\n" + render_markdown(collect(root))
 
 
 def test_prepare_is_deterministic(root: Path) -> None:
@@ -148,6 +151,19 @@ def test_shipped_traces_facts() -> None:
         assert json.loads((data_dir() / "raw" / name / CAPTURE_JSON).read_text()) == facts[
             "capture"
         ]
+        assert facts["raw"]["perf_script"] == {"file": PERF_SCRIPT_FILE, "compression": "xz"}
+
+
+def test_shipped_manifest_facts_agree_with_the_split_file() -> None:
+    """The manifest's split facts (shown in the datasheet) are those of splits.json (they were
+    left at the old keepalive boundaries when the split rule changed)."""
+    splits = read_splits(data_dir() / "splits.json")
+    for name, facts in load_manifest()["traces"].items():
+        split = splits[name]
+        rows = {"train": split.train, "valid": split.valid, "test": split.test}
+        assert facts["split_rows"] == {k: list(v) for k, v in rows.items()}, name
+        assert facts["split"] == {k: b - a for k, (a, b) in rows.items()}, name
+        assert facts["sigma_us"] == round(split.sigma_us, 3), name
 
 
 # --------------------------------------------------------------------------- holdout friction

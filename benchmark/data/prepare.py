@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,6 +194,9 @@ def prepare(
         "files": files,
         "traces": {n: p.facts for n, p in sorted(done.items())},
     }
+    # As it will be read back (keys sorted), so that the datasheet renders the same from both.
+    manifest = json.loads(json.dumps(manifest, sort_keys=True, allow_nan=False))
+    files = manifest["files"]
     readme_path = root / "README.md"
     readme_text = None
     if readme and readme_path.exists():
