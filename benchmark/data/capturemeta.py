@@ -1,9 +1,10 @@
-"""`capture.json`: what `kernel-oracle capture` records beside a trace, and how `prepare` reads it.
+"""`capture.json`: what `kernel-oracle capture` records beside a trace, how `prepare` reads it.
 
 Every field is optional for `prepare` (a hand-made `{}` is accepted): a missing fact is shown
 as "unknown" in the manifest and the datasheet, and a missing `cpu` is taken from
 `prepare --cpu N` or, when the file has switches of one CPU only, from the file. A field that
-is present must have the type below; anything else is an error naming the file and the field.
+is present must have the type below; anything else is an error naming the file and the field
+(README §3).
 """
 
 from __future__ import annotations
