@@ -204,9 +204,8 @@ def check(
     failed = [r.rule for r in results if not r.passed]
     seconds = time.perf_counter() - t0
     if failed:
-        out.print(
-            f"{len(failed)} of {len(results)} rules broken: {', '.join(failed)} ({seconds:.1f} s)"
-        )
+        broken = f"{len(failed)} of {len(results)} rules broken: {', '.join(failed)}"
+        out.print(f"{broken} ({seconds:.1f} s)", soft_wrap=True)
         raise typer.Exit(1)
     out.print(f"all {len(results)} rules hold ({seconds:.1f} s)")
 

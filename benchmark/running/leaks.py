@@ -64,6 +64,8 @@ def cuts(ctx: Context) -> np.ndarray:
 def _predict(model, runs: Runs, positions: np.ndarray, what: str) -> Prediction:
     try:
         return predict_checked(model, runs, positions)
+    except AssertionError as error:  # an output the protocol refuses
+        raise AssertionError(f"{what}: {error}") from error
     except Exception as error:
         raise AssertionError(f"{what}: predict() raised {_describe(error)}") from error
 
