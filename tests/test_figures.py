@@ -48,7 +48,10 @@ def board() -> Board:
                           ("delta", ["slowpoke", "tree", "markov", "majority"])):  # fmt: skip
         for position, name in enumerate(order, 1):
             next(r for r in rows if r.model == name).rank[target] = position
-    ceiling = {"a": {"max_predictability": 0.95}, "b": {"max_predictability": 0.75}}
+    ceiling = {
+        "a": {"task_history": {"max_predictability": 0.95}},
+        "b": {"task_history": {"max_predictability": 0.75}},
+    }
     return Board(["a", "b"], {"a": None, "b": None}, 2, rows, ceiling, [], [], 10)
 
 
@@ -67,7 +70,7 @@ def test_bars_follow_the_rank_order_with_each_mean_and_interval(board):
     assert list(bars["model"]) == ["big", "tree", "slowpoke", "markov", "majority"]
     assert bars["value"].tolist() == pytest.approx([0.81, 0.76, 0.73, 0.70, 0.35])
     assert (bars["high"] - bars["value"]).tolist() == pytest.approx([0.01] * 5)
-    fig = drawing.leaderboard_bars([("next task", "acc", True, bars)], 0.85, [])
+    fig = drawing.leaderboard_bars([("next task", "acc", True, bars)], [("x ceiling", 0.85)], [])
     widths = [p.get_width() for p in fig.axes[0].patches]
     assert widths == pytest.approx([0.81, 0.76, 0.73, 0.70, 0.35])
     dashed = [line for line in fig.axes[0].lines if line.get_linestyle() == "--"]
@@ -99,7 +102,7 @@ def test_a_tie_on_latency_keeps_the_better_point_only():
 def test_ceiling_comparison_per_trace(board):
     frame = frames.ceiling_comparison(board)
     a = frame[frame["trace"] == "a"].set_index("series")
-    assert a.loc["ceiling (LZ + Fano)", "value"] == 0.95
+    assert a.loc["task-history ceiling", "value"] == 0.95
     assert (a.loc["best learned model", "model"], a.loc["best learned model", "value"]) == (
         "big",
         0.92,

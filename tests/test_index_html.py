@@ -75,7 +75,7 @@ def test_one_row_per_model(page, tmp_path):
     out, board = page
     rows = row_models(dump(out / "trapped.html", "", tmp_path))
     assert sorted(rows) == sorted(m.model for m in board.models)
-    assert len(rows) == len(set(rows)) == 8
+    assert len(rows) == len(set(rows)) == 10
 
 
 def test_sorting_by_accuracy_puts_the_best_first(page, tmp_path):
@@ -84,7 +84,8 @@ def test_sorting_by_accuracy_puts_the_best_first(page, tmp_path):
     assert 'data-sorted-by="acc"' in dom and 'data-sorted-dir="desc"' in dom
     rows = row_models(dom)
     assert rows[:5] == ["lstm", "markov", "ewma", "majority", XSS]
-    assert set(rows[5:]) == {"arima", "decision_tree", "lightgbm"}  # empty cells last
+    # empty cells last: no mean (delta only, incomplete, failed)
+    assert set(rows[5:]) == {"arima", "decision_tree", "lightgbm", "gru", "kernel_oracle_lstm"}
 
 
 def test_sorting_a_lower_is_better_metric_and_reversing(page, tmp_path):
@@ -93,7 +94,7 @@ def test_sorting_a_lower_is_better_metric_and_reversing(page, tmp_path):
     assert rows[:6] == ["lstm", "ewma", "arima", "markov", "majority", XSS]
     rows = row_models(dump(out / "trapped.html", "#sort=mse_z&dir=desc", tmp_path))
     assert rows[:6] == [XSS, "majority", "markov", "arima", "ewma", "lstm"]
-    assert set(rows[6:]) == {"decision_tree", "lightgbm"}
+    assert set(rows[6:]) == {"decision_tree", "lightgbm", "gru", "kernel_oracle_lstm"}
 
 
 def test_sorting_by_name_and_by_a_per_trace_column(page, tmp_path):

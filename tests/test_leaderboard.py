@@ -26,10 +26,21 @@ GOLDEN = FIXTURE / "golden"
 DATA = FIXTURE / "data"
 OUTPUTS = ("README.md", "leaderboard.csv", "leaderboard.json", "index.html")
 # Fixed ceilings: the golden test checks the rendering, not the ceiling estimator.
+SIDE_COVERS = "task history, end states and binned run lengths"
 CEILINGS = {
-    "alpha": {"max_predictability": 0.95, "entropy_rate_bits": 0.31},
-    "beta": {"max_predictability": 0.9, "entropy_rate_bits": 0.52},
-}
+    "alpha": {
+        "task_history": {"max_predictability": 0.80, "covers": "the task history alone"},
+        "side_information": {
+            "max_predictability": 0.82, "low": 0.815, "high": 0.825, "covers": SIDE_COVERS
+        },
+    },
+    "beta": {
+        "task_history": {"max_predictability": 0.70, "covers": "the task history alone"},
+        "side_information": {
+            "max_predictability": 0.90, "low": 0.88, "high": 0.92, "covers": SIDE_COVERS
+        },
+    },
+}  # fmt: skip
 XSS = "<script>alert(1)</script>"
 
 
@@ -78,11 +89,11 @@ def test_a_failed_run_shows_as_failed_and_is_not_replaced(built):
     assert lgbm.per_trace["beta"].status == "failed"
     assert lgbm.per_trace["beta"].metrics == {}
     assert lgbm.mean == {} and lgbm.rank == {}  # no mean of the surviving trace
-    failure = board.failed[0]
-    assert (failure.model, failure.trace, failure.seed) == ("lightgbm", "beta", 0)
+    failure = next(f for f in board.failed if f.model == "lightgbm")
+    assert (failure.trace, failure.seed, failure.file) == ("beta", 0, "lightgbm/beta/seed0.json")
     assert "TimeoutError" in failure.error
     readme = (out / "README.md").read_text()
-    row = next(line for line in readme.splitlines() if line.startswith("|  | lightgbm |"))
+    row = next(line for line in readme.splitlines() if line.startswith("|  | lightgbm"))
     assert "| failed |" in row
     rows = list(csv.DictReader(io.StringIO((out / "leaderboard.csv").read_text())))
     lgbm_csv = next(r for r in rows if r["model"] == "lightgbm")
@@ -100,6 +111,38 @@ def test_one_failed_seed_fails_the_cell(tmp_path):
     lstm = _models(board)["lstm"]
     assert lstm.per_trace["alpha"].status == "failed"
     assert lstm.status == "failed" and "task" not in lstm.rank
+
+
+def test_a_failure_beside_a_good_result_fails_the_cell_and_the_good_file_is_not_used(built):
+    board, out = built
+    kol = _models(board)["kernel_oracle_lstm"]
+    assert kol.per_trace["alpha"].status == "failed" and kol.per_trace["alpha"].metrics == {}
+    assert kol.per_trace["alpha"].seeds == [0]
+    assert kol.status == "failed" and kol.mean == {} and kol.rank == {}
+    failure = next(f for f in board.failed if f.model == "kernel_oracle_lstm")
+    assert failure.file == "kernel_oracle_lstm/alpha/seed0.failed.json"
+    assert failure.error == "RuntimeError: diverged at epoch 3"
+    assert "| kernel\\_oracle\\_lstm | alpha | 0 |" in (out / "README.md").read_text()
+
+
+def test_a_cell_whose_seeds_used_different_parameters_is_stale_never_averaged(built, tmp_path):
+    board, out = built
+    gru = _models(board)["gru"]
+    cell = gru.per_trace["alpha"]
+    assert cell.status == "stale" and cell.metrics == {} and cell.seeds == [0, 1]
+    assert "different parameters" in cell.reason
+    assert gru.status == "incomplete" and gru.mean == {} and "task" not in gru.rank
+    readme = (out / "README.md").read_text()
+    assert "stale: gru on alpha: seeds 0, 1 used different parameters" in readme
+    # the same parameters but another code commit: stale too
+    shutil.copytree(FIXTURE / "results", tmp_path / "results")
+    for seed, commit in ((0, "a" * 40), (1, "b" * 40)):
+        path = tmp_path / "results" / "gru" / "alpha" / f"seed{seed}.json"
+        result = json.loads(path.read_text())
+        result.update(params={"task": {}, "delta": {}}, git_commit=commit)
+        path.write_text(json.dumps(result))
+    cell = _models(board_of(tmp_path, DATA, CEILINGS))["gru"].per_trace["alpha"]
+    assert cell.status == "stale" and "different code commits" in cell.reason
 
 
 def test_a_stale_result_is_refused_not_scored(built):
@@ -128,10 +171,16 @@ def test_a_result_of_another_split_version_or_unknown_trace_is_refused(tmp_path)
 
 
 def test_ranking_means_and_intervals(built):
-    board, _ = built
+    board, out = built
     models = _models(board)
-    ranked = sorted((m.rank["task"], name) for name, m in models.items() if "task" in m.rank)
-    assert [name for _, name in ranked] == ["lstm", "markov", "ewma", "majority", XSS]
+    ranks = {name: m.rank["task"] for name, m in models.items() if "task" in m.rank}
+    # no stored predictions: markov 0.75 [0.736, 0.764] and ewma 0.73 [0.716, 0.744] overlap,
+    # so they share rank 2; majority is 4th (competition ranking)
+    assert ranks == {"lstm": 1, "markov": 2, "ewma": 2, "majority": 4, XSS: 5}
+    assert models["ewma"].standing["task"].tied and not models["lstm"].standing["task"].tied
+    assert [m.model for m in board.ordered("task")][:3] == ["lstm", "markov", "ewma"]
+    readme = (out / "README.md").read_text()
+    assert "| 2= | markov *(ref)* |" in readme and "| 2= | ewma *(ref)* |" in readme
     ranked = sorted((m.rank["delta"], n) for n, m in models.items() if "delta" in m.rank)
     assert [name for _, name in ranked] == ["lstm", "ewma", "arima", "markov", "majority", XSS]
     lstm = models["lstm"]
@@ -141,6 +190,9 @@ def test_ranking_means_and_intervals(built):
     assert lstm.mean["acc"].value == pytest.approx(0.78)
     # half-widths 0.02 on both traces -> sqrt(2 * 0.02^2) / 2
     assert lstm.mean["acc"].high - 0.78 == pytest.approx(0.02 * 2**0.5 / 2)
+    # seed spread: per-seed means over traces (0.82+0.72)/2, (0.84+0.74)/2, (0.83+0.73)/2
+    assert (lstm.mean["acc"].seed_min, lstm.mean["acc"].seed_max) == pytest.approx((0.77, 0.79))
+    assert lstm.per_trace["alpha"].metrics["acc"].spread == pytest.approx(0.02)
     assert models["majority"].kind == "reference" and models["lstm"].kind == "baseline"
     assert models[XSS].kind == "submission"
 
@@ -174,12 +226,72 @@ def test_the_page_is_self_contained(built):
     assert page.count("<script>") == 1 and page.count("<style>") == 1
 
 
-def test_ceiling_rows_show_per_trace_and_mean(built):
-    board, out = built
-    assert board.ceiling["alpha"]["max_predictability"] == 0.95
+def test_both_ceilings_show_per_trace_and_mean_with_what_they_cover(built):
+    _, out = built
     readme = (out / "README.md").read_text()
-    row = next(line for line in readme.splitlines() if "**ceiling**" in line)
-    assert "0.9250" in row and "0.9500" in row and "0.9000" in row
+    row = next(line for line in readme.splitlines() if "**task-history ceiling**" in line)
+    assert "| 0.7500 |" in row and "| 0.8000 | 0.7000 |" in row
+    row = next(line for line in readme.splitlines() if "**side-information ceiling**" in line)
+    assert "| 0.8600 |" in row and "| 0.8200 | 0.9000 |" in row
+    page = (out / "index.html").read_text()
+    assert SIDE_COVERS in page and "the task history alone" in page
+
+
+def test_a_model_above_a_covering_ceiling_is_a_suspected_leak_and_above_another_is_marked(built):
+    board, out = built
+    models = _models(board)
+    # lightgbm alpha acc [0.83, 0.87] lies above the side-information ceiling's high end 0.825
+    assert models["lightgbm"].suspected_leak
+    assert board.warnings == [
+        "suspected leak: lightgbm on alpha: acc 0.8500 [0.8300, 0.8700] lies above the "
+        "side-information ceiling 0.8200, which covers its inputs"
+    ]
+    # lstm alpha [0.81, 0.85]: above the task-history ceiling 0.80 (not its bound), not a leak
+    lstm = models["lstm"]
+    assert not lstm.suspected_leak
+    assert lstm.per_trace["alpha"].flags == [
+        "above the task-history ceiling 0.8000, which does not cover this model's inputs "
+        "(not a leak)"
+    ]
+    readme = (out / "README.md").read_text()
+    assert "lightgbm **⚠ suspected leak**" in readme and "| lstm † |" in readme
+
+
+def test_normalized_score_and_mse_ratio_worked_out_by_hand(built):
+    board, _ = built
+    golden = {
+        m["model"]: m for m in json.loads((GOLDEN / "leaderboard.json").read_text())["models"]
+    }
+    # (acc - acc_markov) / (side ceiling - acc_markov): alpha (0.83-0.80)/(0.82-0.80) = 1.5,
+    # beta (0.73-0.70)/(0.90-0.70) = 0.15; mean 0.825
+    lstm = golden["lstm"]
+    assert lstm["per_trace"]["alpha"]["normalized"]["value"] == pytest.approx(1.5)
+    assert lstm["normalized"]["value"] == pytest.approx(0.825)
+    assert golden["markov"]["normalized"]["value"] == pytest.approx(0.0)
+    # mse_z over the best reference (ewma: 0.60 alpha, 0.50 beta): 0.56/0.60, 0.46/0.50;
+    # geometric mean sqrt(0.9333 * 0.92)
+    assert lstm["per_trace"]["beta"]["mse_ratio"]["value"] == pytest.approx(0.92)
+    assert lstm["mse_ratio"]["value"] == pytest.approx((0.56 / 0.60 * 0.46 / 0.50) ** 0.5)
+    assert _models(board)["lstm"].mse_ratio.value == pytest.approx(lstm["mse_ratio"]["value"])
+
+
+def test_the_latency_budget_table_picks_the_best_model_within_each_budget(built):
+    board, out = built
+    picks = {
+        b.budget_us: (b.task and b.task.model, b.delta and b.delta.model) for b in board.budgets
+    }
+    # p50: majority/markov/ewma 0.5 µs, the xss model and arima 2 µs, lstm 40 µs
+    assert picks == {
+        1.0: ("markov", "ewma"),
+        2.0: ("markov", "ewma"),
+        5.0: ("markov", "ewma"),
+        10.0: ("markov", "ewma"),
+        100.0: ("lstm", "lstm"),
+    }
+    assert (
+        "| ≤ 100 µs | lstm | 40 | 0.7800 | 0.5100 | lstm | 40 | 0.5100 |"
+        in (out / "README.md").read_text()
+    )
 
 
 def test_no_ceiling_module_means_no_ceiling_row(tmp_path):

@@ -16,6 +16,7 @@ Aggregation (also stated in the generated README):
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections.abc import Sequence
@@ -32,18 +33,23 @@ from benchmark.reporting.boardtypes import (
     Row,
     SeedMean,
 )
+from benchmark.reporting.budget import budgets
+from benchmark.reporting.evidence import Evidence
+from benchmark.reporting.significance import rank_board
+from benchmark.reporting.trust import flag_leaks, mse_ratios, normalize
 from benchmark.results.store import Stored
-from benchmark.scoring.metrics import METRICS, TARGETS, main_metric, target_metrics
+from benchmark.scoring.metrics import target_metrics
 
 
-def model_kind(name: str) -> str:
-    """reference (majority/markov/ewma), baseline (another registered model) or submission."""
-    from benchmark.running.registry import registered
-    from models import REFERENCE
+def model_facts(name: str) -> tuple[str, list[str]]:
+    """(kind, tags): reference (tagged so), baseline (another registered model) or submission
+    (tags unknown to the board: none)."""
+    from benchmark.running.registry import model_tags, registered
 
-    if name in REFERENCE:
-        return "reference"
-    return "baseline" if name in registered() else "submission"
+    if name not in registered():
+        return "submission", []
+    tags = sorted(model_tags(name))
+    return ("reference" if "reference" in tags else "baseline"), tags
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -55,29 +61,64 @@ def finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def seed_mean(results: Sequence[Stored], metric: str) -> SeedMean | None:
-    """Mean over seeds of a metric's value and interval ends; None if any seed lacks it."""
-    entries = [s.result.get("metrics", {}).get(metric) for s in results]
-    if not entries or any(e is None or not finite(e.get("value")) for e in entries):
+def _seed_values(results: Sequence[Stored], metric: str) -> dict[int, float] | None:
+    """Each seed's value of `metric`; None if any seed lacks it."""
+    entries = [(s.seed, s.result.get("metrics", {}).get(metric)) for s in results]
+    if not entries or any(e is None or not finite(e.get("value")) for _, e in entries):
         return None
-    values = [float(e["value"]) for e in entries]
+    return {seed: float(e["value"]) for seed, e in entries}
+
+
+def seed_mean(results: Sequence[Stored], metric: str) -> SeedMean | None:
+    """Mean over seeds of a metric's value and interval ends, with the seed spread; None if
+    any seed lacks it."""
+    values = _seed_values(results, metric)
+    if values is None:
+        return None
+    entries = [s.result["metrics"][metric] for s in results]
     lows = [float(e["low"]) if finite(e.get("low")) else float(e["value"]) for e in entries]
     highs = [float(e["high"]) if finite(e.get("high")) else float(e["value"]) for e in entries]
+    seeds = list(values.values())
+    several = len(seeds) > 1
     return SeedMean(
-        _mean(values),
+        _mean(seeds),
         _mean(lows),
         _mean(highs),
-        seed_std=statistics.stdev(values) if len(values) > 1 else None,
+        seed_std=statistics.stdev(seeds) if several else None,
+        seed_min=min(seeds) if several else None,
+        seed_max=max(seeds) if several else None,
     )
 
 
-def trace_mean(cells: Sequence[Interval]) -> Interval:
-    """Unweighted mean over traces; interval half-widths combined as independent."""
+def trace_mean(cells: Sequence[Interval], per_seed: Sequence[dict[int, float]]) -> SeedMean:
+    """Unweighted mean over traces; interval half-widths combined as independent; the seed
+    spread is that of the per-seed means over traces (when every trace has the same seeds)."""
     k = len(cells)
     value = _mean([c.value for c in cells])
     down = math.sqrt(math.fsum((c.value - c.low) ** 2 for c in cells)) / k
     up = math.sqrt(math.fsum((c.high - c.value) ** 2 for c in cells)) / k
-    return Interval(value, value - down, value + up)
+    seeds = set(per_seed[0]) if per_seed else set()
+    spread = None
+    if len(seeds) > 1 and all(set(v) == seeds for v in per_seed):
+        means = [_mean([v[seed] for v in per_seed]) for seed in sorted(seeds)]
+        spread = (min(means), max(means))
+    return SeedMean(
+        value,
+        value - down,
+        value + up,
+        seed_min=spread[0] if spread else None,
+        seed_max=spread[1] if spread else None,
+    )
+
+
+def _mixed(results: Sequence[Stored]) -> str | None:
+    """Why the seeds of one cell cannot be averaged: other parameters or another code commit."""
+    for key, what in (("params", "parameters"), ("git_commit", "code commits")):
+        seen = {json.dumps(s.result.get(key), sort_keys=True, default=str) for s in results}
+        if len(seen) > 1:
+            seeds = ", ".join(str(s.seed) for s in results)
+            return f"seeds {seeds} used different {what}; re-run all seeds of this cell"
+    return None
 
 
 def error_text(error: Any) -> str:
@@ -91,17 +132,22 @@ def error_text(error: Any) -> str:
 
 
 def _cell(results: list[Stored], targets: Sequence[str]) -> Cell:
-    cell = Cell("failed" if any(not s.ok for s in results) else "ok", [s.seed for s in results])
-    if cell.status == "ok":
-        for target in targets:
-            for metric in target_metrics(target):
-                entry = seed_mean(results, metric)
-                if entry is not None:
-                    cell.metrics[metric] = entry
-        for cost in COSTS:
-            values = [s.result.get("costs", {}).get(cost) for s in results]
-            if values and all(finite(v) for v in values):
-                cell.costs[cost] = _mean([float(v) for v in values])
+    seeds = sorted({s.seed for s in results})
+    if any(not s.ok for s in results):
+        return Cell("failed", seeds)
+    reason = _mixed(results)
+    if reason is not None:
+        return Cell("stale", seeds, reason=reason)
+    cell = Cell("ok", seeds)
+    for target in targets:
+        for metric in target_metrics(target):
+            entry = seed_mean(results, metric)
+            if entry is not None:
+                cell.metrics[metric] = entry
+    for cost in COSTS:
+        values = [s.result.get("costs", {}).get(cost) for s in results]
+        if values and all(finite(v) for v in values):
+            cell.costs[cost] = _mean([float(v) for v in values])
     return cell
 
 
@@ -114,21 +160,17 @@ def _row(name: str, per_trace_results: dict[str, list[Stored]], traces: list[str
         results = sorted(per_trace_results.get(trace, []), key=lambda s: (s.seed, s.file))
         per_trace[trace] = _cell(results, targets) if results else Cell("missing")
     statuses = {c.status for c in per_trace.values()}
-    status = "failed" if "failed" in statuses else "incomplete" if "missing" in statuses else "ok"
-    row = Row(
-        name,
-        model_kind(name),
-        targets,
-        status,
-        max((len(c.seeds) for c in per_trace.values()), default=0),
-        per_trace,
-    )
+    status = "failed" if "failed" in statuses else "ok" if statuses == {"ok"} else "incomplete"
+    kind, tags = model_facts(name)
+    seeds = max((len(c.seeds) for c in per_trace.values()), default=0)
+    row = Row(name, kind, targets, status, seeds, per_trace, tags=tags)
     if status == "ok" and traces:
         for target in targets:
             for metric in target_metrics(target):
                 cells = [per_trace[t].metrics.get(metric) for t in traces]
                 if all(c is not None for c in cells):
-                    row.mean[metric] = trace_mean(cells)  # type: ignore[arg-type]
+                    per_seed = [_seed_values(per_trace_results[t], metric) for t in traces]
+                    row.mean[metric] = trace_mean(cells, per_seed)  # type: ignore[arg-type]
         for cost in COSTS:
             values = [per_trace[t].costs.get(cost) for t in traces]
             if all(v is not None for v in values):
@@ -136,31 +178,26 @@ def _row(name: str, per_trace_results: dict[str, list[Stored]], traces: list[str
     return row
 
 
-def rank(rows: Sequence[Row]) -> None:
-    """Rank the rows of each target by the mean of its main metric (1 = best; ties by name)."""
-    for target in TARGETS:
-        metric = main_metric(target)
-        ranked = [m for m in rows if target in m.targets and metric in m.mean]
-        ranked.sort(key=lambda m: (METRICS[metric].sort_key(m.mean[metric].value), m.model))
-        for position, m in enumerate(ranked, 1):
-            m.rank[target] = position
-
-
 def make_board(
     accepted: Sequence[Stored],
     refused: Sequence[dict[str, Any]],
     manifest: dict[str, Any],
-    ceilings: dict[str, dict[str, Any]] | None = None,
+    ceilings: dict[str, dict[str, dict[str, Any]]] | None = None,
+    evidence: dict[tuple[str, str], Evidence] | None = None,
 ) -> Board:
-    """The board of the accepted results on the manifest's traces."""
+    """The board of the accepted results on the manifest's traces; `evidence` (per (model,
+    trace) cell, from the stored predictions) makes the comparisons paired."""
     traces = sorted(manifest.get("traces", {}))
-    by_model: dict[str, dict[str, list[Stored]]] = {}
-    for stored in accepted:
-        by_model.setdefault(stored.model, {}).setdefault(stored.trace, []).append(stored)
+    by_model = group(accepted)
     rows = [_row(name, by_model[name], traces) for name in sorted(by_model)]
-    rank(rows)
+    ceiling = {t: ceilings[t] for t in traces if ceilings and t in ceilings}
+    evidence = evidence or {}
+    rank_board(rows, traces, evidence)
+    warnings = flag_leaks(rows, ceiling)
+    normalize(rows, traces, ceiling, evidence)
+    mse_ratios(rows, traces, evidence)
     failed = [
-        Failure(s.model, s.trace, s.result.get("seed"), error_text(s.result.get("error")))
+        Failure(s.model, s.trace, s.result.get("seed"), error_text(s.result.get("error")), s.file)
         for name in sorted(by_model)
         for trace in traces
         for s in sorted(by_model[name].get(trace, []), key=lambda s: (s.seed, s.file))
@@ -171,8 +208,18 @@ def make_board(
         data_sha256={t: manifest.get("files", {}).get(f"traces/{t}.parquet") for t in traces},
         split_version=SPLIT_VERSION,
         models=rows,
-        ceiling={t: ceilings[t] for t in traces if ceilings and t in ceilings},
+        ceiling=ceiling,
         failed=failed,
         refused=[Refusal(**r) for r in refused],
         result_files=len(accepted) + len(refused),
+        budgets=budgets(rows),
+        warnings=warnings,
     )
+
+
+def group(accepted: Sequence[Stored]) -> dict[str, dict[str, list[Stored]]]:
+    """Accepted results by model, then trace."""
+    by_model: dict[str, dict[str, list[Stored]]] = {}
+    for stored in accepted:
+        by_model.setdefault(stored.model, {}).setdefault(stored.trace, []).append(stored)
+    return by_model

@@ -14,13 +14,15 @@ from typing import Any
 
 from benchmark.core.atomic import write_text
 from benchmark.core.paths import leaderboard_dir
-from benchmark.reporting.assemble import make_board
+from benchmark.reporting.assemble import group, make_board
 from benchmark.reporting.boardtypes import Board
 from benchmark.reporting.ceilings import compute_ceilings
+from benchmark.reporting.evidence import gather
 from benchmark.reporting.markdown import markdown
 from benchmark.reporting.page import html_page
 from benchmark.reporting.tables import csv_text, json_text
 from benchmark.results.store import Stored, read_results
+from benchmark.scoring.bootstrap import N_RESAMPLES
 
 OUTPUTS = ("README.md", "leaderboard.csv", "leaderboard.json", "index.html")
 
@@ -30,18 +32,42 @@ def collect(
     data_root: Path | None = None,
     ceilings: dict[str, dict[str, Any]] | None = None,
     log: Callable[[str], None] | None = None,
+    n_resamples: int = N_RESAMPLES,
 ) -> tuple[Board, list[Stored]]:
     """The board of the results under `root` (default: the leaderboard folder) on the data of
     `data_root`, and the accepted results it was assembled from (what figures read their
-    stored predictions and curves from); `ceilings` (trace -> ceiling dict) default to
-    `compute_ceilings` on the data."""
+    stored predictions and curves from).
+
+    `ceilings` (trace -> kind -> ceiling) default to `compute_ceilings` on the data. The
+    comparisons use the stored predictions of every cell a first assembly scores.
+    """
     from benchmark.data.manifest import load_manifest
 
+    root = root or leaderboard_dir()
     manifest = load_manifest(data_root)
     if ceilings is None:
         ceilings = compute_ceilings(sorted(manifest.get("traces", {})), data_root, log)
-    accepted, refused = read_results(root or leaderboard_dir(), manifest)
-    return make_board(accepted, refused, manifest, ceilings), accepted
+    accepted, refused = read_results(root, manifest)
+    first = make_board(accepted, refused, manifest, ceilings)
+    by_model = group(accepted)
+    cells = {
+        (row.model, trace): by_model[row.model][trace]
+        for row in first.models
+        for trace, cell in row.per_trace.items()
+        if cell.status == "ok"
+    }
+    recorded = {
+        (row.model, trace): {m: e.value for m, e in cell.metrics.items()}
+        for row in first.models
+        for trace, cell in row.per_trace.items()
+        if cell.status == "ok"
+    }
+    evidence = gather(root, data_root, cells, recorded, first.traces, n_resamples, log)
+    board = make_board(accepted, refused, manifest, ceilings, evidence)
+    for warning in board.warnings:
+        if log:
+            log(f"warning: {warning}")
+    return board, accepted
 
 
 def board_of(

@@ -2,19 +2,23 @@
 
 A `Board` is built from the store's accepted results alone (`benchmark.reporting.assemble`);
 every rendering (Markdown, CSV, JSON, HTML) and every figure reads it, nothing re-collects the
-results. `Board.to_json()` is leaderboard.json.
+results. `Board.to_json()` is leaderboard.json: each dataclass field is a JSON key.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.scoring.metrics import METRICS, TARGETS, main_metric
 
 BOARD_SCHEMA = 1
 COSTS = ("fit_s", "predict_s", "online_p50_us", "online_p99_us", "peak_rss_mb")
+# The two ceilings of a trace (README §5), by what they cover.
+TASK_HISTORY = "task_history"
+SIDE_INFORMATION = "side_information"
 
 
 @dataclass(frozen=True)
@@ -25,41 +29,71 @@ class Interval:
     low: float
     high: float
 
-    def to_json(self) -> dict[str, Any]:
-        return {"value": self.value, "low": self.low, "high": self.high}
+    def overlaps(self, other: Interval) -> bool:
+        return self.low <= other.high and other.low <= self.high
 
 
 @dataclass(frozen=True)
 class SeedMean(Interval):
-    """One (model, trace) metric: the mean over seeds of each seed's value and interval ends."""
+    """A metric of one model: the mean over seeds of each seed's value and interval ends (per
+    trace), or the mean over traces of those (the row's mean). The seed spread is the range
+    of the per-seed values (per trace), or of the per-seed means over traces."""
 
     seed_std: float | None = None  # standard deviation over seeds (None for one seed)
+    seed_min: float | None = None
+    seed_max: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {**super().to_json(), "seed_std": self.seed_std}
+    @property
+    def spread(self) -> float:
+        """max - min over seeds (0 for one seed)."""
+        if self.seed_min is None or self.seed_max is None:
+            return 0.0
+        return self.seed_max - self.seed_min
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """This model minus `other` (the next model below it, or markov) on the same positions."""
+
+    other: str
+    diff: Interval | None  # the paired 95% block-bootstrap interval; None without predictions
+    tie: bool  # not a win: the interval covers 0 or the difference is below the seed spread
+    evidence: str  # "paired" (stored predictions) or "overlap" (the two intervals only)
+
+
+@dataclass
+class Standing:
+    """Where a model stands on one target (on one trace, or on the mean over traces)."""
+
+    rank: int  # competition rank: models that tie share the best rank of their group
+    tied: bool  # the rank is shared (shown as `2=`)
+    vs_next: Comparison | None = None
+    vs_markov: Comparison | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.rank}=" if self.tied else str(self.rank)
 
 
 @dataclass
 class Cell:
-    """One model on one trace: `ok`, `failed` (any seed failed), or `missing`."""
+    """One model on one trace: `ok`, `failed` (a seed failed), `stale` (its seeds used different
+    parameters or code) or `missing`."""
 
     status: str
     seeds: list[int] = field(default_factory=list)
     metrics: dict[str, SeedMean] = field(default_factory=dict)
     costs: dict[str, float] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "seeds": list(self.seeds),
-            "metrics": {k: v.to_json() for k, v in self.metrics.items()},
-            "costs": dict(self.costs),
-        }
+    reason: str | None = None  # why it is stale
+    standing: dict[str, Standing] = field(default_factory=dict)
+    normalized: Interval | None = None  # share of the gap from markov to the ceiling closed
+    mse_ratio: Interval | None = None  # mse_z / the best reference predictor's
+    flags: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Row:
-    """One model: its cells per trace, means over traces, costs and ranks."""
+    """One model: its cells per trace, means over traces, costs and standings."""
 
     model: str
     kind: str  # reference / baseline / submission
@@ -67,27 +101,23 @@ class Row:
     status: str  # ok / failed / incomplete
     seeds: int
     per_trace: dict[str, Cell]
-    mean: dict[str, Interval] = field(default_factory=dict)
+    mean: dict[str, SeedMean] = field(default_factory=dict)
     costs: dict[str, float] = field(default_factory=dict)
     rank: dict[str, int] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    standing: dict[str, Standing] = field(default_factory=dict)
+    normalized: Interval | None = None
+    mse_ratio: Interval | None = None  # geometric mean over traces
+    suspected_leak: bool = False
 
     def shows(self, target: str) -> bool:
         """Whether the model has a row for `target` (one whose targets are unknown, because it
         failed before they could be read, has a `failed` row in both tables)."""
         return target in self.targets or not self.targets
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "kind": self.kind,
-            "targets": list(self.targets),
-            "status": self.status,
-            "seeds": self.seeds,
-            "per_trace": {t: c.to_json() for t, c in self.per_trace.items()},
-            "mean": {k: v.to_json() for k, v in self.mean.items()},
-            "costs": dict(self.costs),
-            "rank": dict(self.rank),
-        }
+    def rank_text(self, target: str) -> str:
+        standing = self.standing.get(target)
+        return standing.text if standing else str(self.rank.get(target, ""))
 
 
 @dataclass(frozen=True)
@@ -98,6 +128,7 @@ class Failure:
     trace: str
     seed: int | None
     error: str
+    file: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,6 +142,25 @@ class Refusal:
     reason: str
 
 
+@dataclass(frozen=True)
+class BudgetPick:
+    """The best model within a latency budget on one target, with its scores."""
+
+    model: str
+    online_p50_us: float
+    acc: float | None
+    mse_z: float | None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A latency budget (online p50, µs) and the best model within it for each target."""
+
+    budget_us: float
+    task: BudgetPick | None
+    delta: BudgetPick | None
+
+
 @dataclass
 class Board:
     """The leaderboard: rows in name order, per-trace ceilings, failed runs and refused files."""
@@ -119,26 +169,34 @@ class Board:
     data_sha256: dict[str, str | None]
     split_version: int
     models: list[Row]
-    ceiling: dict[str, dict[str, Any]]
+    ceiling: dict[str, dict[str, dict[str, Any]]]  # trace -> kind -> the ceiling's numbers
     failed: list[Failure]
     refused: list[Refusal]
     result_files: int
+    budgets: list[Budget] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def row(self, model: str) -> Row:
         return next(r for r in self.models if r.model == model)
 
     def ordered(self, target: str) -> list[Row]:
-        """Models predicting `target`: ranked ones first (by rank), then the rest by name."""
-        rows = [m for m in self.models if m.shows(target)]
-        return sorted(rows, key=lambda m: (m.rank.get(target, math.inf), m.model))
+        """Models predicting `target`: ranked ones first (by rank, then by the main metric
+        within a tie), then the rest by name."""
+        metric = METRICS[main_metric(target)]
+
+        def key(m: Row) -> tuple[float, float, str]:
+            entry = m.mean.get(metric.name)
+            return (m.rank.get(target, math.inf), metric.sort_key(entry.value) if entry else 0.0,
+                    m.model)  # fmt: skip
+
+        return sorted((m for m in self.models if m.shows(target)), key=key)
 
     def to_json(self) -> dict[str, Any]:
         """leaderboard.json: the board, with the metric facts it was built with."""
         return {
             "schema_version": BOARD_SCHEMA,
-            "traces": list(self.traces),
-            "data_sha256": dict(self.data_sha256),
-            "split_version": self.split_version,
+            **plain(self),
             "metrics": {
                 name: {
                     "target": m.target,
@@ -148,9 +206,17 @@ class Board:
                 for name, m in METRICS.items()
             },
             "main_metric": {target: main_metric(target) for target in TARGETS},
-            "models": [m.to_json() for m in self.models],
-            "ceiling": dict(self.ceiling),
-            "failed": [asdict(f) for f in self.failed],
-            "refused": [asdict(r) for r in self.refused],
-            "result_files": self.result_files,
         }
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready: dataclasses as objects of their fields, non-finite floats as null."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,5 +1,11 @@
 """The per-trace predictability ceilings the board shows (README §5), computed from the data's
-test rows."""
+test rows, each labelled with what it covers:
+
+* `task_history`: `benchmark.scoring.ceiling.ceiling` of the test task sequence (Lempel-Ziv
+  entropy rate + Fano), a bound for predictors that see the task history alone;
+* `side_information`: `benchmark.scoring.ceiling.side_ceiling(tasks, end_state, delta_us)`, a
+  bound conditioned on the side information every model is handed (where that function exists).
+"""
 
 from __future__ import annotations
 
@@ -8,41 +14,61 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from benchmark.reporting.boardtypes import SIDE_INFORMATION, TASK_HISTORY
 from benchmark.results.store import json_safe
 
+TASK_HISTORY_COVERS = "the task history alone (LZ entropy rate + Fano)"
+TITLES = {TASK_HISTORY: "task-history ceiling", SIDE_INFORMATION: "side-information ceiling"}
 
-def ceiling_value(entry: dict[str, Any] | None) -> float | None:
-    """The maximum predictability in a ceiling entry (None if absent)."""
-    value = (entry or {}).get("max_predictability")
+
+def ceiling_value(entry: dict[str, Any] | None, kind: str = TASK_HISTORY) -> float | None:
+    """The maximum predictability of one kind of ceiling in a trace's entry (None if absent)."""
+    value = ((entry or {}).get(kind) or {}).get("max_predictability")
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
 
 
-def mean_ceiling(ceilings: dict[str, dict[str, Any]], traces: Iterable[str]) -> float | None:
-    """The unweighted mean of the traces' ceilings; None unless every trace has one."""
-    values = [ceiling_value(ceilings.get(t)) for t in traces]
+def mean_ceiling(
+    ceilings: dict[str, dict[str, Any]], traces: Iterable[str], kind: str = TASK_HISTORY
+) -> float | None:
+    """The unweighted mean of the traces' ceilings of `kind`; None unless every trace has one."""
+    values = [ceiling_value(ceilings.get(t), kind) for t in traces]
     if not values or any(v is None for v in values):
         return None
     return math.fsum(values) / len(values)  # type: ignore[arg-type]
 
 
+def kinds(ceilings: dict[str, dict[str, Any]]) -> list[str]:
+    """The kinds of ceiling present on any trace, task history first."""
+    present = {k for entry in ceilings.values() for k in entry}
+    return [k for k in (TASK_HISTORY, SIDE_INFORMATION) if k in present]
+
+
 def compute_ceilings(
     traces: Iterable[str], data_root: Path | None = None, log: Callable[[str], None] | None = None
-) -> dict[str, dict[str, Any]]:
-    """`ceiling.ceiling` of each trace's test task sequence (a trace that cannot be loaded has
-    none, with a note through `log`)."""
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Both ceilings of each trace's test rows (a trace that cannot be loaded has none, and a
+    missing `side_ceiling` gives only the task-history one, with a note through `log`)."""
     from benchmark.data.dataset import load_trace
-    from benchmark.scoring.ceiling import ceiling
+    from benchmark.scoring import ceiling as estimators
 
+    say = log or (lambda _m: None)
+    side = getattr(estimators, "side_ceiling", None)
+    if side is None:
+        say("no side-information ceiling: benchmark.scoring.ceiling has no side_ceiling yet")
     out = {}
     for trace in traces:
         try:
             runs = load_trace(trace, data_root)
         except (FileNotFoundError, KeyError, ValueError) as error:
-            if log:
-                log(f"no ceiling for {trace}: {error}")
+            say(f"no ceiling for {trace}: {error}")
             continue
         lo, hi = runs.split.test
-        out[trace] = json_safe(dict(ceiling(runs.task[lo:hi])))
+        history = {**estimators.ceiling(runs.task[lo:hi]), "covers": TASK_HISTORY_COVERS}
+        out[trace] = {TASK_HISTORY: json_safe(history)}
+        if side is not None:
+            test = slice(lo - runs.start, hi - runs.start)
+            entry = side(runs.task[test], runs.end_state[test], runs.delta_us[test])
+            out[trace][SIDE_INFORMATION] = json_safe(dict(entry))
     return out

@@ -19,7 +19,12 @@ CEILING_COLOR = "#c44e52"
 FRONTIER_COLOR = "#2f6b3b"
 SEQUENCE_COLORS = {"ewma": "#dd8452", "markov": "#55a868"}
 BUDGET_US = (1.0, 10.0)
-CEILING_SERIES_COLORS = {"markov": "#999999", "majority": "#cccccc"}
+CEILING_SERIES_COLORS = {
+    "task-history ceiling": CEILING_COLOR,
+    "side-information ceiling": "#8c2d30",
+    "markov": "#999999",
+    "majority": "#cccccc",
+}
 
 
 def pyplot() -> Any:
@@ -172,9 +177,13 @@ def delta_sequence(panels: Sequence[SequencePanel]):
     return fig
 
 
-def leaderboard_bars(panels: Sequence[tuple[str, str, bool, pd.DataFrame]], ceiling, missing):
+def leaderboard_bars(
+    panels: Sequence[tuple[str, str, bool, pd.DataFrame]],
+    ceilings: Sequence[tuple[str, float]],
+    missing: Sequence[str],
+):
     """Per target (title, metric, higher is better, `frames.main_metric_bars`): a bar per
-    model with its interval; the mean task ceiling as a dashed line."""
+    model with its interval; each mean ceiling (label, value) as a line on the acc panel."""
     from matplotlib.patches import Patch
 
     plt = pyplot()
@@ -192,9 +201,10 @@ def leaderboard_bars(panels: Sequence[tuple[str, str, bool, pd.DataFrame]], ceil
         ax.set_xlabel(f"{metric} ({better} is better), mean over traces")
         ax.set_title(title)
         if metric == "acc":
-            if ceiling is not None:
-                ax.axvline(ceiling, color=CEILING_COLOR, linestyle="--", linewidth=1.2)
-                ax.text(ceiling, -0.7, " ceiling", color=CEILING_COLOR, va="bottom", fontsize=9)
+            for (label, value), style in zip(ceilings, ("--", ":"), strict=False):
+                color = CEILING_SERIES_COLORS.get(label, CEILING_COLOR)
+                ax.axvline(value, color=color, linestyle=style, linewidth=1.2)
+                ax.text(value, -0.7, f" {label}", color=color, va="bottom", fontsize=8)
             ax.set_xlim(0, 1.02)
     handles = [
         Patch(color=LEARNED_COLOR, label="learned model"),
@@ -302,8 +312,7 @@ def ceiling_vs_best(frame: pd.DataFrame, traces: Sequence[str]):
 
     plt = pyplot()
     series = list(dict.fromkeys(frame["series"]))
-    colors = {s: CEILING_SERIES_COLORS.get(s, CEILING_COLOR) for s in series}
-    colors.update({s: LEARNED_COLOR for s in series if s == "best learned model"})
+    colors = {s: CEILING_SERIES_COLORS.get(s, LEARNED_COLOR) for s in series}
     fig, ax = plt.subplots(figsize=(max(6.5, 2.6 * len(traces) + 2.5), 4.6))
     width = 0.8 / len(series)
     position = {t: i for i, t in enumerate(traces)}

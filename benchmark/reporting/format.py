@@ -55,3 +55,52 @@ def md_escape(text: Any) -> str:
 def html_escape(text: Any) -> str:
     """Text safe in HTML element content and attribute values."""
     return html.escape(str(text), quote=True)
+
+
+def interval_text(entry: Any, key: str) -> str:
+    """`value [low, high]`; the value alone where the interval is unknown; empty for None."""
+    if entry is None:
+        return ""
+    low, high = fmt(entry.low, key), fmt(entry.high, key)
+    return f"{fmt(entry.value, key)} [{low}, {high}]" if low and high else fmt(entry.value, key)
+
+
+def spread_text(entry: Any, key: str) -> str:
+    """The seed spread `min–max` of a multi-seed value (empty for one seed)."""
+    if entry is None or entry.seed_min is None or entry.seed_max is None:
+        return ""
+    return f"{fmt(entry.seed_min, key)}–{fmt(entry.seed_max, key)}"
+
+
+def diff_text(comparison: Any, key: str) -> str:
+    """A comparison as `+0.0123 [0.0101, 0.0145] vs B` (a tie marked), or, without stored
+    predictions, whether the two intervals overlap."""
+    if comparison is None:
+        return ""
+    tie = " (tie)" if comparison.tie else ""
+    if comparison.diff is None:
+        apart = "overlap" if comparison.tie else "apart"
+        return f"intervals {apart} vs {comparison.other}{tie}"
+    d = comparison.diff
+    spec = "+" + digits(key)
+    return (
+        f"{format(d.value, spec)} [{format(d.low, spec)}, {format(d.high, spec)}] "
+        f"vs {comparison.other}{tie}"
+    )
+
+
+CELL_TEXT = {"failed": "failed", "missing": "—", "stale": "stale"}
+
+
+def cell_text(cell: Any, metric: str, target: str) -> str:
+    """A per-trace cell: the value, its rank on the trace (with ties) and the seed spread; or
+    `failed`, `stale`, `—`."""
+    if cell.status in CELL_TEXT:
+        return CELL_TEXT[cell.status]
+    entry = cell.metrics.get(metric)
+    if entry is None:
+        return ""
+    standing = cell.standing.get(target)
+    text = fmt(entry.value, metric) + (f" #{standing.text}" if standing else "")
+    spread = spread_text(entry, metric)
+    return text + (f" seeds {spread}" if spread else "")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.reporting.boardtypes import Board
-from benchmark.reporting.ceilings import ceiling_value
+from benchmark.reporting.ceilings import TITLES, ceiling_value, kinds
 from benchmark.results.store import Stored
 from benchmark.scoring.metrics import METRICS, main_metric
 
@@ -148,14 +148,15 @@ def confusion(true: np.ndarray, pred: np.ndarray, k: int) -> tuple[np.ndarray, n
 
 
 def ceiling_comparison(board: Board, references: Sequence[str] = ("markov", "majority")):
-    """Per trace: the ceiling, the best learned model and the reference models' accuracy.
+    """Per trace: each ceiling, the best learned model and the reference models' accuracy.
 
     Columns trace, series, value, model (the best learned model's name, else "")."""
     rows = []
     for trace in board.traces:
-        value = ceiling_value(board.ceiling.get(trace))
-        if value is not None:
-            rows.append((trace, "ceiling (LZ + Fano)", value, ""))
+        for kind in kinds(board.ceiling):
+            value = ceiling_value(board.ceiling.get(trace), kind)
+            if value is not None:
+                rows.append((trace, TITLES[kind], value, ""))
         best = best_model(board, "task", trace, learned=True)
         if best is not None:
             entry = board.row(best).per_trace[trace].metrics["acc"]

@@ -1,5 +1,6 @@
-"""The board as leaderboard/README.md (README §6): one table per target, then failed runs,
-refused files and how the numbers are made.
+"""The board as leaderboard/README.md (README §6): one table per target (ranks with ties, the
+ceilings, normalized scores), the significance of each rank, the latency budgets, then
+warnings, failed runs, refused files and how the numbers are made.
 
 Deterministic (no dates, no absolute paths), so that a golden test compares it byte for byte;
 every name from a result file is escaped for Markdown tables.
@@ -7,19 +8,26 @@ every name from a result file is escaped for Markdown tables.
 
 from __future__ import annotations
 
-from benchmark.reporting.boardtypes import Board, Interval, Row
-from benchmark.reporting.ceilings import ceiling_value, mean_ceiling
+from benchmark.reporting import texts
+from benchmark.reporting.boardtypes import Board, Row
+from benchmark.reporting.ceilings import TITLES, ceiling_value, kinds, mean_ceiling
 from benchmark.reporting.format import (
     ARROW,
     CEILING,
     COST_TITLES,
     SHOWN_COSTS,
     TARGET_TITLES,
+    cell_text,
+    diff_text,
     fmt,
+    interval_text,
     md_escape,
+    spread_text,
     status_text,
 )
 from benchmark.scoring.metrics import METRICS, TARGETS, main_metric, target_metrics
+
+EXTRA = {"task": ("normalized", "normalized [95% CI]"), "delta": ("mse_ratio", "÷ best ref")}
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -28,140 +36,145 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _interval(entry: Interval | None, key: str) -> str:
-    if not entry:
-        return ""
-    return f"{fmt(entry.value, key)} [{fmt(entry.low, key)}, {fmt(entry.high, key)}]"
-
-
 def _model_label(model: Row) -> str:
     name = md_escape(model.model)
-    return f"{name} *(ref)*" if model.kind == "reference" else name
+    if model.kind == "reference":
+        name += " *(ref)*"
+    if model.suspected_leak:
+        name += " **⚠ suspected leak**"
+    elif any(f.startswith("above") for c in model.per_trace.values() for f in c.flags):
+        name += " †"
+    return name
 
 
-def _ceiling_row(board: Board, n_metrics: int) -> list[str]:
-    mean = mean_ceiling(board.ceiling, board.traces)
-    row = ["", "**ceiling** (LZ entropy + Fano)", fmt(mean, CEILING)]
-    row += [""] * (n_metrics - 1)
-    row += [fmt(ceiling_value(board.ceiling.get(t)), CEILING) for t in board.traces]
-    return row + [""] * (len(SHOWN_COSTS) + 1)
+def _ceiling_rows(board: Board, n_metrics: int) -> list[list[str]]:
+    rows = []
+    for kind in kinds(board.ceiling):
+        mean = mean_ceiling(board.ceiling, board.traces, kind)
+        row = ["", f"**{TITLES[kind]}**", fmt(mean, CEILING), ""]
+        row += [""] * (n_metrics + 1)  # the other metrics and the normalized score
+        row += [fmt(ceiling_value(board.ceiling.get(t), kind), CEILING) for t in board.traces]
+        rows.append(row + [""] * (len(SHOWN_COSTS) + 1))
+    return rows
 
 
 def _model_row(model: Row, board: Board, target: str) -> list[str]:
     metrics, main = target_metrics(target), main_metric(target)
     status = status_text(model.status)
-    row = [str(model.rank.get(target, "")), _model_label(model)]
-    for metric in metrics:
+    mean = model.mean.get(main)
+    row = [model.rank_text(target), _model_label(model)]
+    row += [status or interval_text(mean, main), "" if status else spread_text(mean, main)]
+    for metric in metrics[1:]:
         entry = model.mean.get(metric)
-        if status:
-            row.append(status if metric == main else "")
-        elif metric == main:
-            row.append(_interval(entry, metric))
-        else:
-            row.append(fmt(entry.value, metric) if entry else "")
-    for trace in board.traces:
-        cell = model.per_trace[trace]
-        if cell.status == "failed":
-            row.append("failed")
-        elif cell.status == "missing":
-            row.append("—")
-        else:
-            entry = cell.metrics.get(main)
-            row.append(fmt(entry.value, main) if entry else "")
+        row.append("" if status or entry is None else fmt(entry.value, metric))
+    extra = getattr(model, EXTRA[target][0])
+    row.append("" if status else interval_text(extra, main if target == "task" else "ratio"))
+    row += [cell_text(model.per_trace[t], main, target) for t in board.traces]
     row += [fmt(model.costs.get(c), c) for c in SHOWN_COSTS]
     return [*row, str(model.seeds)]
 
 
 def target_table(board: Board, target: str) -> str:
-    """The table of one target: means with the main metric's interval, per-trace main metric,
-    costs and seeds; the ceiling row first in the task table."""
+    """One target: rank (with ties), the main metric's mean with its interval and seed spread,
+    the other metrics, the normalized score (task) or the ratio to the best reference (delta),
+    the main metric per trace (with its rank there), costs and seeds; ceiling rows first."""
     metrics, main = target_metrics(target), main_metric(target)
-    header = ["#", "model"]
-    for metric in metrics:
-        arrow = ARROW[METRICS[metric].higher_is_better]
-        header.append(f"{metric} {arrow} [95% CI]" if metric == main else f"{metric} {arrow}")
+    arrow = ARROW[METRICS[main].higher_is_better]
+    header = ["#", "model", f"{main} {arrow} [95% CI]", "seed spread"]
+    header += [f"{m} {ARROW[METRICS[m].higher_is_better]}" for m in metrics[1:]]
+    header.append(EXTRA[target][1])
     header += [f"{main}: {md_escape(t)}" for t in board.traces]
     header += [COST_TITLES[c] for c in SHOWN_COSTS] + ["seeds"]
-    rows = []
-    if target == "task" and board.ceiling:
-        rows.append(_ceiling_row(board, len(metrics)))
+    rows = _ceiling_rows(board, len(metrics) - 1) if target == "task" else []
     rows += [_model_row(model, board, target) for model in board.ordered(target)]
     return md_table(header, rows)
 
 
-def _how(board: Board) -> list[str]:
-    return [
-        "## How the numbers are made",
-        "",
-        "- A cell is the mean over seeds (neural models: several seeds; others: one); its "
-        "interval ends are the seeds' mean interval ends.",
-        "- The mean over traces is given only for models with a scored result on every trace; "
-        "its interval combines the per-trace half-widths as independent "
-        "(sqrt of the sum of squares, divided by the number of traces).",
-        "- `failed`: at least one run failed (see Failed runs); it is never replaced by "
-        "another run. `—`: not run on that trace (or its result was refused).",
-        "- Costs: fit seconds, and the batch-1 online latency of one scheduler step "
-        "(predict_next + update) in microseconds, p50 and p99; means over traces.",
-        "- Metrics: "
-        + "; ".join(
-            f"`{name}` ({m.target}, {m.direction} is better): {md_escape(m.description)}"
-            for name, m in METRICS.items()
-        )
-        + ".",
-        "",
-    ]
+def significance_table(board: Board, target: str) -> str:
+    """Each ranked model minus the next one below it and minus markov: paired 95% intervals on
+    the mean over traces and per trace."""
+    main = main_metric(target)
+    header = ["#", "model", "mean: vs next", "mean: vs markov"]
+    header += [f"{md_escape(t)}: vs next" for t in board.traces]
+    rows = []
+    for model in board.ordered(target):
+        standing = model.standing.get(target)
+        if standing is None:
+            continue
+        row = [standing.text, md_escape(model.model)]
+        row += [md_escape(diff_text(c, main)) for c in (standing.vs_next, standing.vs_markov)]
+        for trace in board.traces:
+            cell = model.per_trace[trace].standing.get(target)
+            row.append(md_escape(diff_text(cell.vs_next, main)) if cell else "")
+        rows.append(row)
+    return md_table(header, rows)
+
+
+def budget_table(board: Board) -> str:
+    """The best model within each online p50 budget, per target."""
+    header = ["p50 budget", "best task model", "p50 µs", "acc", "mse_z", "best delta model",
+              "p50 µs", "mse_z"]  # fmt: skip
+    rows = []
+    for budget in board.budgets:
+        row = [f"≤ {budget.budget_us:g} µs"]
+        for pick, scores in ((budget.task, ("acc", "mse_z")), (budget.delta, ("mse_z",))):
+            if pick is None:
+                row += ["none"] + [""] * (1 + len(scores))
+            else:
+                row += [md_escape(pick.model), fmt(pick.online_p50_us, "online_p50_us")]
+                row += [fmt(getattr(pick, s), s) for s in scores]
+        rows.append(row)
+    return md_table(header, rows)
 
 
 def markdown(board: Board) -> str:
     """leaderboard/README.md."""
-    traces = board.traces
-    out = [
-        "# Leaderboard",
-        "",
-        "<!-- generated by `kernel-oracle leaderboard` (make leaderboard) from the result files "
-        "in results/; do not edit -->",
-        "",
-        f"Built from {board.result_files} result files in `results/` on "
-        f"{len(traces)} trace(s): {', '.join(f'`{md_escape(t)}`' for t in traces)} "
-        f"(split version {board.split_version}; data sha256 in `leaderboard.json`). "
-        "Sortable page: `index.html`; the same numbers: `leaderboard.csv`, `leaderboard.json`; "
-        "figures: `figures/`.",
-        "",
-        "Each row is a model; the first columns are means over traces (unweighted), then the main "
-        "metric per trace. Intervals are 95% moving-block bootstrap intervals over test "
-        "positions. ↑ higher is better, ↓ lower is better. *(ref)* marks the reference "
-        "predictors (majority, markov, ewma) that every learned model should beat.",
-        "",
-    ]
+    out = texts.intro(board, md_escape)
     for target in TARGETS:
         out += [f"## {TARGET_TITLES[target]}", "", target_table(board, target), ""]
         absent = [m.model for m in board.models if not m.shows(target)]
         if absent:
             out += [f"Not predicting {target}: {', '.join(md_escape(a) for a in absent)}.", ""]
     if board.ceiling:
-        out += [
-            "The **ceiling** row is the maximum predictability of each trace's test task "
-            "sequence: its entropy rate estimated by Lempel-Ziv (Kontoyiannis' estimator) and "
-            "Fano's inequality solved for the best achievable top-1 accuracy (Song et al., "
-            "Science 2010). No model can beat it beyond estimation error.",
-            "",
-        ]
+        out += [texts.CEILINGS, ""]
+    out += ["## Are the ranks significant?", "", texts.SIGNIFICANCE, ""]
+    for target in TARGETS:
+        out += [f"### {TARGET_TITLES[target]}", "", significance_table(board, target), ""]
+    if board.budgets:
+        out += ["## Inside the scheduler's budget", "", texts.BUDGETS, "", budget_table(board), ""]
+    out += _warnings_and_marks(board)
     if board.failed:
-        out += ["## Failed runs", ""]
         rows = [
-            [md_escape(f.model), md_escape(f.trace), str(f.seed), md_escape(f.error)]
+            [md_escape(x) for x in (f.model, f.trace, f.seed, f.file, f.error)]
             for f in board.failed
         ]
-        out += [md_table(["model", "trace", "seed", "error"], rows), ""]
+        out += ["## Failed runs", "", md_table(["model", "trace", "seed", "file", "error"], rows)]
+        out.append("")
     if board.refused:
-        out += [
-            "## Refused results",
-            "",
-            "These result files do not match the current data (or cannot be read) and are not "
-            "scored; re-run their evaluations.",
-            "",
-        ]
+        out += ["## Refused results", "", texts.REFUSED, ""]
         rows = [[md_escape(r.file), md_escape(r.reason)] for r in board.refused]
         out += [md_table(["file", "reason"], rows), ""]
-    out += _how(board)
-    return "\n".join(out)
+    out += ["## How the numbers are made", ""]
+    out += [f"- {line}" for line in texts.how(md_escape)]
+    return "\n".join([*out, ""])
+
+
+def _warnings_and_marks(board: Board) -> list[str]:
+    """Suspected leaks, cells above a ceiling that does not cover them, stale cells."""
+    out = []
+    if board.warnings:
+        out += ["## Suspected leaks", ""] + [f"- {md_escape(w)}" for w in board.warnings] + [""]
+    marks = [
+        f"- † {md_escape(m.model)} on {md_escape(t)}: {md_escape(f)}"
+        for m in board.models
+        for t, c in m.per_trace.items()
+        for f in c.flags
+        if not f.startswith("suspected")
+    ]
+    marks += [
+        f"- stale: {md_escape(m.model)} on {md_escape(t)}: {md_escape(c.reason)}"
+        for m in board.models
+        for t, c in m.per_trace.items()
+        if c.reason
+    ]
+    return ["## Marks", "", *marks, ""] if marks else []

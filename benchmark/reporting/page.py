@@ -10,12 +10,13 @@ import math
 from typing import Any
 
 from benchmark.reporting.boardtypes import Board, Interval, Row
-from benchmark.reporting.ceilings import ceiling_value
+from benchmark.reporting.ceilings import TITLES, ceiling_value, kinds
 from benchmark.reporting.format import (
     ARROW,
     CEILING,
     COST_TITLES,
     SHOWN_COSTS,
+    cell_text,
     fmt,
     status_text,
 )
@@ -25,15 +26,21 @@ from benchmark.scoring.metrics import METRICS, TARGETS, main_metric, target_metr
 
 
 def _td(value: Any, key: str, entry: Interval | None = None, text: str | None = None) -> str:
-    """A numeric cell: data-v holds the full value for sorting, the text the rounded one."""
-    if text is not None:
-        return f'<td data-v="">{_e(text)}</td>'
+    """A numeric cell: data-v holds the full value for sorting, the text the rounded one (or
+    `text`, when given with a value, e.g. a rank `2=`)."""
     if value is None:
-        return '<td data-v=""></td>'
-    shown = _e(fmt(value, key))
-    if entry is not None:
+        return f'<td data-v="">{_e(text or "")}</td>'
+    shown = _e(text if text is not None else fmt(value, key))
+    if entry is not None and fmt(entry.low, key) and fmt(entry.high, key):
         shown += f" <small>[{_e(fmt(entry.low, key))}, {_e(fmt(entry.high, key))}]</small>"
     return f'<td data-v="{_e(repr(float(value)))}">{shown}</td>'
+
+
+def _text_td(text: str, css: str = "text") -> str:
+    return f'<td class="{css}" data-v="{_e(text)}">{_e(text)}</td>'
+
+
+EXTRA = {"task": ("normalized", "normalized ↑"), "delta": ("mse_ratio", "÷ best ref ↓")}
 
 
 def _columns(board: Board) -> list[tuple[str, str, str, str]]:
@@ -49,6 +56,8 @@ def _columns(board: Board) -> list[tuple[str, str, str, str]]:
         for metric in target_metrics(target):
             better = METRICS[metric].direction
             columns.append((metric, f"{metric} {ARROW[better == 'higher']}", "number", better))
+        key, title = EXTRA[target]
+        columns.append((key, title, "number", "higher" if target == "task" else "lower"))
     for target in TARGETS:
         main = main_metric(target)
         better = METRICS[main].direction
@@ -57,86 +66,113 @@ def _columns(board: Board) -> list[tuple[str, str, str, str]]:
     for cost in SHOWN_COSTS:
         columns.append((cost, COST_TITLES[cost], "number", "lower"))
     columns.append(("seeds", "seeds", "number", "higher"))
+    columns.append(("flags", "marks", "text", "text"))
     return columns
 
 
+def _target_cells(model: Row, target: str) -> list[str]:
+    """The mean metrics of one target, then its normalized score or mse_z ratio."""
+    main, status = main_metric(target), status_text(model.status)
+    cells = []
+    for metric in target_metrics(target):
+        if not model.shows(target):
+            cells.append(_td(None, metric))
+        elif status:
+            cells.append(_td(None, metric, text=status if metric == main else ""))
+        else:
+            entry = model.mean.get(metric)
+            value = entry.value if entry else None
+            cells.append(_td(value, metric, entry if metric == main else None))
+    extra = getattr(model, EXTRA[target][0])
+    key = main if target == "task" else "ratio"
+    cells.append(_td(extra.value if extra else None, key, extra))
+    return cells
+
+
 def _row(model: Row, board: Board) -> str:
-    status = status_text(model.status)
-    cells = [
-        _td(model.rank.get("task"), "rank"),
-        f'<td class="name" data-v="{_e(model.model)}">{_e(model.model)}</td>',
-        f'<td class="text" data-v="{_e(model.kind)}">{_e(model.kind)}</td>',
-    ]
+    def rank(target: str) -> str:
+        return _td(model.rank.get(target), "rank", text=model.rank_text(target))
+
+    cells = [rank("task"), _text_td(model.model, "name"), _text_td(model.kind)]
     for target in TARGETS:
         if target == "delta":
-            cells.append(_td(model.rank.get("delta"), "rank"))
-        main = main_metric(target)
-        for metric in target_metrics(target):
-            if not model.shows(target):
-                cells.append(_td(None, metric))
-            elif status:
-                cells.append(_td(None, metric, text=status if metric == main else ""))
-            else:
-                entry = model.mean.get(metric)
-                value = entry.value if entry else None
-                cells.append(_td(value, metric, entry if metric == main else None))
+            cells.append(rank("delta"))
+        cells += _target_cells(model, target)
     for target in TARGETS:
         main = main_metric(target)
         for trace in board.traces:
             cell = model.per_trace[trace]
-            if not model.shows(target):
-                cells.append(_td(None, main))
-            elif cell.status == "failed":
-                cells.append(_td(None, main, text="failed"))
-            elif cell.status == "missing":
-                cells.append(_td(None, main, text="—"))
-            else:
-                entry = cell.metrics.get(main)
-                cells.append(_td(entry.value if entry else None, main))
+            entry = cell.metrics.get(main) if cell.status == "ok" else None
+            text = cell_text(cell, main, target) if model.shows(target) else ""
+            cells.append(_td(entry.value if entry else None, main, text=text))
     for cost in SHOWN_COSTS:
         cells.append(_td(model.costs.get(cost), cost))
     cells.append(_td(model.seeds, "seeds"))
+    flags = sorted({f for c in model.per_trace.values() for f in c.flags})
+    cells.append(_text_td("; ".join(flags)))
     classes = " ".join(c for c in (model.kind, model.status) if c)
+    classes += " suspected-leak" if model.suspected_leak else ""
     return f'<tr class="{_e(classes)}" data-model="{_e(model.model)}">{"".join(cells)}</tr>'
 
 
+def _table(table_id: str, header: list[str], rows: list[list[str]]) -> str:
+    """A plain table of escaped text cells (the first column left-aligned as a name)."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="text">{_e(c)}</td>' for c in row) + "</tr>" for row in rows
+    )
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
 def _extra_tables(board: Board) -> list[str]:
-    """The ceiling, failed-runs and refused-files sections under the board table."""
+    """Ceilings, latency budgets, suspected leaks, failed runs and refused files."""
     extra = []
     if board.ceiling:
-        rows = "".join(
-            f'<tr><td class="name">{_e(t)}</td>'
-            f"<td>{_e(fmt(ceiling_value(board.ceiling.get(t)), CEILING))}</td></tr>"
+        present = kinds(board.ceiling)
+        rows = [
+            [t] + [fmt(ceiling_value(board.ceiling.get(t), k), CEILING) for k in present]
             for t in board.traces
-        )
+        ]
+        covers = "; ".join(f"{TITLES[k]}: {_covers(board, k)}" for k in present)
         extra.append(
-            '<h2>Predictability ceiling</h2><p class="note">The best top-1 accuracy any model '
-            "could reach on each trace's test task sequence: Lempel-Ziv entropy rate + Fano's "
-            'inequality.</p><table id="ceiling"><thead><tr><th class="name">trace</th>'
-            f"<th>max predictability</th></tr></thead><tbody>{rows}</tbody></table>"
+            '<h2>Predictability ceilings</h2><p class="note">The best top-1 accuracy a model '
+            f"could reach on each trace's test rows, each for what it covers ({_e(covers)}).</p>"
+            + _table("ceiling", ["trace", *(TITLES[k] for k in present)], rows)
         )
+    if board.budgets:
+        rows = [
+            [f"≤ {b.budget_us:g} µs", *_pick_cells(b.task, "acc"), *_pick_cells(b.delta, "mse_z")]
+            for b in board.budgets
+        ]
+        header = ["p50 budget", "best task model", "acc", "best delta model", "mse_z"]
+        extra.append("<h2>Inside the scheduler's budget</h2>" + _table("budgets", header, rows))
+    if board.warnings:
+        rows = [[w] for w in board.warnings]
+        extra.append("<h2>Suspected leaks</h2>" + _table("leaks", ["warning"], rows))
     if board.failed:
-        rows = "".join(
-            f'<tr><td class="name">{_e(f.model)}</td><td class="text">{_e(f.trace)}'
-            f'</td><td>{_e(f.seed)}</td><td class="text">{_e(f.error)}</td></tr>'
-            for f in board.failed
-        )
-        extra.append(
-            '<h2>Failed runs</h2><table id="failed"><thead><tr><th class="name">model</th>'
-            "<th>trace</th><th>seed</th><th>error</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
-        )
+        rows = [[f.model, f.trace, str(f.seed), f.error] for f in board.failed]
+        header = ["model", "trace", "seed", "error"]
+        extra.append("<h2>Failed runs</h2>" + _table("failed", header, rows))
     if board.refused:
-        rows = "".join(
-            f'<tr><td class="text">{_e(r.file)}</td><td class="text">{_e(r.reason)}</td></tr>'
-            for r in board.refused
-        )
+        rows = [[r.file, r.reason] for r in board.refused]
         extra.append(
             '<h2>Refused results</h2><p class="note">Stale or unreadable result files: not '
-            'scored.</p><table id="refused"><thead><tr><th class="name">file</th>'
-            f"<th>reason</th></tr></thead><tbody>{rows}</tbody></table>"
+            "scored.</p>" + _table("refused", ["file", "reason"], rows)
         )
     return extra
+
+
+def _covers(board: Board, kind: str) -> str:
+    """What the ceiling `kind` covers, as its first trace states it."""
+    return next((str(e[kind].get("covers", "")) for e in board.ceiling.values() if kind in e), "")
+
+
+def _pick_cells(pick: Any, metric: str) -> list[str]:
+    """A budget's best model (with its p50) and its score on `metric`."""
+    if pick is None:
+        return ["none", ""]
+    p50 = fmt(pick.online_p50_us, "online_p50_us")
+    return [f"{pick.model} ({p50} µs)", fmt(getattr(pick, metric), metric)]
 
 
 def html_page(board: Board) -> str:

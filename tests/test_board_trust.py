@@ -1,0 +1,163 @@
+"""Significance on the board, from stored predictions: hand-made results whose predictions are
+built here against a small synthetic trace, so each expected rank is known by construction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmark.data.dataset import load_trace
+from benchmark.data.manifest import load_manifest
+from benchmark.data.splits import SPLIT_VERSION
+from benchmark.reporting.board import board_of
+from benchmark.results.store import write_predictions
+from benchmark.scoring.bootstrap import paired_intervals
+from benchmark.scoring.metrics import Contributions
+from tests.fixtures.synthetic import write_data_root
+
+TRACE = "syn"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return write_data_root(tmp_path_factory.mktemp("data"), {TRACE: 20_000})
+
+
+def _truth(data: Path):
+    runs = load_trace(TRACE, data)
+    lo, hi = runs.split.test
+    return np.arange(lo, hi), runs.task[lo:hi], runs.delta_us[lo:hi], runs.sigma_us, runs
+
+
+def _hits_to_pred(hit: np.ndarray, y: np.ndarray, n_tasks: int) -> np.ndarray:
+    """Task ids that are right exactly where `hit` is True."""
+    return np.where(hit, y, (y + 1) % n_tasks)
+
+
+def _store(root: Path, data: Path, model: str, seed: int, hit: np.ndarray, delta: np.ndarray,
+           params: dict | None = None) -> None:  # fmt: skip
+    positions, y, true_us, sigma, runs = _truth(data)
+    pred = _hits_to_pred(hit, y, runs.n_tasks)
+    acc = float(np.mean(pred == y))
+    mse = float(np.mean(((delta - true_us) / sigma) ** 2))
+    folder = root / "results" / model / TRACE
+    folder.mkdir(parents=True, exist_ok=True)
+    sha = load_manifest(data)["files"][f"traces/{TRACE}.parquet"]
+    result = {
+        "schema_version": 1, "model": model, "trace": TRACE, "seed": seed, "status": "ok",
+        "targets": ["delta", "task"], "params": params or {"task": {}, "delta": {}},
+        "data_sha256": sha, "split_version": SPLIT_VERSION, "git_commit": "c" * 40,
+        "metrics": {"acc": {"value": acc, "low": acc - 0.01, "high": acc + 0.01},
+                    "mse_z": {"value": mse, "low": mse * 0.9, "high": mse * 1.1}},
+        "costs": {"online_p50_us": 1.0, "online_p99_us": 2.0, "fit_s": 0.1},
+    }  # fmt: skip
+    (folder / f"seed{seed}.json").write_text(json.dumps(result))
+    write_predictions(folder / f"seed{seed}.npz", positions, pred, delta.astype(np.float32))
+
+
+SHARES = {  # (model, seed) -> acc, hitting the first positions of its generator's order
+    ("markov", 0): 0.40,
+    ("close_a", 0): 0.75,
+    ("close_b", 0): 0.746,
+    ("best", 0): 0.90,
+    ("wobbly", 0): 0.52,
+    ("wobbly", 1): 0.62,
+    ("steady", 0): 0.54,
+}
+# steady draws from wobbly seed 0's order (its hits are those and 2% more), the others each
+# from their own
+STREAM = {("steady", 0): ("wobbly", 0)}
+
+
+def _hit(model: str, seed: int, n: int) -> np.ndarray:
+    """True on `SHARES[model, seed]` of the positions."""
+    key = sorted(SHARES).index(STREAM.get((model, seed), (model, seed)))
+    order = np.random.default_rng(100 + key).permutation(n)
+    hit = np.zeros(n, dtype=bool)
+    hit[order[: round(SHARES[model, seed] * n)]] = True
+    return hit
+
+
+@pytest.fixture(scope="module")
+def board(data, tmp_path_factory):
+    """best 0.90; close_a 0.75 and close_b 0.746 (inside their paired interval); wobbly
+    0.52/0.62 over two seeds vs steady 0.54 (outside the paired interval, inside the seed
+    spread); markov 0.40."""
+    root = tmp_path_factory.mktemp("lb")
+    _, y, true_us, _, _ = _truth(data)
+    n = len(y)
+    noisy = true_us * np.random.default_rng(0).lognormal(0.0, 1.0, n)
+    deltas = {"best": true_us, "close_a": noisy * 0.9, "close_b": noisy * 0.9}
+    for model, seed in SHARES:
+        _store(root, data, model, seed, _hit(model, seed, n), deltas.get(model, noisy))
+    return board_of(root, data, ceilings={}), root
+
+
+def test_models_closer_than_their_paired_interval_share_a_rank(board, data):
+    board, _ = board
+    rank = {m.model: m.rank_text("task") for m in board.models}
+    assert rank == {"best": "1", "close_a": "2=", "close_b": "2=", "wobbly": "4=",
+                    "steady": "4=", "markov": "6"}  # fmt: skip
+    a = board.row("close_a").standing["task"].vs_next
+    assert a.other == "close_b" and a.evidence == "paired" and a.tie
+    assert a.diff.low <= 0.0 <= a.diff.high
+    # the interval is the paired block bootstrap of the two models on the same positions
+    n = len(_truth(data)[1])
+    hits = {
+        m: Contributions(n, {"acc": _hit(m, 0, n).astype(float)}) for m in ("close_a", "close_b")
+    }
+    expected = paired_intervals(hits["close_a"], hits["close_b"], ["acc"], seed=0)["acc"]
+    assert (a.diff.low, a.diff.high) == pytest.approx((expected["low"], expected["high"]))
+    assert a.diff.value == pytest.approx(0.004, abs=1e-4)
+
+
+def test_a_clear_difference_is_a_win_and_markov_is_compared_with_every_model(board):
+    board, _ = board
+    best = board.row("best").standing["task"]
+    assert not best.vs_next.tie and best.vs_next.diff.low > 0
+    assert best.vs_markov.other == "markov" and best.vs_markov.diff.value == pytest.approx(0.50)
+    assert board.row("markov").standing["task"].vs_markov is None
+
+
+def test_a_difference_smaller_than_the_seed_spread_is_not_a_win(board):
+    board, _ = board
+    wobbly, steady = board.row("wobbly"), board.row("steady")
+    acc = wobbly.mean["acc"]
+    assert (acc.seed_min, acc.seed_max) == pytest.approx((0.52, 0.62), abs=1e-4)
+    versus = wobbly.standing["task"].vs_next
+    assert versus.other == "steady" and versus.diff.low > 0  # the interval alone says a win
+    assert versus.diff.value == pytest.approx(0.03, abs=1e-4)  # < the spread 0.10: a tie
+    assert versus.tie and wobbly.rank["task"] == steady.rank["task"] == 4
+    assert wobbly.per_trace[TRACE].standing["task"].tied
+
+
+def test_delta_ranks_and_ratio_to_the_best_reference(board):
+    board, _ = board
+    best = board.row("best")
+    assert best.rank["delta"] == 1 and best.mean["mse_z"].value == pytest.approx(0.0)
+    # close_a predicts 0.9 x markov's noisy deltas: its ratio to markov (the only reference)
+    close = board.row("close_a").per_trace[TRACE]
+    assert close.mse_ratio.value == pytest.approx(
+        board.row("close_a").mean["mse_z"].value / board.row("markov").mean["mse_z"].value
+    )
+    assert close.mse_ratio.low < close.mse_ratio.value < close.mse_ratio.high
+
+
+def test_stored_predictions_that_do_not_reproduce_the_result_are_not_used(board, data, tmp_path):
+    _, root = board
+    import shutil
+
+    shutil.copytree(root / "results", tmp_path / "results")
+    path = tmp_path / "results" / "close_b" / TRACE / "seed0.json"
+    result = json.loads(path.read_text())
+    result["metrics"]["acc"]["value"] += 0.01  # the npz no longer gives this number
+    path.write_text(json.dumps(result))
+    notes: list[str] = []
+    board2 = board_of(tmp_path, data, ceilings={}, log=notes.append)
+    assert any("close_b on syn: stored predictions not used" in n for n in notes)
+    versus = board2.row("close_b").standing["task"].vs_next  # 0.756 now, above close_a
+    assert versus.other == "close_a" and versus.evidence == "overlap" and versus.diff is None
+    assert versus.tie  # their intervals (+-0.01) overlap
