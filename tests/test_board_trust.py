@@ -161,3 +161,43 @@ def test_stored_predictions_that_do_not_reproduce_the_result_are_not_used(board,
     versus = board2.row("close_b").standing["task"].vs_next  # 0.756 now, above close_a
     assert versus.other == "close_a" and versus.evidence == "overlap" and versus.diff is None
     assert versus.tie  # their intervals (+-0.01) overlap
+
+
+def test_the_side_information_ceiling_is_used_where_scoring_provides_it(board, data, monkeypatch):
+    """`side_ceiling` is another engineer's; a stub stands in for it here."""
+    from benchmark.reporting.ceilings import compute_ceilings
+    from benchmark.scoring import ceiling as estimators
+
+    seen = []
+
+    def stub(tasks, end_state, delta_us):
+        seen.append((len(tasks), len(end_state), len(delta_us)))
+        return {"max_predictability": 0.5, "low": 0.45, "high": 0.55, "covers": "stub inputs"}
+
+    monkeypatch.setattr(estimators, "side_ceiling", stub, raising=False)
+    ceilings = compute_ceilings([TRACE], data)
+    n = len(_truth(data)[0])
+    assert seen == [(n, n, n)]  # the test rows only
+    assert ceilings[TRACE]["side_information"]["covers"] == "stub inputs"
+    assert ceilings[TRACE]["task_history"]["n"] == n
+    _, root = board
+    flagged = board_of(root, data, ceilings=ceilings)
+    # acc low ends: best 0.89, close_a 0.74, close_b 0.736, wobbly (0.51+0.61)/2 = 0.56 are above
+    # the stub's high end 0.55; steady 0.53 and markov 0.39 are not
+    leaks = {m.model for m in flagged.models if m.suspected_leak}
+    assert leaks == {"best", "close_a", "close_b", "wobbly"}
+    assert len(flagged.warnings) == 4 and all("side-information ceiling 0.5000" in w
+                                              for w in flagged.warnings)  # fmt: skip
+    # the normalized score uses the covering (side) ceiling: best (0.90-0.40)/(0.5-0.40) = 5
+    assert flagged.row("best").normalized.value == pytest.approx(5.0, abs=1e-3)
+
+
+def test_without_side_ceiling_the_task_history_ceiling_alone_is_computed(data, monkeypatch):
+    from benchmark.reporting.ceilings import compute_ceilings
+    from benchmark.scoring import ceiling as estimators
+
+    monkeypatch.delattr(estimators, "side_ceiling", raising=False)
+    notes: list[str] = []
+    ceilings = compute_ceilings([TRACE], data, notes.append)
+    assert set(ceilings[TRACE]) == {"task_history"}
+    assert any("no side-information ceiling" in n for n in notes)

@@ -336,3 +336,24 @@ def test_quick_profile_end_to_end_with_an_unloadable_registered_model(tmp_path, 
     lb.build(out, again, out / "data")
     for name in OUTPUTS:
         assert (again / name).read_bytes() == (out / name).read_bytes()
+
+
+def test_csv_cells_never_start_a_spreadsheet_formula(tmp_path):
+    from benchmark.reporting.tables import csv_cell
+
+    assert [csv_cell(t) for t in ("=cmd|' /C calc'!A0", "+1", "-x", "@sum", "ok")] == [
+        "'=cmd|' /C calc'!A0",
+        "'+1",
+        "'-x",
+        "'@sum",
+        "ok",
+    ]
+    shutil.copytree(FIXTURE / "results", tmp_path / "results")
+    for trace in ("alpha", "beta"):
+        path = tmp_path / "results" / "xss" / trace / "seed0.json"
+        result = json.loads(path.read_text())
+        result["model"] = '=HYPERLINK("http://x")'
+        path.write_text(json.dumps(result))
+    build(tmp_path, tmp_path, DATA, ceilings=CEILINGS)
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "leaderboard.csv").read_text())))
+    assert '\'=HYPERLINK("http://x")' in [r["model"] for r in rows]

@@ -111,10 +111,18 @@ def trace_mean(cells: Sequence[Interval], per_seed: Sequence[dict[int, float]]) 
     )
 
 
+def _commit(result: dict[str, Any]) -> str | None:
+    """The code commit a result was made with (a `-dirty` mark dropped: which uncommitted
+    changes a tree had is not recorded, so two dirty trees cannot be told apart either)."""
+    commit = result.get("git_commit")
+    return None if commit is None else str(commit).removesuffix("-dirty")
+
+
 def _mixed(results: Sequence[Stored]) -> str | None:
     """Why the seeds of one cell cannot be averaged: other parameters or another code commit."""
-    for key, what in (("params", "parameters"), ("git_commit", "code commits")):
-        seen = {json.dumps(s.result.get(key), sort_keys=True, default=str) for s in results}
+    facts = (("parameters", lambda r: r.get("params")), ("code commits", _commit))
+    for what, fact in facts:
+        seen = {json.dumps(fact(s.result), sort_keys=True, default=str) for s in results}
         if len(seen) > 1:
             seeds = ", ".join(str(s.seed) for s in results)
             return f"seeds {seeds} used different {what}; re-run all seeds of this cell"

@@ -72,20 +72,20 @@ def spread_text(entry: Any, key: str) -> str:
     return f"{fmt(entry.seed_min, key)}–{fmt(entry.seed_max, key)}"
 
 
-def diff_text(comparison: Any, key: str) -> str:
+def diff_text(comparison: Any, key: str, escape: Any = str) -> str:
     """A comparison as `+0.0123 [0.0101, 0.0145] vs B` (a tie marked), or, without stored
-    predictions, whether the two intervals overlap."""
+    predictions, whether the two intervals overlap; `escape` is applied to the model name."""
     if comparison is None:
         return ""
     tie = " (tie)" if comparison.tie else ""
+    other = escape(comparison.other)
     if comparison.diff is None:
         apart = "overlap" if comparison.tie else "apart"
-        return f"intervals {apart} vs {comparison.other}{tie}"
+        return f"intervals {apart} vs {other}{tie}"
     d = comparison.diff
     spec = "+" + digits(key)
     return (
-        f"{format(d.value, spec)} [{format(d.low, spec)}, {format(d.high, spec)}] "
-        f"vs {comparison.other}{tie}"
+        f"{format(d.value, spec)} [{format(d.low, spec)}, {format(d.high, spec)}] vs {other}{tie}"
     )
 
 

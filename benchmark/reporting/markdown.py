@@ -102,10 +102,10 @@ def significance_table(board: Board, target: str) -> str:
         if standing is None:
             continue
         row = [standing.text, md_escape(model.model)]
-        row += [md_escape(diff_text(c, main)) for c in (standing.vs_next, standing.vs_markov)]
+        row += [diff_text(c, main, md_escape) for c in (standing.vs_next, standing.vs_markov)]
         for trace in board.traces:
             cell = model.per_trace[trace].standing.get(target)
-            row.append(md_escape(diff_text(cell.vs_next, main)) if cell else "")
+            row.append(diff_text(cell.vs_next, main, md_escape) if cell else "")
         rows.append(row)
     return md_table(header, rows)
 
