@@ -20,6 +20,7 @@ import numpy as np
 from benchmark.data.dataset import COLUMNS, Runs
 from benchmark.results.store import check_name
 from benchmark.running.protocol import DELTA, TAGS, TARGETS, TASK, Prediction, Predictor
+from benchmark.running.verify import ModelOutputError, check_prediction
 
 # Tolerances for "the same prediction" where two different computations should agree (a
 # shorter history, another batch): far below any difference a leak could exploit.
@@ -111,18 +112,19 @@ def take(pred: Prediction, index: np.ndarray) -> Prediction:
 
 
 def predict_checked(model: Predictor, runs: Runs, positions: np.ndarray) -> Prediction:
-    """`model.predict`, with its output checked against the protocol (shapes, dtypes,
-    probabilities summing to 1, finite non-negative deltas); raises AssertionError."""
+    """`model.predict`, its output checked as the harness checks it (`verify.check_prediction`:
+    a Prediction, shapes, run lengths finite in [0, MAX_DELTA_US]) and more strictly than the
+    metrics need (dtypes, probabilities finite, non-negative and summing to 1, None for a
+    target it does not declare); raises AssertionError."""
     pred = model.predict(runs, positions)
     n, targets = len(positions), type(model).targets
-    assert isinstance(pred, Prediction), f"predict() returned {type(pred).__name__}, not Prediction"
+    try:
+        check_prediction(pred, n, runs.n_tasks, sorted(targets))
+    except ModelOutputError as error:
+        raise AssertionError(str(error)) from None
     proba, delta = pred.task_proba, pred.delta_us
     if TASK in targets:
-        assert isinstance(proba, np.ndarray), "the model predicts the task but task_proba is None"
         assert proba.dtype == np.float32, f"task_proba dtype {proba.dtype}, expected float32"
-        assert proba.shape == (n, runs.n_tasks), (
-            f"task_proba shape {proba.shape}, expected {(n, runs.n_tasks)}"
-        )
         bad = ~(np.isfinite(proba) & (proba >= 0)).all(axis=1)
         assert not bad.any(), f"task_proba row {int(np.argmax(bad))} has NaN, inf or negatives"
         sums = proba.sum(axis=1, dtype=np.float64)
@@ -131,11 +133,7 @@ def predict_checked(model: Predictor, runs: Runs, positions: np.ndarray) -> Pred
     else:
         assert proba is None, "task is not among the targets but task_proba is set"
     if DELTA in targets:
-        assert isinstance(delta, np.ndarray), "the model predicts the delta but delta_us is None"
         assert delta.dtype == np.float64, f"delta_us dtype {delta.dtype}, expected float64"
-        assert delta.shape == (n,), f"delta_us shape {delta.shape}, expected {(n,)}"
-        bad = ~(np.isfinite(delta) & (delta >= 0))
-        assert not bad.any(), f"delta_us[{int(np.argmax(bad))}] is {delta[np.argmax(bad)]}"
     else:
         assert delta is None, "delta is not among the targets but delta_us is set"
     return pred

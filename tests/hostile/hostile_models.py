@@ -72,6 +72,14 @@ class NegativeDelta(_Uniform):
         return Prediction(pred.task_proba, -pred.delta_us)
 
 
+class HugeDelta(_Uniform):
+    name = "huge_delta"
+
+    def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
+        pred = super().predict(runs, positions)
+        return Prediction(pred.task_proba, np.full(len(positions), 1e308))
+
+
 class ReturnsADict(_Uniform):
     name = "returns_a_dict"
 

@@ -148,13 +148,14 @@ PREDICTING = {"same_seed_same_output", "fit_idempotent", "pickle_round_trip"}
 @pytest.mark.parametrize(
     ("cls", "message", "rules"),
     [
-        ("WrongShape", "task_proba shape (1000, 5), expected (1000, 4)", VALIDATING),
+        ("WrongShape", "task_proba has shape (1000, 5), expected (1000, 4)", VALIDATING),
         ("NaNProba", "task_proba row 500 has NaN, inf or negatives", VALIDATING),
         ("ProbaNotSummingToOne", "task_proba row 0 sums to 0.5", VALIDATING),
-        ("NegativeDelta", "delta_us[0] is -10.0", VALIDATING),
+        ("NegativeDelta", "delta_us[0] = -10: a run length must be a finite number", VALIDATING),
+        ("HugeDelta", "delta_us[0] = 1e+308: a run length must be a finite number", VALIDATING),
         (
             "ReturnsADict",
-            "predict() returned dict, not Prediction",
+            "predict returned dict, not a Prediction",
             VALIDATING | PREDICTING | {"inputs_not_mutated"},
         ),
     ],
