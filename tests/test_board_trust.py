@@ -201,3 +201,43 @@ def test_without_side_ceiling_the_task_history_ceiling_alone_is_computed(data, m
     ceilings = compute_ceilings([TRACE], data, notes.append)
     assert set(ceilings[TRACE]) == {"task_history"}
     assert any("no side-information ceiling" in n for n in notes)
+
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from benchmark.cli import _load_parts, app
+
+    _load_parts()
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_compare_prints_the_paired_difference_per_trace_and_on_the_mean(board, data):
+    from benchmark.reporting.compare import compare_models
+
+    _, root = board
+    lines = compare_models("best", "markov", root=root, data_root=data)
+    acc = [line for line in lines if line.metric == "acc"]
+    assert [line.trace for line in acc] == [TRACE, "mean"]
+    assert acc[0].comparison.diff.value == pytest.approx(0.50, abs=1e-4)
+    assert acc[0].verdict == "A better" and acc[0].comparison.evidence == "paired"
+    mse = next(line for line in lines if line.metric == "mse_z" and line.trace == TRACE)
+    assert mse.verdict == "A better" and mse.comparison.diff.value < 0  # best's mse_z is 0
+    close = compare_models("close_a", "close_b", TRACE, root=root, data_root=data)
+    assert [line.verdict for line in close] == ["tie", "tie"]  # acc within interval; same deltas
+    result = _cli("compare", "close_a", "close_b", "--results", root, "--data", data)
+    assert result.exit_code == 0, result.output
+    assert "+0.0040 [" in result.output and "tie" in result.output and "paired" in result.output
+
+
+def test_compare_refuses_unknown_models_and_traces_in_one_line(board, data):
+    _, root = board
+    for args, needle in (
+        (("nosuch", "markov"), "model 'nosuch' has no accepted results here; known: "),
+        (("best", "markov", "--trace", "nosuch"), "unknown trace 'nosuch'; traces: syn"),
+        (("best", "best"), "compare two different models"),
+    ):
+        result = _cli("compare", *args, "--results", root, "--data", data)
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and needle in lines[0], result.output

@@ -7,7 +7,7 @@ import importlib
 from benchmark.cli.app import app
 
 # One module per user-facing part; each adds its commands to `app` when imported.
-PARTS = ("data", "harness", "submit", "board")
+PARTS = ("data", "harness", "submit", "board", "results")
 
 
 def _load_parts() -> None:

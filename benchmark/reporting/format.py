@@ -82,11 +82,13 @@ def diff_text(comparison: Any, key: str, escape: Any = str) -> str:
     if comparison.diff is None:
         apart = "overlap" if comparison.tie else "apart"
         return f"intervals {apart} vs {other}{tie}"
-    d = comparison.diff
+    return f"{signed_text(comparison.diff, key)} vs {other}{tie}"
+
+
+def signed_text(diff: Any, key: str) -> str:
+    """A difference with its interval, signs shown: `+0.0123 [+0.0101, +0.0145]`."""
     spec = "+" + digits(key)
-    return (
-        f"{format(d.value, spec)} [{format(d.low, spec)}, {format(d.high, spec)}] vs {other}{tie}"
-    )
+    return f"{format(diff.value, spec)} [{format(diff.low, spec)}, {format(diff.high, spec)}]"
 
 
 CELL_TEXT = {"failed": "failed", "missing": "—", "stale": "stale"}

@@ -70,7 +70,7 @@ def standings(
     return out
 
 
-def _draws(evidence: dict[tuple[str, str], Evidence], model: str, traces: Sequence[str],
+def draws_of(evidence: dict[tuple[str, str], Evidence], model: str, traces: Sequence[str],
            metric: str) -> Draws | None:  # fmt: skip
     """`model`'s draws of `metric` on `traces` (their mean over traces); None if any is absent."""
     found = [evidence.get((model, t)) for t in traces]
@@ -94,11 +94,11 @@ def rank_board(
                 for m, c in cells.items()
                 if c.status == "ok" and metric in c.metrics
             }
-            draws = {m: d for m in entries if (d := _draws(evidence, m, [trace], metric))}
+            draws = {m: d for m in entries if (d := draws_of(evidence, m, [trace], metric))}
             for model, standing in standings(entries, metric, draws).items():
                 cells[model].standing[target] = standing
         means = {r.model: r.mean[metric] for r in scored if metric in r.mean}
-        draws = {m: d for m in means if (d := _draws(evidence, m, traces, metric))}
+        draws = {m: d for m in means if (d := draws_of(evidence, m, traces, metric))}
         for model, standing in standings(means, metric, draws).items():
             row = next(r for r in scored if r.model == model)
             row.standing[target] = standing
