@@ -51,8 +51,11 @@ def test_each_leak_is_caught_by_its_rule(name, check_excerpt):
 
 
 def test_the_leak_searches_say_where_the_prediction_differs(check_excerpt):
-    failed = _failed("LeaksFarAhead", check_excerpt)
-    assert "look-ahead leak" in failed["causality"] and "first: position" in failed["causality"]
+    far = _failed("LeaksFarAhead", check_excerpt)["causality"]
+    assert "look-ahead leak" in far and "leak detected at position " in far
+    odd = _failed("LeaksAtOddPositions", check_excerpt)["causality"]
+    position = int(odd.split("leak detected at position ")[1].split(":")[0])
+    assert position % 2 == 1  # the position named is one where it leaks
     online = _failed("PeeksOnline", check_excerpt)["online_matches_batch"]
     assert "online task differs from predict() at" in online
 

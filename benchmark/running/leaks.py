@@ -5,8 +5,9 @@ They search rather than sample. Every position of the excerpt's second half is p
 in one big batch (`Context.batch`); causality then cuts the future at many places across it
 (beginning, middle and end, the test start among them) and requires the same predictions at
 every position up to each cut with the rows from the cut on scrambled, and again with them cut
-off; a leak of row `p` itself shows only at `p = c`, so causality also predicts positions of
-both parities from their history alone; single-position calls and a shuffled batch must equal
+off; a leak of row `p` itself shows only at `p = c`, so causality also re-predicts many
+positions (a fixed random sample, both parities) from their history alone, as the harness's
+spot verification does (`verify.spot_verify`); single-position calls and a shuffled batch must equal
 the big batch; the online path must equal it over thousands of steps. A model that leaks only
 on big batches, only at odd positions or only a thousand rows ahead differs somewhere, and the
 failure says where.
@@ -14,6 +15,7 @@ failure says where.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -28,11 +30,12 @@ from benchmark.running.contract import (
     sample,
 )
 from benchmark.running.protocol import row_at
+from benchmark.running.verify import LeakDetected, ModelOutputError, spot_verify
 
 N_CUTS = 15  # cuts spread over the compared half of the excerpt (odd and even), + test start
 SPAN = 1500  # positions compared before each cut (a leak of any distance shows within them)
 N_SINGLES = 48  # single-position calls on the whole excerpt, half at odd and half at even rows
-N_HISTORY_ONLY = 96  # single positions predicted from their history alone (rows >= p absent)
+N_HISTORY_ONLY = 96  # positions re-predicted from their history alone (verify.spot_verify)
 ONLINE_STEPS = 3000
 ONLINE_PROBA_ATOL, ONLINE_DELTA_RTOL, ONLINE_DELTA_ATOL = 1e-4, 1e-4, 1e-3
 
@@ -102,10 +105,11 @@ def check_causality(ctx: Context) -> None:
     """A prediction at p reads rows < p only: scrambling, or cutting off, the rows >= c changes
     no prediction at positions <= c, for cuts across the excerpt and at single positions."""
     model, window, runs = ctx.fitted(), ctx.window, ctx.runs
-    alone = _both_parities(window, N_HISTORY_ONLY)
-    what = "from its history alone (rows >= p absent; a look-ahead leak)"
-    got = [_predict(model, runs.rows(runs.start, int(p)), np.array([p]), what) for p in alone]
-    assert_same(ctx.batch_at(alone), _stack(got, ctx.batch()), what, alone)
+    batch, targets = ctx.batch(), sorted(type(model).targets)
+    try:  # the harness's spot verification, on many more positions than an evaluation's
+        spot_verify(model, runs, window, batch, targets, budget_s=math.inf, k=N_HISTORY_ONLY)
+    except (LeakDetected, ModelOutputError) as error:
+        raise AssertionError(f"{error} (a look-ahead leak)") from error
     for k, cut in enumerate(cuts(ctx)):
         positions = window[(window >= cut - SPAN) & (window <= cut)]
         expected = ctx.batch_at(positions)
