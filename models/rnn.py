@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import time
 from typing import Any, ClassVar
 
 import numpy as np
@@ -40,6 +41,8 @@ from benchmark.running.protocol import (
     RunRow,
     check_fit_input,
 )
+from models.fast.cells import pack_network, rnn_emit, rnn_step
+from models.fast.online import WARM_UP_ROW
 
 CELLS = ("lstm", "gru")
 PRIO_SCALE = 140.0  # kernel priorities lie in [0, 140); -1 marks an unknown priority
@@ -454,10 +457,6 @@ def _detach(state: Any) -> Any:
     return state.detach()
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 + 0.5 * np.tanh(0.5 * x)
-
-
 class _GRUScan:
     """nn.GRU's forward at batch 1 in numpy, layer by layer over a chunk of runs.
 
@@ -524,7 +523,8 @@ class _GRUScan:
 
 
 class _RNNOnline(OnlinePredictor):
-    """Batch-1 streaming: the weights as numpy arrays, one cell step per `update`.
+    """Batch-1 streaming, compiled (models/fast/cells.py): one numba call per `update` runs
+    the cell step of every layer and both heads on the fitted weights (float32).
 
     The first layer's input projection is precomputed per task / comm / end_state, so a step is
     a few table look-ups, one matrix-vector product per layer and the two heads.
@@ -533,77 +533,62 @@ class _RNNOnline(OnlinePredictor):
     def __init__(self, model: RNNPredictor, history: Runs) -> None:
         net = model.net_
         sd = {k: v.detach().double().numpy() for k, v in net.state_dict().items()}
-        f32 = np.float32
-        self.lstm = model.cell == "lstm"
-        self.layers = model.num_layers
-        self.hs = model.hidden_size
+        lstm = model.cell == "lstm"
         w0 = sd["rnn.weight_ih_l0"]
         dt, dc, de = model.task_dim, model.comm_dim, model.end_dim
-        self.t_task = (sd["task_emb.weight"] @ w0[:, :dt].T).astype(f32)
-        self.t_comm = (sd["comm_emb.weight"] @ w0[:, dt : dt + dc].T).astype(f32)
-        self.t_end = (sd["end_emb.weight"] @ w0[:, dt + dc : dt + dc + de].T).astype(f32)
-        self.w_delta = w0[:, -2].astype(f32)
-        self.w_prio = w0[:, -1].astype(f32)
-        self.w_ih = [None] + [
-            sd[f"rnn.weight_ih_l{k}"].T.astype(f32) for k in range(1, self.layers)
-        ]
-        self.w_hh = [sd[f"rnn.weight_hh_l{k}"].T.astype(f32).copy() for k in range(self.layers)]
-        self.b_ih = [sd[f"rnn.bias_ih_l{k}"].astype(f32) for k in range(self.layers)]
-        self.b_hh = [sd[f"rnn.bias_hh_l{k}"].astype(f32) for k in range(self.layers)]
-        if self.lstm:  # both biases add before the gates
-            self.b_ih = [a + b for a, b in zip(self.b_ih, self.b_hh, strict=True)]
-        self.w_task = sd["task_head.weight"].T.astype(f32).copy()
-        self.b_task = sd["task_head.bias"].astype(f32)
-        self.w_dz = sd["delta_head.weight"][0].astype(f32)
-        self.b_dz = float(sd["delta_head.bias"][0])
-        self.log_mean, self.log_std = model.log_mean_, model.log_std_
-        self.delta_mean, self.delta_std = model.delta_mean_, model.delta_std_
-        self.n_comms = model.n_comms_
-
         _, final = model._hidden_at(history, np.zeros(0, dtype=np.int64), len(history))
-        self.h = [h.astype(f32, copy=True) for h, _ in final]
-        self.c = [None if c is None else c.astype(f32, copy=True) for _, c in final]
-        self._emit()
-
-    def _emit(self) -> None:
-        top = self.h[-1]
-        logits = top @ self.w_task + self.b_task
-        p = np.exp(logits - logits.max())
-        self.proba = (p / p.sum()).astype(np.float32)
-        dz = float(top @ self.w_dz) + self.b_dz
-        self.delta = max(self.delta_mean + self.delta_std * dz, 0.0)
+        layers = []
+        for k in range(model.num_layers):
+            b_ih, b_hh = sd[f"rnn.bias_ih_l{k}"], sd[f"rnn.bias_hh_l{k}"]
+            h, c = final[k]
+            layers.append(
+                {
+                    "w_ih": sd[f"rnn.weight_ih_l{k}"].T if k else None,
+                    "b_ih": b_ih + b_hh if lstm else b_ih,  # the LSTM adds both before its gates
+                    "w_hh": sd[f"rnn.weight_hh_l{k}"].T,
+                    "b_hh": b_hh,
+                    "h": h,
+                    "c": np.zeros_like(h) if c is None else c,
+                }
+            )
+        t0 = time.perf_counter()  # compile_s: packing the weights, compiling the step
+        self.meta, self.weights = pack_network(
+            lstm=lstm,
+            dtype=np.float32,
+            n_tasks=model.n_tasks_,
+            tables=[
+                sd["task_emb.weight"] @ w0[:, :dt].T,
+                sd["comm_emb.weight"] @ w0[:, dt : dt + dc].T,
+                sd["end_emb.weight"] @ w0[:, dt + dc : dt + dc + de].T,
+            ],
+            w_delta=w0[:, -2],
+            w_prio=w0[:, -1],
+            b_first=layers[0]["b_ih"],
+            layers=layers,
+            w_head=sd["task_head.weight"].T,
+            b_head=sd["task_head.bias"],
+            w_dz=sd["delta_head.weight"][0],
+            scalars=(
+                model.log_mean_,
+                model.log_std_,
+                model.delta_mean_,
+                model.delta_std_,
+                float(sd["delta_head.bias"][0]),
+                PRIO_SCALE,
+            ),
+        )
+        self.proba = np.zeros(model.n_tasks_, dtype=np.float32)
+        # compile (or load the cached kernel) now, on copies, outside any timing
+        rnn_step(self.meta, self.weights.copy(), self.proba.copy(), *WARM_UP_ROW[:5])
+        self.next = self.proba, rnn_emit(self.meta, self.weights, self.proba)
+        self.compile_s = time.perf_counter() - t0
 
     def predict_next(self) -> tuple[np.ndarray, float]:
-        return self.proba, self.delta
+        """The next run's task probabilities (an array reused by the next `update`: copy it
+        to keep it) and delta."""
+        return self.next
 
     def update(self, row: RunRow) -> None:
-        dz = (math.log1p(max(row.delta_us, 0.0)) - self.log_mean) / self.log_std
-        prio = row.prio / PRIO_SCALE if row.prio >= 0 else -1.0
-        comm = min(max(row.comm, 0), self.n_comms - 1)
-        gi = (
-            self.t_task[row.task]
-            + self.t_comm[comm]
-            + self.t_end[row.end_state]
-            + self.w_delta * np.float32(dz)
-            + self.w_prio * np.float32(prio)
-            + self.b_ih[0]
-        )
-        hs = self.hs
-        for k in range(self.layers):
-            if k:
-                gi = self.h[k - 1] @ self.w_ih[k] + self.b_ih[k]
-            gh = self.h[k] @ self.w_hh[k]
-            if self.lstm:
-                g = gi + gh
-                i = _sigmoid(g[:hs])
-                f = _sigmoid(g[hs : 2 * hs])
-                o = _sigmoid(g[3 * hs :])
-                c = f * self.c[k] + i * np.tanh(g[2 * hs : 3 * hs])
-                self.c[k] = c
-                self.h[k] = o * np.tanh(c)
-            else:
-                gh = gh + self.b_hh[k]
-                rz = _sigmoid(gi[: 2 * hs] + gh[: 2 * hs])
-                n = np.tanh(gi[2 * hs :] + rz[:hs] * gh[2 * hs :])
-                self.h[k] = n + rz[hs:] * (self.h[k] - n)
-        self._emit()
+        proba = self.proba
+        delta = rnn_step(self.meta, self.weights, proba, row[0], row[1], row[2], row[3], row[4])
+        self.next = proba, delta
