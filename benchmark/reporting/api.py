@@ -212,7 +212,11 @@ def load_board(path: str | Path | None = None) -> BoardTables:
                 **m["costs"],
             }
         )
-    ceilings = [{"trace": t, **entry} for t, entry in sorted(board["ceiling"].items())]
+    ceilings = [  # one row per (trace, kind of ceiling: task_history, side_information)
+        {"trace": t, "kind": kind, **entry}
+        for t, by_kind in sorted(board["ceiling"].items())
+        for kind, entry in sorted(by_kind.items())
+    ]
     return BoardTables(
         scores=pd.DataFrame(scores),
         models=pd.DataFrame(models),

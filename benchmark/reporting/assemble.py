@@ -25,6 +25,7 @@ from typing import Any
 from benchmark.data.splits import SPLIT_VERSION
 from benchmark.reporting.boardtypes import (
     COSTS,
+    TASK_HISTORY,
     Board,
     Cell,
     Failure,
@@ -198,7 +199,7 @@ def make_board(
     traces = sorted(manifest.get("traces", {}))
     by_model = group(accepted)
     rows = [_row(name, by_model[name], traces) for name in sorted(by_model)]
-    ceiling = {t: ceilings[t] for t in traces if ceilings and t in ceilings}
+    ceiling = {t: by_kind(ceilings[t]) for t in traces if ceilings and t in ceilings}
     evidence = evidence or {}
     rank_board(rows, traces, evidence)
     warnings = flag_leaks(rows, ceiling)
@@ -223,6 +224,14 @@ def make_board(
         budgets=budgets(rows),
         warnings=warnings,
     )
+
+
+def by_kind(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A trace's ceilings by kind; one flat entry (`{"max_predictability": ...}`, the form
+    before there were two) is its task-history ceiling."""
+    if "max_predictability" in entry:
+        return {TASK_HISTORY: dict(entry)}
+    return {k: dict(v) for k, v in entry.items() if isinstance(v, dict)}
 
 
 def group(accepted: Sequence[Stored]) -> dict[str, dict[str, list[Stored]]]:
