@@ -18,7 +18,7 @@ import pytest
 from optuna.trial import FixedTrial, TrialState
 
 from benchmark.running import tuning
-from benchmark.running.registry import get_model_class, registered
+from benchmark.running.registry import build_model, get_model_class, registered
 from tests.fixtures import tuning_models as tm
 from tests.fixtures.synthetic import write_data_root
 
@@ -226,7 +226,7 @@ def test_the_params_file_holds_the_best_params_budget_and_summary(env):
     assert saved["data_sha256"]["syn"] and saved["versions"]["optuna"] == optuna.__version__
     assert saved["date"] and saved["study"]["seed"] == 3
     # The harness reads it back.
-    from benchmark.running.harness import stored_params
+    from benchmark.results.store import stored_params
 
     params, sources = stored_params("recorder", ["delta"], root=env["lb"])
     assert params == {"delta": saved["params"]} and sources["delta"].endswith("recorder-delta.json")
@@ -283,11 +283,11 @@ def test_search_space_of_each_registered_model(name):
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
     trial = study.ask()
     params = cls.search_space(trial)
-    model = cls(**params)  # the suggested values construct the model
+    model = build_model(name, params)  # the suggested values construct the model
     assert {k: model.get_params()[k] for k in params} == params
     fixed = cls.search_space(FixedTrial(dict(trial.params)))
     assert fixed == params  # the same space replays from the suggested values alone
-    cls(**fixed)
+    build_model(name, fixed)
 
 
 # -- two processes on one study -----------------------------------------------------------------

@@ -43,8 +43,13 @@ from benchmark.core.atomic import write_json
 from benchmark.data.dataset import Runs, load_trace
 from benchmark.data.manifest import trace_names, trace_sha256
 from benchmark.data.splits import SPLIT_VERSION
-from benchmark.results.store import PARAMS_SCHEMA_VERSION, git_commit, now_iso, package_versions
-from benchmark.running.harness import params_path
+from benchmark.results.store import (
+    PARAMS_SCHEMA_VERSION,
+    git_commit,
+    now_iso,
+    package_versions,
+    params_path,
+)
 from benchmark.running.protocol import DELTA, TASK, Predictor
 from benchmark.running.study_records import (
     best_trial,
@@ -158,8 +163,16 @@ def make_objective(
     traces: Sequence[Runs],
     seed: int,
     worker: str,
+    build: Callable[[dict[str, Any]], Predictor] | None = None,
+    defaults: dict[str, Any] | None = None,
 ) -> Callable[[Any], float]:
-    """The Optuna objective: mean valid score over `traces`; model errors become FAILED."""
+    """The Optuna objective: mean valid score over `traces`; model errors become FAILED.
+
+    `build` makes a model from a trial's parameters (a registered entry applies its preset
+    first, as the harness does); `defaults` are the parameters of the defaults trial.
+    """
+    build = build or (lambda params: cls(**params))
+    defaults = constructor_defaults(cls) if defaults is None else defaults
     metric, direction = OBJECTIVES[target]
     sign = report_sign(cls, direction)
 
@@ -168,14 +181,12 @@ def make_objective(
 
         trial.set_user_attr("worker", worker)
         try:
-            if trial.user_attrs.get("defaults"):
-                params = constructor_defaults(cls)
-            else:
-                params = cls.search_space(trial)
+            use_defaults = trial.user_attrs.get("defaults")
+            params = dict(defaults) if use_defaults else cls.search_space(trial)
             trial.set_user_attr("constructor_params", _jsonable(params))
             scores = []
             for i, runs in enumerate(traces):
-                model = cls(**params)
+                model = build(params)
                 train, valid = tuning_fit_rows(runs, cls)
                 model.fit(
                     train,
@@ -258,7 +269,12 @@ def tune(
     import optuna
     from optuna.trial import TrialState
 
-    from benchmark.running.registry import get_model_class, model_label
+    from benchmark.running.registry import (
+        build_model,
+        get_model_class,
+        model_defaults,
+        model_label,
+    )
 
     if target not in OBJECTIVES:
         raise TuningError(f"unknown target {target!r}; use task or delta")
@@ -311,7 +327,15 @@ def tune(
         study.enqueue_trial({}, user_attrs={"defaults": True})
 
     runs = [load_trace(name, data_root) for name in names]
-    objective = make_objective(cls, target, runs, seed, worker)
+    objective = make_objective(
+        cls,
+        target,
+        runs,
+        seed,
+        worker,
+        build=lambda params: build_model(model, params),
+        defaults=model_defaults(model),
+    )
     ran: list[int] = []
     t_start = time.monotonic()
     counted, used_s = budget_used(study)
