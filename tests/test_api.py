@@ -87,7 +87,8 @@ def make_store(root: Path) -> dict[tuple[str, str], float]:
             store.record(_result(model, trace, 0, acc), {
                 "positions": positions, "task": pred, "delta_us": delta}, root)  # fmt: skip
             expected[(model, trace)] = acc
-        store.record(_result("stale", trace, 0, 0.5, data_sha256="0" * 64), None, root)
+        stale = _result("stale", trace, 0, 0.5, data_sha256="0" * 64)
+        store.record(stale, {"positions": positions, "task": true, "delta_us": delta}, root)
     store.record(_result("last", traces[0], 1, None), None, root)
     del expected[("last", traces[0])]
     return expected
@@ -160,8 +161,11 @@ def test_load_board_tables_match_the_board_json(stored, tmp_path):
 
     root, expected = stored
     traces = sorted(load_manifest()["traces"])
-    build(root, tmp_path, ceilings={t: {"max_predictability": 0.5 + i / 10}
-                                    for i, t in enumerate(traces)})  # fmt: skip
+    ceilings = {
+        t: {"task_history": {"max_predictability": 0.5 + i / 10, "covers": "the task history"}}
+        for i, t in enumerate(traces)
+    }
+    build(root, tmp_path, ceilings=ceilings)
     board = json.loads((tmp_path / "leaderboard.json").read_text())
     tables = api.load_board(tmp_path / "leaderboard.json")
     assert sorted(tables.models.model) == ["constant", "last"]
@@ -172,11 +176,14 @@ def test_load_board_tables_match_the_board_json(stored, tmp_path):
     last = tables.scores[tables.scores.model == "last"]
     assert traces[0] not in set(last.trace) and api.MEAN not in set(last.trace)  # failed cell
     assert tables.models.set_index("model").status.to_dict() == {"constant": "ok", "last": "failed"}
-    means = tables.scores[(tables.scores.trace == api.MEAN) & tables.scores["rank"].notna()]
-    assert {(r.model, r.metric): r.rank for r in means.itertuples()} == {
-        (m["model"], board["main_metric"][t]): rank
-        for m in board["models"] for t, rank in m["rank"].items()
-    }  # fmt: skip
+    means = tables.standings[tables.standings.trace == api.MEAN]
+    assert {(r.model, r.target): r.rank for r in means.itertuples()} == {
+        (m["model"], t): rank for m in board["models"] for t, rank in m["rank"].items()
+    }
+    assert set(tables.standings.rank_text) <= {"1", "2", "1=", "2="}
+    assert set(means.markov_model.dropna()) <= {"markov"}
+    normalized = tables.scores[tables.scores.metric == "normalized"]
+    assert set(normalized.target) <= {"task"}
     assert tables.ceilings.max_predictability.tolist() == [0.5, 0.6, 0.7, 0.8]
     assert tables.refused.model.tolist() == ["stale"] * len(traces)
     assert tables.failed[["model", "trace", "seed"]].values.tolist() == [["last", traces[0], 1]]

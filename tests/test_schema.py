@@ -3,7 +3,6 @@ writes, versions equal to the code's constants, and broken or old files refused 
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
@@ -61,6 +60,16 @@ def test_every_committed_file_validates_and_jsonschema_agrees(kind):
         assert jsonschema_errors(obj, kind) == [], path
 
 
+def test_the_golden_board_validates_every_case_the_board_code_writes():
+    """The leaderboard test's golden board (failed, stale, tied, suspected-leak rows) is what
+    the board code writes: it must meet the schema too."""
+    golden = Path(__file__).parent / "fixtures" / "results" / "golden" / "leaderboard.json"
+    obj = schema.load(golden, "board")
+    assert jsonschema_errors(obj, "board") == []
+    statuses = {c["status"] for m in obj["models"] for c in m["per_trace"].values()}
+    assert {"ok", "failed", "stale"} <= statuses
+
+
 def _result() -> dict:
     """A committed result that scores the task target (its metrics include acc)."""
     results = [json.loads(path.read_text()) for path in committed("result")]
@@ -101,7 +110,7 @@ def test_the_message_names_the_json_path_of_the_problem():
 
 @pytest.mark.parametrize("kind", schema.KINDS)
 def test_another_version_is_refused_naming_both_versions(kind):
-    obj = copy.deepcopy(schema.load(committed(kind)[0], kind))
+    obj = json.loads(committed(kind)[0].read_text())
     obj["schema_version"] = 0
     with pytest.raises(SchemaError) as caught:
         schema.check(obj, kind, "old.json")

@@ -162,53 +162,90 @@ def load_predictions(
 
 @dataclass(frozen=True)
 class BoardTables:
-    """`leaderboard.json` as tables: `scores` (one row per model, trace or `mean`, metric),
-    `models` (one row per model: kind, status, seeds, ranks, costs), `ceilings` (per trace),
-    `failed` and `refused` (result files not scored and why); `board` is the raw JSON."""
+    """`leaderboard.json` as tables (`trace` is `mean` for a row's mean over traces):
+
+    * `scores`: one row per (model, trace, metric) the board scores: value, 95% interval,
+      seed spread (`seed_std`, `seed_min`, `seed_max`), direction, the cell's status; plus
+      the pseudo-metrics `normalized` (share of the markov-to-ceiling gap closed) and
+      `mse_ratio` (mse_z over the best reference's);
+    * `standings`: one row per (model, trace, target): `rank`, `tied`, `rank_text` (`2=`), and
+      the paired difference to the next model below (`next_*`) and to markov (`markov_*`);
+    * `models` (kind, status, seeds, tags, suspected leak, costs), `ceilings` (one row per
+      trace and kind), `budgets` (best model within each latency budget), `failed`, `refused`;
+    * `board`: the raw JSON (with its `warnings` and `notes`)."""
 
     scores: pd.DataFrame
+    standings: pd.DataFrame
     models: pd.DataFrame
     ceilings: pd.DataFrame
+    budgets: pd.DataFrame
     failed: pd.DataFrame
     refused: pd.DataFrame
     board: dict[str, Any]
 
 
+PSEUDO_METRICS = {"normalized": ("task", "higher"), "mse_ratio": ("delta", "lower")}
+
+
+SCORE_FIELDS = ("value", "low", "high", "seed_std", "seed_min", "seed_max")
+
+
+def _scores(board: dict[str, Any], model: dict[str, Any], trace: str, part: dict) -> list[dict]:
+    """The score rows of one cell (or of a row's mean, where `part` is the row itself)."""
+    entries = {}
+    for name, entry in (part["metrics"] if "metrics" in part else part["mean"]).items():
+        facts = board["metrics"][name]
+        direction = "higher" if facts["higher_is_better"] else "lower"
+        entries[name] = (facts["target"], direction, entry)
+    for name, (target, direction) in PSEUDO_METRICS.items():
+        if part.get(name):
+            entries[name] = (target, direction, part[name])
+    identity = {"model": model["model"], "kind": model["kind"], "trace": trace}
+    return [
+        {**identity, "metric": name, "target": target, "direction": direction,
+         "status": part["status"], **{k: entry.get(k) for k in SCORE_FIELDS}}
+        for name, (target, direction, entry) in entries.items()
+    ]  # fmt: skip
+
+
+def _standings(model: dict[str, Any], trace: str, part: dict) -> list[dict]:
+    """The standing rows of one cell (or of a row's mean)."""
+    rows = []
+    for target, s in part.get("standing", {}).items():
+        row = {
+            "model": model["model"],
+            "trace": trace,
+            "target": target,
+            "rank": s["rank"],
+            "tied": s["tied"],
+            "rank_text": f"{s['rank']}{'=' if s['tied'] else ''}",
+        }
+        for prefix in ("next", "markov"):
+            comparison = s.get(f"vs_{prefix}") or {}
+            diff = comparison.get("diff") or {}
+            row[f"{prefix}_model"] = comparison.get("other")
+            row[f"{prefix}_diff"] = diff.get("value")
+            row[f"{prefix}_low"] = diff.get("low")
+            row[f"{prefix}_high"] = diff.get("high")
+            row[f"{prefix}_tie"] = comparison.get("tie")
+            row[f"{prefix}_evidence"] = comparison.get("evidence")
+        rows.append(row)
+    return rows
+
+
 def load_board(path: str | Path | None = None) -> BoardTables:
     """The board in `path` (default `leaderboard/leaderboard.json`), checked against its schema."""
     board = schema.load(_path(path) or leaderboard_dir() / "leaderboard.json", "board")
-    facts = board["metrics"]
-    scores, models = [], []
+    scores, standings, models = [], [], []
     for m in board["models"]:
-        cells = [(t, c.get("status"), c.get("metrics", {})) for t, c in m["per_trace"].items()]
-        for trace, status, metrics in [*cells, (MEAN, m["status"], m["mean"])]:
-            for name, entry in metrics.items():
-                target = facts.get(name, {}).get("target")
-                main = board["main_metric"].get(target) == name
-                scores.append(
-                    {
-                        "model": m["model"],
-                        "kind": m["kind"],
-                        "trace": trace,
-                        "metric": name,
-                        "target": target,
-                        "value": entry.get("value"),
-                        "low": entry.get("low"),
-                        "high": entry.get("high"),
-                        "seed_std": entry.get("seed_std"),
-                        "direction": "higher" if facts[name]["higher_is_better"] else "lower",
-                        "status": status,
-                        "rank": m["rank"].get(target) if main and trace == MEAN else None,
-                    }
-                )
+        for trace, part in [*m["per_trace"].items(), (MEAN, m)]:
+            scores += _scores(board, m, trace, part)
+            standings += _standings(m, trace, part)
         models.append(
             {
-                "model": m["model"],
-                "kind": m["kind"],
+                **{k: m[k] for k in ("model", "kind", "status", "seeds", "suspected_leak")},
                 "targets": ",".join(m["targets"]),
-                "status": m["status"],
-                "seeds": m["seeds"],
-                **{f"rank_{t}": m["rank"].get(t) for t in board["main_metric"]},
+                "tags": ",".join(m["tags"]),
                 **m["costs"],
             }
         )
@@ -217,11 +254,19 @@ def load_board(path: str | Path | None = None) -> BoardTables:
         for t, by_kind in sorted(board["ceiling"].items())
         for kind, entry in sorted(by_kind.items())
     ]
+    budgets = [
+        {"budget_us": b["budget_us"], "target": target, **b[target]}
+        for b in board["budgets"]
+        for target in ("task", "delta")
+        if b.get(target)
+    ]
     return BoardTables(
         scores=pd.DataFrame(scores),
+        standings=pd.DataFrame(standings),
         models=pd.DataFrame(models),
         ceilings=pd.DataFrame(ceilings),
-        failed=pd.DataFrame(board["failed"], columns=[*IDENTITY, "error"]),
+        budgets=pd.DataFrame(budgets),
+        failed=pd.DataFrame(board["failed"], columns=[*IDENTITY, "error", "file"]),
         refused=pd.DataFrame(board["refused"], columns=["file", *IDENTITY, "reason"]),
         board=board,
     )
