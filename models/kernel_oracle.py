@@ -29,6 +29,7 @@ default (`inference_dtype`; float64 has no fused CPU kernel); training is float6
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, ClassVar
 
 import numpy as np
@@ -44,6 +45,8 @@ from benchmark.running.protocol import (
     RunRow,
     check_fit_input,
 )
+from models.fast.cells import oracle_emit, oracle_step, pack_network
+from models.fast.online import WARM_UP_ROW
 from models.rnn import machine_threads
 
 PREDICT_CHUNK = 8192
@@ -302,53 +305,58 @@ class KernelOracleLSTM(Predictor):
         return state
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 + 0.5 * np.tanh(0.5 * x)
-
-
 class _KernelOracleOnline(OnlinePredictor):
-    """Both cells' (h, c) carried in numpy; one step of each cell per `update`. The first
-    cell's input projection is a table per task plus the delta column."""
+    """Both cells' (h, c) carried by one compiled step per `update` (models/fast/cells.py), in
+    the inference dtype. The first cell's input projection is a table per task plus the delta
+    column; the head is the linear layer decoded as `_decode` does."""
 
     def __init__(self, model: KernelOracleLSTM, history: Runs) -> None:
         np_dtype = DTYPES[model.inference_dtype][1]
         seq = model.net_
-        w1 = seq.lstm1.weight_ih.detach().numpy()
-        self.t_task = w1[:, 1:].T.astype(np_dtype).copy()  # one-hot @ W_ih^T: a row look-up
-        self.w_delta = w1[:, 0].astype(np_dtype)
-        self.b1 = (seq.lstm1.bias_ih + seq.lstm1.bias_hh).detach().numpy().astype(np_dtype)
-        self.u1 = seq.lstm1.weight_hh.detach().numpy().T.astype(np_dtype).copy()
-        self.w2 = np.concatenate(
-            [seq.lstm2.weight_ih.detach().numpy(), seq.lstm2.weight_hh.detach().numpy()], axis=1
-        ).T.astype(np_dtype)
-        self.b2 = (seq.lstm2.bias_ih + seq.lstm2.bias_hh).detach().numpy().astype(np_dtype)
-        self.w_head = seq.linear.weight.detach().numpy().T.copy()
-        self.b_head = seq.linear.bias.detach().numpy().copy()
-        self.model = model
-        self.dtype = np_dtype
-        self.hs = model.hidden_size
-        _, final = model._pass(history, np.zeros(0, dtype=np.int64), len(history))
-        (self.h1, self.c1), (self.h2, self.c2) = final
-        self._emit()
 
-    def _emit(self) -> None:
-        out = self.h2[None].astype(np.float64) @ self.w_head + self.b_head
-        proba, delta = self.model._decode(out)
-        self.proba, self.delta = proba[0], float(delta[0])
+        def weights(t: torch.Tensor) -> np.ndarray:
+            return t.detach().double().numpy()
+
+        w1 = weights(seq.lstm1.weight_ih)
+        _, final = model._pass(history, np.zeros(0, dtype=np.int64), len(history))
+        layers = [
+            {
+                "w_ih": None if k == 0 else weights(cell.weight_ih).T,
+                "b_ih": weights(cell.bias_ih) + weights(cell.bias_hh),
+                "w_hh": weights(cell.weight_hh).T,
+                "b_hh": weights(cell.bias_hh),
+                "h": final[k][0],
+                "c": final[k][1],
+            }
+            for k, cell in enumerate((seq.lstm1, seq.lstm2))
+        ]
+        gates = 4 * model.hidden_size
+        t0 = time.perf_counter()  # compile_s: packing the weights, compiling the step
+        self.meta, self.weights = pack_network(
+            lstm=True,
+            dtype=np_dtype,
+            n_tasks=model.n_tasks_,
+            tables=[w1[:, 1:].T, np.zeros((0, gates)), np.zeros((0, gates))],
+            w_delta=w1[:, 0],
+            w_prio=None,
+            b_first=layers[0]["b_ih"],
+            layers=layers,
+            w_head=weights(seq.linear.weight).T,
+            b_head=weights(seq.linear.bias),
+            w_dz=None,
+            scalars=(model.delta_min_, model.delta_range_, model.delta_min_,
+                     model.delta_range_, 0.0, 1.0),
+        )  # fmt: skip
+        self.proba = np.zeros(model.n_tasks_, dtype=np.float32)
+        # compile (or load the cached kernel) now, on copies, outside any timing
+        oracle_step(self.meta, self.weights.copy(), self.proba.copy(), 0, WARM_UP_ROW.delta_us)
+        self.next = self.proba, oracle_emit(self.meta, self.weights, self.proba)
+        self.compile_s = time.perf_counter() - t0
 
     def predict_next(self) -> tuple[np.ndarray, float]:
-        return self.proba, self.delta
-
-    def _cell(self, g: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        hs = self.hs
-        c = _sigmoid(g[hs : 2 * hs]) * c + _sigmoid(g[:hs]) * np.tanh(g[2 * hs : 3 * hs])
-        return _sigmoid(g[3 * hs :]) * np.tanh(c), c
+        """The next run's task probabilities (an array reused by the next `update`: copy it
+        to keep it) and delta."""
+        return self.next
 
     def update(self, row: RunRow) -> None:
-        m = self.model
-        x0 = self.dtype((row.delta_us - m.delta_min_) / m.delta_range_)
-        g1 = self.t_task[row.task] + self.w_delta * x0 + self.b1 + self.h1 @ self.u1
-        self.h1, self.c1 = self._cell(g1, self.c1)
-        g2 = np.concatenate([self.h1, self.h2]) @ self.w2 + self.b2
-        self.h2, self.c2 = self._cell(g2, self.c2)
-        self._emit()
+        self.next = self.proba, oracle_step(self.meta, self.weights, self.proba, row[0], row[2])

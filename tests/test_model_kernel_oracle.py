@@ -116,8 +116,10 @@ def test_online_carries_both_cells(fitted, excerpt, dtype):
         positions = np.arange(start, start + 200)
         batch = fitted.predict(excerpt, positions)
         stream = fitted.online(excerpt.rows(excerpt.start, start))
+        assert isinstance(stream.compile_s, float) and stream.compile_s >= 0.0
         for k, position in enumerate(positions):
             proba, delta = stream.predict_next()
+            assert proba.dtype == np.float32
             np.testing.assert_allclose(proba, batch.task_proba[k], atol=1e-5)
             assert delta == pytest.approx(batch.delta_us[k], rel=1e-4, abs=1e-3)
             stream.update(row_at(excerpt, int(position)))
