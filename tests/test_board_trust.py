@@ -52,8 +52,13 @@ def _store(root: Path, data: Path, model: str, seed: int, hit: np.ndarray, delta
         "data_sha256": sha, "split_version": SPLIT_VERSION, "git_commit": "c" * 40,
         "metrics": {"acc": {"value": acc, "low": acc - 0.01, "high": acc + 0.01},
                     "mse_z": {"value": mse, "low": mse * 0.9, "high": mse * 1.1}},
-        "costs": {"online_p50_us": 1.0, "online_p99_us": 2.0, "fit_s": 0.1},
+        "costs": {"online_p50_us": 1.0, "online_p99_us": 2.0, "fit_s": 0.1, "predict_s": 0.1},
+        "model_spec": model, "params_source": {"task": "default", "delta": "default"},
+        "error": None, "versions": {"python": "3", "numpy": "2"}, "n_positions": len(y),
+        "created": "2026-01-01T00:00:00", "predictions_file": f"seed{seed}.npz",
     }  # fmt: skip
+    for name, target, higher in (("acc", "task", True), ("mse_z", "delta", False)):
+        result["metrics"][name].update(target=target, higher_is_better=higher)
     (folder / f"seed{seed}.json").write_text(json.dumps(result))
     write_predictions(folder / f"seed{seed}.npz", positions, pred, delta.astype(np.float32))
 

@@ -150,6 +150,10 @@ def test_a_stale_result_is_refused_not_scored(built):
     refused = {r.file: r.reason for r in board.refused}
     assert refused["decision_tree/alpha/seed0.json"].startswith("stale: data sha256")
     assert refused["old/alpha/seed0.json"].startswith("unreadable")
+    assert refused["bad/alpha/seed0.json"] == (
+        "invalid: does not match the result schema v1: $.metrics.acc: expected object, got integer"
+    )
+    assert refused["bad/beta/seed0.json"] == "its seed 3 is not the seed 0 its file name says"
     tree = _models(board)["decision_tree"]
     assert tree.per_trace["alpha"].status == "missing"
     assert tree.per_trace["beta"].status == "ok"

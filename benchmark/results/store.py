@@ -38,6 +38,7 @@ import numpy as np
 from benchmark.core.atomic import write_bytes, write_json
 from benchmark.core.paths import REPO_ROOT, data_dir, leaderboard_dir
 from benchmark.data.splits import SPLIT_VERSION
+from benchmark.results import schema
 
 SCHEMA_VERSION = 1
 PARAMS_SCHEMA_VERSION = 1  # params files (benchmark/results/schemas/params.schema.json)
@@ -286,7 +287,7 @@ class Stored:
 
     @property
     def seed(self) -> int:
-        return int(self.result.get("seed") or 0)
+        return int(self.result["seed"])  # checked by read_results: the file name's seed
 
     @property
     def ok(self) -> bool:
@@ -319,14 +320,25 @@ def _stale(result: dict[str, Any], manifest: dict[str, Any]) -> str | None:
     return None
 
 
+def _invalid(result: dict[str, Any], file: str) -> str | None:
+    """Why a result does not match the published result schema, or None."""
+    try:
+        schema.check(result, "result", file)
+    except schema.SchemaError as error:
+        return "invalid: " + str(error).split(": ", 1)[-1].split("; write it again")[0][:300]
+    return None
+
+
 def read_results(
     root: Path | None, manifest: dict[str, Any]
 ) -> tuple[list[Stored], list[dict[str, Any]]]:
     """(accepted results, refused entries) of every result file under `root`/results.
 
-    Refused (listed, never scored): a file that cannot be read or has another schema, a file
-    name other than `seed<k>.json` / `seed<k>.failed.json`, and a result of other data (trace
-    not in the manifest, another sha256 or split version). A `seed<k>.failed.json` is accepted
+    Refused (listed, never scored): a file that cannot be read or has another schema version,
+    a result of other data (trace not in the manifest, another sha256 or split version), one
+    that does not match the published result schema (`benchmark.results.schema`), a file name
+    other than `seed<k>.json` / `seed<k>.failed.json`, and a seed other than the name's `k`.
+    A `seed<k>.failed.json` is accepted
     as the failure it records, beside any good `seed<k>.json`: the board then shows the cell as
     failed and never falls back on the good file or on another seed.
     """
@@ -344,10 +356,13 @@ def read_results(
             refused.append(_refusal(rel, None, f"unreadable: {text}"))
             continue
         name = _RESULT_FILE.fullmatch(path.name)
-        reason = _stale(result, manifest)
+        seed = result.get("seed")
+        reason = _stale(result, manifest) or _invalid(result, rel)
         if name is None:
             reason = "not a result file name (seed<k>.json or seed<k>.failed.json)"
-        elif name.group(2) and result.get("status") == STATUS_OK:
+        elif reason is None and (type(seed) is not int or seed != int(name.group(1))):
+            reason = f"its seed {seed!r} is not the seed {name.group(1)} its file name says"
+        elif reason is None and name.group(2) and result.get("status") == STATUS_OK:
             reason = "a .failed.json file whose status is ok"
         if reason is not None:
             refused.append(_refusal(rel, result, reason))
