@@ -62,8 +62,16 @@ def collect(
         for trace, cell in row.per_trace.items()
         if cell.status == "ok"
     }
-    evidence = gather(root, data_root, cells, recorded, first.traces, n_resamples, log)
+    notes: list[str] = []
+
+    def note(message: str) -> None:
+        notes.append(message)
+        if log:
+            log(message)
+
+    evidence = gather(root, data_root, cells, recorded, first.traces, n_resamples, note)
     board = make_board(accepted, refused, manifest, ceilings, evidence)
+    board.notes = notes  # which cells' comparisons could not use stored predictions, and why
     for warning in board.warnings:
         if log:
             log(f"warning: {warning}")
