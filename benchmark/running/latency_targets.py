@@ -1,0 +1,128 @@
+"""The online-latency targets (issue 13), checked against `kernel-oracle perf`'s numbers.
+
+The latency of one scheduler step (`predict_next` + `update`, README §4) is measured by
+`harness.online_latency`; this module only says what counts as met, so that `perf` can print
+a verdict per target instead of numbers to compare by eye:
+
+* at least one learned model that beats markov's task accuracy on every shipped trace (its
+  stored results) runs at p50 <= `BUDGET_US`;
+* lightgbm and decision_tree at p50 <= 5 us, lstm and gru at p50 <= 10 us;
+* every model's p99 <= 5 x its p50;
+* each over at least `MIN_STEPS` timed steps, one thread.
+
+A target about a model that was not timed is `None` (not checked), never met.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+from benchmark.results.store import read_result, results_dir
+
+BUDGET_US = 2.0
+MIN_STEPS = 10_000
+REFERENCE = "markov"
+REFERENCES = frozenset({"majority", "markov", "ewma"})
+
+
+@dataclass(frozen=True)
+class Target:
+    """p50 (and p99 / p50) bounds for some models; no models: every model timed."""
+
+    what: str
+    models: tuple[str, ...] = ()
+    p50_us: float | None = None
+    p99_over_p50: float | None = None
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("lightgbm, decision_tree p50 <= 5 us", ("lightgbm", "decision_tree"), p50_us=5.0),
+    Target("lstm, gru p50 <= 10 us", ("lstm", "gru"), p50_us=10.0),
+    Target("every model p99 <= 5 x p50", p99_over_p50=5.0),
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    what: str
+    met: bool | None  # None: not checked (a model it names was not timed)
+    detail: str
+
+
+def _check(target: Target, rows: Mapping[str, Mapping[str, Any]]) -> Verdict:
+    names = target.models or tuple(rows)
+    missing = [n for n in names if n not in rows]
+    if missing or not names:
+        return Verdict(target.what, None, f"not timed: {', '.join(missing) or 'no model'}")
+    failing, shown = [], []
+    for name in names:
+        p50, p99 = float(rows[name]["online_p50_us"]), float(rows[name]["online_p99_us"])
+        ok = target.p50_us is None or p50 <= target.p50_us
+        if target.p99_over_p50 is not None:
+            ok = ok and p99 <= target.p99_over_p50 * p50
+            shown.append(f"{name} {p99 / p50 if p50 else float('inf'):.1f}x")
+        else:
+            shown.append(f"{name} {p50:.2f} us")
+        if not ok:
+            failing.append(name)
+    detail = ", ".join(shown) + (f"; missed by {', '.join(failing)}" if failing else "")
+    return Verdict(target.what, not failing, detail)
+
+
+def beats_reference_everywhere(accuracy: Mapping[str, Mapping[str, float]]) -> set[str]:
+    """Learned models whose task accuracy beats markov's on every trace markov was scored on
+    (`accuracy`: model -> trace -> acc)."""
+    reference = accuracy.get(REFERENCE, {})
+    return {
+        model
+        for model, by_trace in accuracy.items()
+        if model not in REFERENCES
+        and reference
+        and all(t in by_trace and by_trace[t] > acc for t, acc in reference.items())
+    }
+
+
+def stored_accuracy(root: Path | None = None) -> dict[str, dict[str, float]]:
+    """model -> trace -> task accuracy (mean over seeds) from the stored result files."""
+    out: dict[str, dict[str, float]] = {}
+    base = results_dir(root)
+    for folder in sorted(p for p in base.glob("*/*") if p.is_dir()) if base.is_dir() else []:
+        values = []
+        for path in sorted(folder.glob("seed*.json")):
+            if path.name.endswith(".failed.json"):
+                continue
+            metric = read_result(path).get("metrics", {}).get("acc")
+            if metric is not None:
+                values.append(float(metric["value"]))
+        if values:
+            out.setdefault(folder.parent.name, {})[folder.name] = mean(values)
+    return out
+
+
+def check_targets(
+    rows: Iterable[Mapping[str, Any]], beating: set[str] | None = None
+) -> list[Verdict]:
+    """Verdicts for `perf`'s latency rows (`model`, `online_p50_us`, `online_p99_us`,
+    `online_steps`); `beating`: the learned models that beat markov on every trace (default:
+    from the stored results)."""
+    by_name = {str(r["model"]): r for r in rows}
+    beating = beats_reference_everywhere(stored_accuracy()) if beating is None else beating
+    timed = sorted(n for n in beating if n in by_name)
+    inside = [n for n in timed if float(by_name[n]["online_p50_us"]) <= BUDGET_US]
+    budget = Verdict(
+        f"a learned model beating markov on every trace at p50 <= {BUDGET_US:g} us",
+        bool(inside) if timed else None,
+        ", ".join(f"{n} {float(by_name[n]['online_p50_us']):.2f} us" for n in timed)
+        or "no timed model beats markov on every trace in the stored results",
+    )
+    short = [n for n, r in by_name.items() if int(r["online_steps"]) < MIN_STEPS]
+    steps = Verdict(
+        f"at least {MIN_STEPS:,} timed steps per model",
+        not short,
+        f"fewer for {', '.join(short)}" if short else "all",
+    )
+    return [budget, *(_check(t, by_name) for t in TARGETS), steps]

@@ -1,0 +1,54 @@
+"""The latency targets `kernel-oracle perf` checks: what counts as met, missed, not checked."""
+
+from __future__ import annotations
+
+from benchmark.running.latency_targets import (
+    MIN_STEPS,
+    beats_reference_everywhere,
+    check_targets,
+    stored_accuracy,
+)
+
+
+def row(model, p50, p99=None, steps=MIN_STEPS):
+    return {"model": model, "online_p50_us": p50, "online_p99_us": p99 or 2 * p50,
+            "online_steps": steps}  # fmt: skip
+
+
+FAST = [row("markov", 1.0), row("decision_tree", 1.5), row("lightgbm", 4.0),
+        row("lstm", 6.0), row("gru", 9.5)]  # fmt: skip
+
+
+def test_all_met():
+    verdicts = check_targets(FAST, beating={"decision_tree", "lightgbm"})
+    assert [v.met for v in verdicts] == [True] * 5, verdicts
+
+
+def test_missed_and_not_checked():
+    slow = [*FAST[:2], row("lightgbm", 6.0), row("lstm", 6.0, p99=31.0), row("gru", 9.5, steps=10)]
+    budget, trees, rnn, tails, steps = check_targets(slow, beating={"lightgbm"})
+    assert budget.met is False and "lightgbm 6.00" in budget.detail
+    assert trees.met is False and "lightgbm" in trees.detail.split("missed by")[1]
+    assert rnn.met is True
+    assert tails.met is False and "lstm" in tails.detail.split("missed by")[1]
+    assert steps.met is False and "gru" in steps.detail
+    only_markov = check_targets([row("markov", 1.0)], beating=set())
+    assert [v.met for v in only_markov[:3]] == [None, None, None]
+
+
+def test_beats_reference_everywhere():
+    acc = {
+        "markov": {"a": 0.8, "b": 0.5},
+        "ewma": {"a": 0.9, "b": 0.9},  # a reference row never counts
+        "tree": {"a": 0.81, "b": 0.6},
+        "tie": {"a": 0.8, "b": 0.6},  # equal is not better
+        "partial": {"a": 0.99},
+    }
+    assert beats_reference_everywhere(acc) == {"tree"}
+    assert beats_reference_everywhere({"tree": {"a": 1.0}}) == set()
+
+
+def test_stored_accuracy_reads_the_shipped_results():
+    acc = stored_accuracy()
+    assert set(acc["markov"]) >= {"mixed", "single-worker"}
+    assert all(0.0 <= v <= 1.0 for by_trace in acc.values() for v in by_trace.values())
