@@ -6,9 +6,9 @@ simply has less history). Two implementations compute the same numbers:
 
 * `FeatureBuilder.transform(runs, positions)`: vectorized numpy over all positions at once
   (a loop over the `top_m` candidate tasks, none over rows), used by `fit` and `predict`;
-* `FeatureBuilder.stream(history)` -> `models.fast.stream.FeatureStream`: O(1)-per-row state
-  in flat arrays with a compiled (numba) update, for `online()`: `update(row)` then
-  `features()` for the next position.
+* `models.fast.stream.FeatureStream(builder, history)`: O(1)-per-row state in flat arrays
+  with a compiled (numba) update, for `online()`: `update(row)` then `features()` for the
+  next position.
 
 Both give bit-identical float32 rows (tests/test_features.py checks it): integer quantities are
 kept in int64 (run lengths in nanoseconds, `rint(delta_us * 1000)`), times and lengths are one
@@ -43,14 +43,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from benchmark.data.dataset import Runs
-
-if TYPE_CHECKING:
-    from models.fast.stream import FeatureStream
 
 SINCE_NEVER_RUNS = 1e9
 SINCE_NEVER_US = 1e12
@@ -255,15 +252,6 @@ class FeatureBuilder:
         row[base + m_count : base + 2 * m_count] = SINCE_NEVER_US
         row[base + 4 * m_count : base + 5 * m_count] = 0.0
         return row
-
-    # -- streaming ---------------------------------------------------------------------------
-    def stream(self, history: Runs) -> FeatureStream:
-        """A streaming builder primed with `history`: its `features()` is the row for the
-        position right after `history`, as `transform(runs, [history.start + len(history)])`.
-        Compiled (models/fast/stream.py), imported here on first use."""
-        from models.fast.stream import FeatureStream
-
-        return FeatureStream(self, history)
 
 
 @dataclass

@@ -46,6 +46,7 @@ from benchmark.running.protocol import (
 )
 from models.fast.boost import boost_predict, boost_step, pack
 from models.fast.online import WARM_UP_ROW
+from models.fast.stream import FeatureStream
 from models.fast.trees import Forest
 from models.features import ClassMap, FeatureBuilder, feature_search_space
 
@@ -346,7 +347,7 @@ class _LightGBMOnline(OnlinePredictor):
 
     def __init__(self, model: LightGBM, history: Runs) -> None:
         builder = model.features_
-        stream = builder.stream(history)
+        stream = FeatureStream(builder, history)
         t0 = time.perf_counter()  # compile_s: flattening the trees (once per model), compiling
         n_classes = len(model.classes_)
         clf = model.classifier_

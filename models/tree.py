@@ -38,6 +38,7 @@ from benchmark.running.protocol import (
     check_fit_input,
 )
 from models.fast.online import WARM_UP_ROW
+from models.fast.stream import FeatureStream
 from models.fast.trees import Forest, tree_leaves, tree_step
 from models.features import ClassMap, FeatureBuilder, feature_search_space
 
@@ -154,7 +155,7 @@ class _TreeOnline(OnlinePredictor):
     (models/fast/trees.py); `predict_next` returns the leaves' stored rows."""
 
     def __init__(self, model: NegiDecisionTree, history: Runs) -> None:
-        stream = model.features_.stream(history)
+        stream = FeatureStream(model.features_, history)
         t0 = time.perf_counter()  # compile_s: flattening the trees (once per model), compiling
         stream.attach(*model.online_forest().pack(model.features_.n_features))
         table = model.node_proba_.copy()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from benchmark.running.protocol import RunRow, row_at
+from models.fast.stream import FeatureStream
 from models.features import (
     MISSING,
     SINCE_NEVER_RUNS,
@@ -42,7 +43,7 @@ def test_batch_equals_streaming(builder, excerpt, start):
     prime = start + 40
     positions = np.arange(start, start + len(runs) + 1)
     batch = builder.transform(runs, positions)
-    stream = builder.stream(runs.rows(start, start))  # empty history: first row of the slice
+    stream = FeatureStream(builder, runs.rows(start, start))  # empty history: the slice start
     for k, position in enumerate(positions[:-1]):
         row = stream.features()
         assert np.array_equal(row, batch[k]), (
@@ -51,7 +52,7 @@ def test_batch_equals_streaming(builder, excerpt, start):
         )
         stream.update(row_at(runs, int(position)))
         if position == prime:  # a stream primed with history agrees too
-            primed = builder.stream(runs.rows(start, prime + 1))
+            primed = FeatureStream(builder, runs.rows(start, prime + 1))
             assert np.array_equal(primed.features(), batch[k + 1])
     assert np.array_equal(stream.features(), batch[-1])
 
@@ -113,7 +114,7 @@ def test_empty_history(builder, excerpt):
 
 
 def test_stream_handles_unknown_ids(builder, excerpt):
-    stream = builder.stream(excerpt.rows(excerpt.start, excerpt.start + 10))
+    stream = FeatureStream(builder, excerpt.rows(excerpt.start, excerpt.start + 10))
     stream.update(RunRow(task=0, comm=0, delta_us=12.5, end_state=0, prio=-1, pid=1, t_ns=10**12))
     assert np.isfinite(stream.features()).all()
 

@@ -1,10 +1,10 @@
 """The tree models' streaming features, compiled: O(1) state per run in two flat arrays.
 
-`FeatureStream` is the online half of `models.features.FeatureBuilder` (the batch half is
-`FeatureBuilder.transform`): primed with a history, `update(row)` appends the run that ended
-and `features()` is the next position's float32 row, equal to the batch row (tests check it
-bit for bit). The state lives in two arrays so that a model's compiled step can take it as
-two arguments and call `advance` inline:
+`FeatureStream(builder, history)` is the online half of `models.features.FeatureBuilder`
+(the batch half is `FeatureBuilder.transform`): primed with a history, `update(row)` appends
+the run that ended and `features()` is the next position's float32 row, equal to the batch
+row (tests check it bit for bit). The state lives in two arrays so that a model's compiled
+step can take it as two arguments and call `advance` inline:
 
 * `ints` (int64): a header (sizes, rows seen, the end of the last run, the ring's head and
   length), then per candidate task its last row index, last end time, window count and window
