@@ -4,7 +4,8 @@ The raw folder is cut from a shipped trace (its first 3,000 switches), gzip-comp
 misnamed (`perf_script.txt.gz`), its capture.json without `ab`, beside a README.md of the
 maintainer's. `kernel-oracle prepare --data DIR` names the misnamed file and the names it
 expects; after the rename it builds a valid manifest and split, and the trace loads.
-(`evaluate --holdout DIR` and the holdout board extend this test once the runner lands.)
+Then `evaluate --holdout DIR` writes its results inside DIR (never into the repository's
+leaderboard/), and `leaderboard --build-only --holdout DIR` builds the holdout board from them.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ import lzma
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
-import benchmark.cli.data  # noqa: F401  (registers the commands)
+import benchmark.cli.board
+import benchmark.cli.data
+import benchmark.cli.harness  # noqa: F401
 from benchmark.cli.app import app
-from benchmark.core.paths import data_dir
+from benchmark.core.paths import data_dir, leaderboard_dir
 from benchmark.data.datainfo import BEGIN, END
 from benchmark.data.dataset import load_trace
 from benchmark.data.manifest import check_data_root, load_manifest, read_run_table
@@ -105,3 +110,30 @@ def test_a_private_capture_goes_through_prepare(tmp_path: Path) -> None:
     assert listed.exit_code == 0, listed.output
     (entry,) = json.loads(listed.stdout)["traces"]
     assert entry["name"] == "private-1" and entry["sha256_verified"] is True
+
+    # Evaluate on the holdout: results go inside DIR, the repository's leaderboard is untouched.
+    before = sorted(p.name for p in (leaderboard_dir() / "results").iterdir())
+    result = runner.invoke(
+        app, ["evaluate", "--model", "markov", "--holdout", str(root)], env=wide
+    )
+    assert result.exit_code == 0, result.output
+    stored = json.loads(
+        (root / "leaderboard" / "results" / "markov" / "private-1" / "seed0.json").read_text()
+    )
+    assert stored["status"] == "ok" and stored["trace"] == "private-1"
+    assert stored["n_positions"] == runs - valid_end
+    assert sorted(p.name for p in (leaderboard_dir() / "results").iterdir()) == before
+    # The stored accuracy is the share of stored predictions equal to the holdout's true tasks.
+    with np.load(root / "leaderboard" / "results" / "markov" / "private-1" / "seed0.npz") as npz:
+        positions, predicted = npz["positions"], npz["task"]
+    assert positions.tolist() == list(range(valid_end, runs))
+    truth = trace.task[positions]
+    assert stored["metrics"]["acc"]["value"] == pytest.approx(float(np.mean(predicted == truth)))
+
+    result = runner.invoke(
+        app, ["leaderboard", "--build-only", "--holdout", str(root)], env=wide
+    )
+    assert result.exit_code == 0, result.output
+    board = json.loads((root / "leaderboard" / "leaderboard.json").read_text())
+    assert [t for t in board["traces"]] == ["private-1"]
+    assert "markov" in (root / "leaderboard" / "README.md").read_text()
