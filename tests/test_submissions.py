@@ -30,6 +30,7 @@ from benchmark.scoring.submissions import (
     _parse_fast,
     _parse_slow,
     read_submission,
+    score_submission,
     size_limit,
 )
 
@@ -514,3 +515,333 @@ def test_position_at_the_end_of_the_test_split(tmp_path, truth, runs, where) -> 
     assert "Traceback" not in message and "IndexError" not in message
     with pytest.raises(SubmissionError, match="not a test position"):
         read_submission(path, runs)
+
+
+# -- every refusal, its exact line, rule and message -------------------------------------------
+HINT = "`position,task,delta_us[,p:<task>,...]`"
+
+
+def _edit_row(k: int, column: int, value):
+    def change(header, rows, truth):
+        rows[k][column] = value(truth, rows[k]) if callable(value) else value
+    return change
+
+
+def _proba_row(k: int, cells):
+    """Row k's p: cells set from {vocabulary index: value}, its task the first key."""
+    def change(header, rows, truth):
+        first = next(iter(cells))
+        rows[k][1] = truth["vocab"][first]
+        rows[k][3:] = [cells.get(i, 0.0) for i in range(len(truth["vocab"]))]
+    return change
+
+
+def _drop(*ks: int):
+    def change(header, rows, truth):
+        for k in sorted(ks, reverse=True):
+            del rows[k]
+    return change
+
+
+def _subset_header(header, rows, truth):
+    """p: columns for vocabulary ids 1 and 2 only; row 0's task (id 3) has no column."""
+    vocab = truth["vocab"]
+    header[3:] = [f"p:{vocab[1]}", f"p:{vocab[2]}"]
+    for row in rows:
+        row[1] = vocab[1]
+        row[3:] = [0.6, 0.4]
+    rows[0][1] = vocab[3]
+
+
+REFUSALS = {
+    # name: (p: columns?, change, line, rule, message with {lo}, {hi}, {pos}, {v1}.. filled in)
+    "nan delta": (False, _edit_row(7, 2, "nan"), 9, "nan",
+                  "delta_us is nan; it must be a finite number"),
+    "negative delta": (False, _edit_row(12, 2, -3.5), 14, "negative delta",
+                       "delta_us -3.5 is negative; run lengths are >= 0"),
+    "text delta": (False, _edit_row(30, 2, "abc"), 32, "non-numeric",
+                   "delta_us 'abc' is not a number"),
+    "fractional position": (False, _edit_row(30, 0, lambda t, r: f"{r[0]}.5"), 32, "non-numeric",
+                            "position '{pos30}.5' is not an integer row index"),
+    "unknown task": (False, _edit_row(2, 1, "nginx:31337"), 4, "unknown task",
+                     "unknown task 'nginx:31337'; tasks must be in the trace's vocabulary "
+                     "(data/splits.json) or `<other>` for any other task"),
+    "surplus field": (False, lambda h, rows, t: rows[3].append("x"), 5, "field count",
+                      "4 fields, the header has 3"),
+    "position before the test": (False, _edit_row(5, 0, lambda t, r: t["lo"] - 1), 7,
+                                 "extra position", "position {lo_1} is not a test position of "
+                                 "this trace (those are {lo}..{hi_1})"),
+    "duplicate": (False, _edit_row(9, 0, lambda t, r: t["lo"]), 11, "duplicate position",
+                  "position {lo} appears again (first on line 2)"),
+    "two missing": (False, _drop(3, 10), None, "missing positions",
+                    "positions missing: {lo_3}, {lo_10}; the file needs one row for every test "
+                    "position {lo}..{hi_1}"),
+    "seven missing": (False, _drop(*range(7)), None, "missing positions",
+                      "positions missing: {lo}, {lo1}, {lo2}, {lo3}, {lo4}, ... (7 in all); the "
+                      "file needs one row for every test position {lo}..{hi_1}"),
+    "sum": (True, _proba_row(9, {1: 0.5}), 11, "probabilities sum",
+            "the probabilities sum to 0.5, not 1 (tolerance 0.001)"),
+    "nan probability": (True, _proba_row(9, {1: "nan"}), 11, "nan",
+                        "p:{v1} is nan; it must be a finite number"),
+    "negative probability": (True, _proba_row(9, {1: 1.0005, 2: -0.0005}), 11, "probability",
+                             "p:{v2} = -0.0005 is not a probability in [0, 1]"),
+    "not top-1": (True, _proba_row(6, {1: 0.4, 2: 0.6}), 8, "task not top-1",
+                  "task '{v1}' has probability 0.4 but the row's largest is 0.6; `task` must be "
+                  "a most probable task"),
+    "task without its column": (True, _subset_header, 2, "task not top-1",
+                                "task '{v3}' has probability 0.0 but the row's largest is 0.6; "
+                                "`task` must be a most probable task"),
+    "wrong header": (False, lambda h, r, t: h.__setitem__(0, "pos"), 1, "header",
+                     "wrong header 'pos,task,delta_us'; expected " + HINT),
+    "trailing space in the header": (False, lambda h, r, t: h.__setitem__(2, "delta_us "), 1,
+                                     "header", "wrong header 'position,task,delta_us '; "
+                                     "expected " + HINT),
+    "twice the same column": (True, lambda h, r, t: h.__setitem__(4, h[3]), 1, "header",
+                              "column 'p:{v0}' appears twice"),
+    "unknown column": (True, lambda h, r, t: h.__setitem__(4, "p:nobody:1"), 1, "unknown task",
+                       "probability column 'p:nobody:1' names an unknown task; tasks must be in "
+                       "the trace's vocabulary (data/splits.json) or `<other>`"),
+    "not a p: column": (False, lambda h, r, t: h.append("extra"), 1, "header",
+                        "unexpected column 'extra'; after position,task,delta_us only "
+                        "`p:<task>` probability columns are allowed"),
+}
+
+
+def _fill(message: str, truth: dict, rows: list) -> str:
+    lo, hi, vocab = truth["lo"], truth["hi"], truth["vocab"]
+    names = {f"v{i}": v for i, v in enumerate(vocab)}
+    offsets = {f"lo{k}": lo + k for k in range(1, 5)}
+    return message.format(lo=lo, lo_1=lo - 1, lo_3=lo + 3, lo_10=lo + 10, hi_1=hi - 1,
+                          pos30=lo + 30, **names, **offsets)
+
+
+def refusal_of(path: Path, runs) -> SubmissionError:
+    with pytest.raises(SubmissionError) as info:
+        read_submission(path, runs)
+    return info.value
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_each_refusal_names_its_line_rule_and_fix(tmp_path, truth, runs, case) -> None:
+    proba, change, line, rule, message = REFUSALS[case]
+    header, rows = perfect_rows(truth, proba=proba)
+    change(header, rows, truth)
+    error = refusal_of(write_csv(tmp_path / "bad.csv", header, rows), runs)
+    expected = _fill(message, truth, rows)
+    assert (error.line, error.rule, error.detail) == (line, rule, expected)
+    assert str(error) == (expected if line is None else f"line {line}: {expected}")
+
+
+def test_file_level_refusals(tmp_path, truth, runs) -> None:
+    n = truth["hi"] - truth["lo"]
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    error = refusal_of(empty, runs)
+    assert (error.line, error.rule, str(error)) == (
+        None, "empty file",
+        f"the file is empty; expected the header {HINT} and one row per test position "
+        f"({n} rows)",
+    )
+    one = tmp_path / "one.csv"
+    one.write_bytes(b"\n")
+    assert refusal_of(one, runs).rule == "header"
+
+    absent = refusal_of(tmp_path / "absent.csv", runs)
+    assert (absent.line, absent.rule, str(absent), absent.detail) == (
+        None, "", "no such file", "no such file"
+    )
+
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(b"\x7fELF\x02\x01\x01\x00" + b"x" * 100)
+    error = refusal_of(junk, runs)
+    assert (error.line, error.rule, error.detail) == (
+        1, "not text", f"binary data, not CSV text; expected the header {HINT}"
+    )
+
+    header, rows = perfect_rows(truth)
+    latin = write_csv(tmp_path / "latin.csv", header, rows)
+    data = latin.read_bytes().split(b"\n")
+    data[5] += b"\xff"
+    latin.write_bytes(b"\n".join(data))
+    error = refusal_of(latin, runs)
+    assert (error.line, error.rule, error.detail) == (6, "not text", "not UTF-8 text")
+
+
+def test_a_header_longer_than_any_valid_one(tmp_path, truth, runs) -> None:
+    from benchmark.scoring.submissions import header_limit
+
+    limit = header_limit(tuple(truth["vocab"]))
+    header, rows = perfect_rows(truth)
+    long = write_csv(tmp_path / "long.csv", [*header, "p:" + "é" * limit], [[*r, 0] for r in rows])
+    error = refusal_of(long, runs)
+    assert (error.line, error.rule, error.detail) == (
+        1, "header", f"the header line is longer than any valid header; expected {HINT}"
+    )
+
+
+def test_malformed_csv_names_its_line(tmp_path, truth, runs) -> None:
+    header, rows = perfect_rows(truth)
+    rows[4][1] = "x" * 300
+    path = write_csv(tmp_path / "field.csv", header, rows)
+    previous = csv.field_size_limit(200)
+    try:
+        error = refusal_of(path, runs)
+    finally:
+        csv.field_size_limit(previous)
+    assert (error.line, error.rule) == (6, "csv")
+    assert error.detail == "malformed CSV (field larger than field limit (200))"
+
+
+def test_sizes_are_pinned_by_hand() -> None:
+    from benchmark.scoring.submissions import _task_bytes, header_limit
+
+    vocab = ("<other>", "ab:1")  # longest name 7 bytes: 2 * 7 + 2 = 16 bytes per task cell
+    assert _task_bytes(vocab) == 16
+    assert _task_bytes(("<other>", "é" * 5)) == 22  # bytes, not characters: 2 * 10 + 2
+    assert header_limit(vocab) == 1024 + 3 * (16 + 2 + 1)
+    # a row: position 24 + task 16 + delta 40 + 4 separators; with 3 p: cells 3 * 40 + 3 more
+    assert size_limit(10, vocab, 0) == 1081 + 10 * 84 + 65536
+    assert size_limit(10, vocab) == size_limit(10, vocab, 3) == 1081 + 10 * 207 + 65536
+
+
+def test_a_file_of_exactly_the_size_bound_is_read(tmp_path, truth, runs) -> None:
+    n, vocab = truth["hi"] - truth["lo"], tuple(truth["vocab"])
+    for proba, columns in ((False, 0), (True, len(vocab))):
+        bound = size_limit(n, vocab, columns)
+        header, rows = perfect_rows(truth, proba=proba)
+        path = write_csv(tmp_path / f"exact-{proba}.csv", header, rows)
+        with open(path, "ab") as handle:
+            handle.write(b"\n" * (bound - path.stat().st_size))
+        assert path.stat().st_size == bound
+        assert read_submission(path, runs).positions.tolist() == list(range(*runs.split.test))
+
+
+def test_helpers_by_hand() -> None:
+    from benchmark.scoring.submissions import _clip, _is_binary, _line_of
+
+    assert _clip("a" * 60) == "a" * 60
+    assert _clip("a" * 61) == "a" * 57 + "..." and len(_clip("b" * 500)) == 60
+    assert _clip("abcdefgh", 6) == "abc..."
+    assert [_line_of(b"\nab\ncd", k) for k in (0, 1, 3, 4, 6)] == [1, 2, 2, 3, 3]
+    assert not _is_binary(b"position,task\tx\r\n")
+    assert _is_binary(b"a\x00b\n") and _is_binary(b"a\x01b\n") and _is_binary(b"\xff\xfe\n")
+    cut = ("x" * 10 + "é").encode()[:-1]  # a line cut inside its last character: still text
+    assert not _is_binary(cut)
+    assert not _is_binary(("p:" + "é" * 40).encode())  # cut right after a whole character
+    assert _is_binary(b"abc\x01def") and _is_binary(b"\x01ab")  # control characters, cut
+    assert not _is_binary(b"abc\xc3")  # cut after the first byte of a 2-byte character
+    assert _is_binary(b"abc\xc3\n") and _is_binary(b"ab\xffcd")  # a whole line, or mid-line
+
+
+def edge_rows(truth: dict) -> tuple[list[str], list[list]]:
+    """A valid file at the edges of every rule: delta 0, a probability of exactly 1, sums off by
+    just under the tolerance, ties for the top task, a different maximum on every row."""
+    vocab = truth["vocab"]
+    header = ["position", "task", "delta_us", *(f"p:{t}" for t in vocab)]
+    rows = []
+    for k, pos in enumerate(range(truth["lo"], truth["hi"])):
+        cells = [0.0] * len(vocab)
+        if k % 3 == 0:
+            cells[1] = 1.0
+        elif k % 3 == 1:
+            cells[1], cells[2] = 0.5, 0.4995  # sums to 0.9995
+        else:
+            top = 0.55 + 0.4 * k / (truth["hi"] - truth["lo"])  # a different maximum per row
+            cells[2], cells[3] = top, 1.0 - top
+        task = vocab[2] if k % 3 == 2 else vocab[1]
+        rows.append([pos, task, 0.0 if k % 4 == 0 else 1.5 * k, *cells])
+    return header, rows
+
+
+@pytest.mark.parametrize("form", ["edges", "plain", "one p: column", "blank lines"])
+def test_valid_files_take_the_fast_path(tmp_path, truth, runs, monkeypatch, form) -> None:
+    """Both parsers agree on valid files, and the vectorised one alone reads them."""
+    import benchmark.scoring.submissions as submissions
+
+    if form == "edges":
+        header, rows = edge_rows(truth)
+    elif form == "one p: column":
+        header, rows = perfect_rows(truth)
+        header.append(f"p:{truth['vocab'][1]}")
+        rows = [[r[0], truth["vocab"][1], r[2], 1.0] for r in rows]
+    else:
+        header, rows = perfect_rows(truth)
+    path = write_csv(tmp_path / "valid.csv", header, rows)
+    if form == "blank lines":
+        path.write_text(path.read_text().replace("\n", "\n\n", 5))
+    text = path.read_text()
+    index = {name: i for i, name in enumerate(runs.vocabulary)}
+    fast = _parse_fast(text, header, index, truth["lo"], truth["hi"])
+    slow = _parse_slow(text, header, index, truth["lo"], truth["hi"])
+    assert fast is not None
+    for a, b in zip(fast, slow, strict=True):
+        assert a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
+
+    def no_slow(*args, **kwargs):
+        raise AssertionError("a valid file went the slow path")
+
+    monkeypatch.setattr(submissions, "_parse_slow", no_slow)
+    sub = read_submission(path, runs)
+    assert sub.positions.tolist() == list(range(truth["lo"], truth["hi"]))
+    assert (sub.proba is None) == (len(header) == 3)
+
+
+def test_invalid_rows_leave_the_fast_path(tmp_path, truth, runs) -> None:
+    """Every row-level refusal is found by the slow path, so the fast one must give up."""
+    index = {name: i for i, name in enumerate(runs.vocabulary)}
+    for case, (proba, change, line, _, _) in REFUSALS.items():
+        if line in (None, 1):
+            continue
+        header, rows = perfect_rows(truth, proba=proba)
+        change(header, rows, truth)
+        text = write_csv(tmp_path / "bad.csv", header, rows).read_text()
+        assert _parse_fast(text, header, index, truth["lo"], truth["hi"]) is None, case
+
+
+def test_an_explicit_task_among_tied_maxima_is_the_prediction(tmp_path, truth, runs) -> None:
+    """`task` names one of two tasks tied at 0.5: the score counts that one, not the argmax."""
+    vocab = truth["vocab"]
+    header = ["position", "task", "delta_us", f"p:{vocab[1]}", f"p:{vocab[2]}"]
+    rows = [[p, vocab[2], 1.0, 0.5, 0.5] for p in range(truth["lo"], truth["hi"])]
+    sub = read_submission(write_csv(tmp_path / "tie.csv", header, rows), runs)
+    result = score_submission(sub, runs, n_resamples=20)
+    share = np.mean([t == vocab[2] for t in truth["task"][truth["lo"] : truth["hi"]]])
+    assert result["metrics"]["acc"]["value"] == pytest.approx(share)
+    assert share != pytest.approx(
+        np.mean([t == vocab[1] for t in truth["task"][truth["lo"] : truth["hi"]]])
+    )
+
+
+def test_score_result_fields_and_bootstrap_wiring(tmp_path, truth, runs, data_root) -> None:
+    from benchmark.scoring.submissions import score_file
+
+    header, rows = perfect_rows(truth)
+    rows = [[r[0], truth["vocab"][1], 2.0 * (k % 5)] for k, r in enumerate(rows)]
+    path = write_csv(tmp_path / "s.csv", header, rows)
+    sub = read_submission(path, runs)
+    result = score_submission(sub, runs, n_resamples=30, seed=3)
+    assert (result["trace"], result["positions"], result["probabilities"]) == (TRACE, 200, False)
+    assert score_submission(sub, runs, n_resamples=30, seed=3) == result
+    targets = {name: entry["target"] for name, entry in result["metrics"].items()}
+    assert targets == {"acc": "task", "acc_comm": "task", "top3": "task", "macro_f1": "task",
+                       "log_loss": "task", "mse_z": "delta", "mae_us": "delta", "msle": "delta"}
+    assert [e["higher_is_better"] for e in result["metrics"].values()] == [True] * 4 + [False] * 4
+    other = score_submission(sub, runs, n_resamples=30, seed=4)["metrics"]["mae_us"]
+    assert other["low"] != result["metrics"]["mae_us"]["low"]
+    default = score_submission(sub, runs)["metrics"]["mae_us"]
+    explicit = score_submission(sub, runs, n_resamples=1000, seed=0)["metrics"]["mae_us"]
+    assert default == explicit and default["low"] != result["metrics"]["mae_us"]["low"]
+
+    via_file = score_file(path, TRACE, root=data_root, n_resamples=30, seed=3)
+    assert via_file["file"] == str(path)
+    assert via_file["data_sha256"] == sha256_file(data_root / "traces" / f"{TRACE}.parquet")
+    assert {k: via_file[k] for k in result} == result
+
+
+def test_sample_file_uses_newline_line_ends(tmp_path) -> None:
+    out = tmp_path / "sample.csv"
+    result = runner.invoke(app, ["sample-submission", "--trace", TRACE, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = out.read_bytes()
+    assert b"\r" not in data and data.endswith(b"\n")
+    assert data.count(b"\n") == 1 + 200

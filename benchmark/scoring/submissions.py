@@ -24,6 +24,7 @@ line is refused after reading that line only.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
@@ -148,12 +149,15 @@ def _line_of(data: bytes, offset: int) -> int:
 
 
 def _is_binary(line: bytes) -> bool:
+    """NUL, invalid UTF-8 or control characters in the first line (read up to a bound).
+
+    A line cut at the bound may end inside a character: that incomplete tail is not an error.
+    """
     if b"\x00" in line:
         return True
-    if not line.endswith(b"\n"):
-        line = line[:-3] if len(line) > 3 else line  # a cut line may end inside a character
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
     try:
-        text = line.decode("utf-8-sig")
+        text = decoder.decode(line, final=line.endswith(b"\n"))
     except UnicodeDecodeError:
         return True
     return any(ord(ch) < 32 and ch not in "\t\r\n" for ch in text)
