@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "decision_tree": "models.tree:NegiDecisionTree",
     "lightgbm": "models.lgbm:LightGBM",
     "arima": "models.arima:Arima",
+    "distilled_tree": "models.distilled:DistilledTree",
 }
 
 # Constructor parameters an entry fixes (darts' RNNModel(model="LSTM"|"GRU"): the cell is one).

@@ -97,11 +97,11 @@ class NegiDecisionTree(Predictor):
 
         check_fit_input(self, train, MIN_TRAIN_RUNS)
         self.features_ = FeatureBuilder.fit(train, k=self.k, top_m=self.top_m, window=self.window)
-        positions = np.arange(train.start + 1, train.start + len(train))
-        x = self.features_.transform(train, positions)
-        self.classes_map_ = ClassMap.fit(train.task[1:], train.n_tasks, self.max_classes)
-        task = self.classes_map_.labels(train.task[1:])
-        delta = np.asarray(train.delta_us[1:], dtype=np.float64)
+        rows, task_ids, delta = self._targets(train, valid, seed)
+        positions = np.arange(rows.start + 1, rows.start + len(rows))
+        x = self.features_.transform(rows, positions)
+        self.classes_map_ = ClassMap.fit(task_ids, train.n_tasks, self.max_classes)
+        task = self.classes_map_.labels(task_ids)
         self.classifier_ = DecisionTreeClassifier(
             criterion="entropy",
             max_depth=self.max_depth,
@@ -122,6 +122,13 @@ class NegiDecisionTree(Predictor):
         self.node_delta_ = self.regressor_.tree_.value[:, 0, 0].astype(np.float64).copy()
         self.fitted_ = True
         return self
+
+    def _targets(
+        self, train: Runs, valid: Runs | None, seed: int
+    ) -> tuple[Runs, np.ndarray, np.ndarray]:
+        """The rows the trees learn from and, for each row after the first, its task id and
+        delta target: here the training rows' own (a distilled tree overrides this)."""
+        return train, train.task[1:], np.asarray(train.delta_us[1:], dtype=np.float64)
 
     def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
         positions = self.check_positions(runs, positions)

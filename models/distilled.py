@@ -1,0 +1,87 @@
+"""`distilled_tree`: decision_tree's two trees, taught by lightgbm, for a 2 us budget.
+
+The compiled lightgbm step walks hundreds of trees (5-20 us per step); decision_tree walks two
+(about 1 us) but is 1-6 points of accuracy below it. Here the two trees of `decision_tree`
+(same features, same compiled online path) learn lightgbm's predictions instead of the raw
+labels: a lightgbm model (the student's feature parameters, lightgbm's other defaults) is fitted
+on the training rows and early-stopped on the valid rows as usual, then labels every row of
+train and valid with its most probable task and its predicted delta, and the trees are grown
+on those labels (model distillation: Hinton, Vinyals and Dean, "Distilling the Knowledge in a
+Neural Network", 2015; for trees, Bucilua, Caruana and Niculescu-Mizil, "Model Compression",
+KDD 2006). The teacher's labels are less noisy than the raw ones, so the same depth spends its
+splits on what the teacher can predict. Trains on valid: yes (the valid rows' features and
+the teacher's labels of them, never their true labels; `label_valid=False` keeps to train).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from benchmark.data.dataset import Runs
+from models.lgbm import LightGBM
+from models.tree import NegiDecisionTree
+
+
+class DistilledTree(NegiDecisionTree):
+    """decision_tree's trees fitted to a lightgbm teacher's predictions (see the module)."""
+
+    name = "distilled_tree"
+    trains_on_valid = True
+    fast_params: ClassVar[dict[str, Any]] = {
+        **NegiDecisionTree.fast_params,
+        "teacher_n_estimators": 10,
+        "teacher_delta_n_estimators": 20,
+    }
+
+    def __init__(
+        self,
+        *,
+        k: int = 4,
+        top_m: int = 8,
+        window: int = 64,
+        max_classes: int = 16,
+        max_depth: int | None = 16,
+        min_samples_leaf: int = 20,
+        ccp_alpha: float = 0.0,
+        delta_min_samples_leaf: int = 200,
+        teacher_n_estimators: int = 60,
+        teacher_delta_n_estimators: int = 300,
+        label_valid: bool = True,
+    ) -> None:
+        super().__init__(
+            k=k,
+            top_m=top_m,
+            window=window,
+            max_classes=max_classes,
+            max_depth=max_depth,
+            min_samples_leaf=min_samples_leaf,
+            ccp_alpha=ccp_alpha,
+            delta_min_samples_leaf=delta_min_samples_leaf,
+        )
+        self.teacher_n_estimators = teacher_n_estimators
+        self.teacher_delta_n_estimators = teacher_delta_n_estimators
+        self.label_valid = label_valid
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        return NegiDecisionTree.search_space(trial)
+
+    def _targets(
+        self, train: Runs, valid: Runs | None, seed: int
+    ) -> tuple[Runs, np.ndarray, np.ndarray]:
+        """The teacher's most probable task and predicted delta for every row after the first
+        of train (and valid, with `label_valid`)."""
+        teacher = LightGBM(
+            k=self.k,
+            top_m=self.top_m,
+            window=self.window,
+            n_estimators=self.teacher_n_estimators,
+            delta_n_estimators=self.teacher_delta_n_estimators,
+        ).fit(train, valid=valid, seed=seed)
+        rows = train
+        if self.label_valid and valid is not None and len(valid):
+            rows = train.concat(valid)
+        taught = teacher.predict(rows, np.arange(rows.start + 1, rows.start + len(rows)))
+        return rows, taught.task_proba.argmax(axis=1).astype(np.int64), taught.delta_us
