@@ -252,7 +252,6 @@ SIDE_ESTIMATOR = (
     "prequential code length of a binary-chain back-off mixture over task, side and "
     "elapsed-time contexts (upper bound on the conditional entropy rate), then Fano"
 )
-_LN2 = math.log(2.0)
 
 
 def side_symbols(

@@ -1,7 +1,12 @@
-"""The sequential coder behind `ceiling_side` (README §5): per-position code lengths of the
-next task under a chain of binary questions, each a Bayesian mixture of interpolated back-off
-context models. The method, its contexts and its measured bias are described in
-`benchmark.scoring.ceiling_side`; this module holds the counting machinery.
+"""The sequential coder behind `ceiling.side_ceiling` (README §5): per-position code lengths of
+the next task under a chain of binary questions, each a Bayesian mixture of interpolated back-off
+context models. The method and its measured bias are described in `benchmark.scoring.ceiling`;
+this module holds the counting machinery.
+
+The 20 models mixed per question: the task history T (no context, then 1, 2, 3, 4, 6 and 8 runs
+back: 7), the interleaved history P (S_j, then S_j X_(j-1), then ... back to X_(j-8): 9), the
+question's task's elapsed-time bin refined by P up to 1, 2 and 3 runs back (E: 3, each backing
+off through the shorter ones) and its runs-since bin (R: 1). The task-only estimate mixes T alone.
 
 Everything is vectorised numpy: a context level is a stable sort of the positions by context
 key (`_Groups`), and "how many earlier positions of this context said yes" is a cumulative sum
@@ -182,7 +187,7 @@ def code_lengths(
     """Code lengths (bits) at positions `[start, n)`: "side" (all chains), "task_only" (chain
     T alone) and "hit" (the side coder's most probable task was the true one).
 
-    `side[j]` is the side symbol known before task `j` (`ceiling_side.side_symbols`); rows
+    `side[j]` is the side symbol known before task `j` (`ceiling.side_symbols`); rows
     `< start` (all rows if 0) fit the question order and the elapsed-time bins.
     """
     x = np.unique(tasks, return_inverse=True)[1].astype(np.int64).ravel()
