@@ -169,20 +169,23 @@ def test_stored_predictions_that_do_not_reproduce_the_result_are_not_used(board,
 
 
 def test_the_side_information_ceiling_is_used_where_scoring_provides_it(board, data, monkeypatch):
-    """`side_ceiling` is another engineer's; a stub stands in for it here."""
+    """A stub stands in for the estimator, to pin which rows it is handed and how it is used."""
+    from benchmark.data.dataset import load_trace
     from benchmark.reporting.ceilings import compute_ceilings
     from benchmark.scoring import ceiling as estimators
 
     seen = []
 
-    def stub(tasks, end_state, delta_us):
-        seen.append((len(tasks), len(end_state), len(delta_us)))
+    def stub(tasks, end_state, delta_us, *, score_from):
+        seen.append((len(tasks), len(end_state), len(delta_us), score_from))
         return {"max_predictability": 0.5, "low": 0.45, "high": 0.55, "covers": "stub inputs"}
 
-    monkeypatch.setattr(estimators, "side_ceiling", stub, raising=False)
+    monkeypatch.setattr(estimators, "side_ceiling", stub)
     ceilings = compute_ceilings([TRACE], data)
     n = len(_truth(data)[0])
-    assert seen == [(n, n, n)]  # the test rows only
+    total = len(load_trace(TRACE, data))
+    # every row up to the end of test, scored from the first test row (it learns on train+valid)
+    assert seen == [(total, total, total, total - n)]
     assert ceilings[TRACE]["side_information"]["covers"] == "stub inputs"
     assert ceilings[TRACE]["task_history"]["n"] == n
     _, root = board
@@ -195,17 +198,6 @@ def test_the_side_information_ceiling_is_used_where_scoring_provides_it(board, d
                                               for w in flagged.warnings)  # fmt: skip
     # the normalized score uses the covering (side) ceiling: best (0.90-0.40)/(0.5-0.40) = 5
     assert flagged.row("best").normalized.value == pytest.approx(5.0, abs=1e-3)
-
-
-def test_without_side_ceiling_the_task_history_ceiling_alone_is_computed(data, monkeypatch):
-    from benchmark.reporting.ceilings import compute_ceilings
-    from benchmark.scoring import ceiling as estimators
-
-    monkeypatch.delattr(estimators, "side_ceiling", raising=False)
-    notes: list[str] = []
-    ceilings = compute_ceilings([TRACE], data, notes.append)
-    assert set(ceilings[TRACE]) == {"task_history"}
-    assert any("no side-information ceiling" in n for n in notes)
 
 
 def _cli(*args):
