@@ -186,6 +186,8 @@ class _KalmanOnline(OnlinePredictor):
         kalman_step(self.meta, self.weights.copy(), WARM_UP_ROW.delta_us)
         self.next = None, kalman_forecast(self.meta, self.weights)
         self.compile_s = time.perf_counter() - t0
+        # the compiled path's memory: its state and model arrays
+        self.state_bytes = int(self.meta.nbytes + self.weights.nbytes)
 
     def predict_next(self) -> tuple[None, float]:
         return self.next

@@ -352,6 +352,8 @@ class _KernelOracleOnline(OnlinePredictor):
         oracle_step(self.meta, self.weights.copy(), self.proba.copy(), 0, WARM_UP_ROW.delta_us)
         self.next = self.proba, oracle_emit(self.meta, self.weights, self.proba)
         self.compile_s = time.perf_counter() - t0
+        # the compiled path's memory: its state and model arrays
+        self.state_bytes = int(self.meta.nbytes + self.weights.nbytes + self.proba.nbytes)
 
     def predict_next(self) -> tuple[np.ndarray, float]:
         """The next run's task probabilities (an array reused by the next `update`: copy it

@@ -377,6 +377,8 @@ class _LightGBMOnline(OnlinePredictor):
         self.ints, self.floats = stream.ints, stream.floats
         self.next = self.proba, boost_predict(self.ints, self.floats, self.proba)
         self.compile_s = time.perf_counter() - t0
+        # the compiled path's memory: its state and model arrays
+        self.state_bytes = int(self.ints.nbytes + self.floats.nbytes + self.proba.nbytes)
 
     def predict_next(self) -> tuple[np.ndarray, float]:
         return self.next

@@ -582,6 +582,8 @@ class _RNNOnline(OnlinePredictor):
         rnn_step(self.meta, self.weights.copy(), self.proba.copy(), *WARM_UP_ROW[:5])
         self.next = self.proba, rnn_emit(self.meta, self.weights, self.proba)
         self.compile_s = time.perf_counter() - t0
+        # the compiled path's memory: its state and model arrays
+        self.state_bytes = int(self.meta.nbytes + self.weights.nbytes + self.proba.nbytes)
 
     def predict_next(self) -> tuple[np.ndarray, float]:
         """The next run's task probabilities (an array reused by the next `update`: copy it

@@ -176,6 +176,8 @@ class _TreeOnline(OnlinePredictor):
         c, d = tree_leaves(self.ints, self.floats)
         self.next = self.rows[c], self.deltas[d]
         self.compile_s = time.perf_counter() - t0
+        # the compiled path's memory: its state and model arrays
+        self.state_bytes = int(self.ints.nbytes + self.floats.nbytes)
 
     def predict_next(self) -> tuple[np.ndarray, float]:
         return self.next

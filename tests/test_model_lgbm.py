@@ -78,6 +78,7 @@ def test_compiled_online_equals_booster_predict(fitted, excerpt):
     start = excerpt.split.test[0]
     stream = fitted.online(excerpt.rows(excerpt.start, start))
     assert isinstance(stream.compile_s, float) and stream.compile_s >= 0.0
+    assert stream.state_bytes >= 16 * len(fitted.online_forest()[0].feature)
     pos = np.arange(start, start + 300)
     batch = fitted.predict(excerpt, pos)
     for k, p in enumerate(pos):

@@ -74,6 +74,8 @@ def test_forest_of_a_single_leaf(excerpt):
 def test_online_compiles_outside_the_steps(fitted, excerpt):
     stream = fitted.online(excerpt.rows(excerpt.start, excerpt.split.test[0]))
     assert isinstance(stream.compile_s, float) and stream.compile_s >= 0.0
+    forest = fitted.online_forest()
+    assert stream.state_bytes >= 16 * len(forest.feature)  # 4 int32 per node, at least
 
 
 def test_online_equals_batch_exactly(fitted, excerpt):
