@@ -25,6 +25,7 @@ from benchmark.cli.app import app
 from benchmark.data.dataset import load_trace
 from benchmark.data.manifest import sha256_file
 from benchmark.data.splits import OTHER, compute_split, write_splits
+from benchmark.scoring.metrics import PROBA_TOL
 from benchmark.scoring.submissions import (
     SubmissionError,
     _parse_fast,
@@ -548,8 +549,8 @@ def _subset_header(header, rows, truth):
     vocab = truth["vocab"]
     header[3:] = [f"p:{vocab[1]}", f"p:{vocab[2]}"]
     for row in rows:
-        row[1] = vocab[1]
-        row[3:] = [0.6, 0.4]
+        row[1] = vocab[2]
+        row[3:] = [0.4, 0.6]
     rows[0][1] = vocab[3]
 
 
@@ -591,6 +592,17 @@ REFUSALS = {
     "task without its column": (True, _subset_header, 2, "task not top-1",
                                 "task '{v3}' has probability 0.0 but the row's largest is 0.6; "
                                 "`task` must be a most probable task"),
+    "five missing": (False, _drop(*range(5)), None, "missing positions",
+                     "positions missing: {lo}, {lo1}, {lo2}, {lo3}, {lo4}; the file needs one row "
+                     "for every test position {lo}..{hi_1}"),
+    "above P_MAX": (True, _proba_row(9, {1: repr(1.0 + PROBA_TOL + 1e-9)}), 11, "probability",
+                    "p:{v1} = 1.001000001 is not a probability in [0, 1]"),
+    "just below the top": (True, _proba_row(9, {1: 0.375 - 1e-7, 2: 0.375 + 1e-6,
+                                                 3: 0.25 - 1e-6 + 1e-7}), 11, "task not top-1",
+                           "task '{v1}' has probability 0.3749999 but the row's largest is "
+                           "0.375001; `task` must be a most probable task"),
+    "header ending in X": (False, lambda h, r, t: h.__setitem__(2, "delta_usX"), 1, "header",
+                           "wrong header 'position,task,delta_usX'; expected " + HINT),
     "wrong header": (False, lambda h, r, t: h.__setitem__(0, "pos"), 1, "header",
                      "wrong header 'pos,task,delta_us'; expected " + HINT),
     "trailing space in the header": (False, lambda h, r, t: h.__setitem__(2, "delta_us "), 1,
@@ -845,3 +857,74 @@ def test_sample_file_uses_newline_line_ends(tmp_path) -> None:
     data = out.read_bytes()
     assert b"\r" not in data and data.endswith(b"\n")
     assert data.count(b"\n") == 1 + 200
+
+
+def test_boundaries_of_the_tolerances_are_inside(tmp_path, truth, runs) -> None:
+    """A probability of exactly 1 + 1e-3, and a task exactly 1e-6 below the row's top."""
+    vocab = truth["vocab"]
+    assert (0.375 + 1e-6) - 1e-6 == 0.375  # the test's numbers are exact in floating point
+    header, rows = perfect_rows(truth, proba=True)
+    _proba_row(9, {1: repr(1.0 + PROBA_TOL)})(header, rows, truth)
+    _proba_row(10, {1: 0.375, 2: 0.375 + 1e-6, 3: 0.25 - 1e-6})(header, rows, truth)
+    sub = read_submission(write_csv(tmp_path / "edges.csv", header, rows), runs)
+    assert sub.task[9] == sub.task[10] == 1
+    assert sub.proba is not None and sub.proba.dtype == np.float32
+    assert sub.columns == tuple(header) and len(vocab) == sub.proba.shape[1]
+    one_hot = read_submission(write_csv(tmp_path / "plain.csv", *perfect_rows(truth)), runs)
+    assert one_hot.task_proba(runs.n_tasks).dtype == np.float32
+    assert one_hot.task_proba(runs.n_tasks).sum(axis=1).tolist() == [1.0] * len(rows)
+
+
+def test_header_line_lengths(tmp_path, truth, runs) -> None:
+    from benchmark.scoring.submissions import header_limit
+
+    limit = header_limit(tuple(truth["vocab"]))
+    exact = "position,task,delta_us,p:" + "z" * (limit - 25)  # exactly `limit` bytes
+    assert len(exact) == limit
+    for text, rule, needle in (
+        ("position,task,delta_us", "missing positions", "positions missing"),  # no newline
+        (exact, "unknown task", "names an unknown task"),  # no newline, at the bound
+        (exact + "\n", "unknown task", "names an unknown task"),  # one byte more with "\n"
+        (exact + "z\n", "header", "longer than any valid header"),
+    ):
+        path = tmp_path / "h.csv"
+        path.write_text(text)
+        error = refusal_of(path, runs)
+        assert error.rule == rule and needle in error.detail, (text[-5:], error)
+
+
+def test_a_file_over_its_own_bound_but_under_the_widest(tmp_path, truth, runs) -> None:
+    n, vocab = truth["hi"] - truth["lo"], tuple(truth["vocab"])
+    header, rows = perfect_rows(truth)
+    path = write_csv(tmp_path / "big.csv", header, rows)
+    with open(path, "ab") as handle:
+        handle.write(b"\n" * (size_limit(n, vocab) - path.stat().st_size))
+    error = refusal_of(path, runs)
+    assert error.rule == "file size" and "with 3 columns" in error.detail
+
+
+def test_a_quoted_empty_line_is_blank(tmp_path, truth, runs) -> None:
+    header, rows = perfect_rows(truth)
+    path = write_csv(tmp_path / "q.csv", header, rows)
+    path.write_text(path.read_text().replace("\n", '\n""\n', 1))
+    assert len(read_submission(path, runs).positions) == truth["hi"] - truth["lo"]
+
+
+def test_scoring_a_slice_and_from_another_data_root(tmp_path, truth, runs, data_root,
+                                                    monkeypatch) -> None:
+    from benchmark.scoring.submissions import score_file
+
+    header, rows = perfect_rows(truth)
+    rows = [[r[0], truth["vocab"][1], 2.0 * (k % 5)] for k, r in enumerate(rows)]
+    path = write_csv(tmp_path / "s.csv", header, rows)
+    sub = read_submission(path, runs)
+    full = score_submission(sub, runs, n_resamples=30, seed=3)
+    part = score_submission(sub, runs.rows(500, len(runs)), n_resamples=30, seed=3)
+    assert part["metrics"] == full["metrics"]
+    wide = score_submission(sub, runs, n_resamples=1000, seed=3)["metrics"]["mae_us"]
+    assert wide["low"] != full["metrics"]["mae_us"]["low"]
+    monkeypatch.setenv("KERNEL_ORACLE_DATA", str(tmp_path / "nowhere"))
+    via_file = score_file(path, TRACE, root=data_root)
+    default = score_submission(sub, runs, n_resamples=1000, seed=0)
+    assert via_file["metrics"] == default["metrics"]
+    assert via_file["data_sha256"] == sha256_file(data_root / "traces" / f"{TRACE}.parquet")

@@ -149,15 +149,12 @@ def _line_of(data: bytes, offset: int) -> int:
 
 
 def _is_binary(line: bytes) -> bool:
-    """NUL, invalid UTF-8 or control characters in the first line (read up to a bound).
+    """Invalid UTF-8 or control characters (NUL included) in the first line, read up to a bound.
 
     A line cut at the bound may end inside a character: that incomplete tail is not an error.
     """
-    if b"\x00" in line:
-        return True
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    try:
-        text = decoder.decode(line, final=line.endswith(b"\n"))
+    try:  # not final: an incomplete last character is kept back, not an error
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(line)
     except UnicodeDecodeError:
         return True
     return any(ord(ch) < 32 and ch not in "\t\r\n" for ch in text)
@@ -206,8 +203,7 @@ def read_submission(path: str | Path, runs: Runs) -> Submission:
     if not path.is_file():
         raise SubmissionError("no such file")
     vocabulary = runs.vocabulary
-    vocab_index = {name: i for i, name in enumerate(vocabulary)}
-    vocab_index.setdefault(OTHER, 0)
+    vocab_index = {name: i for i, name in enumerate(vocabulary)}  # `<other>` is id 0
     lo, hi = runs.split.test
     n = hi - lo
     size = path.stat().st_size
@@ -253,7 +249,7 @@ def read_submission(path: str | Path, runs: Runs) -> Submission:
     if parsed is None:
         parsed = _parse_slow(text, columns, vocab_index, lo, hi)
     positions, task, delta, probs = parsed
-    order = np.argsort(positions, kind="stable")
+    order = np.argsort(positions)  # positions are distinct
     proba = None
     if prob_ids:
         proba = np.zeros((n, len(vocabulary)), dtype=np.float32)
