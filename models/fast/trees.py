@@ -4,19 +4,22 @@ A `Forest` holds any number of trees, from scikit-learn (`tree_.children_left/ri
 `feature`, `threshold`) or from LightGBM (`Booster.dump_model()`), node by node: leaves are
 nodes that point to themselves, so a leaf id is a node id (scikit-learn's `apply` numbering for
 its trees, offset by the trees before). `pack` lays it out for `forest_leaves`, which walks
-`LANES` trees in lockstep, branch-free: each level of each lane is
-`node = child[node][not (x[feature] <= threshold)]`, so the trees' independent paths overlap in
-the CPU instead of waiting on one another and no branch is mispredicted (the plain
-one-tree-at-a-time walk cost ~60 ns per tree on the lightgbm model, the lockstep walk a few).
-Trees are walked deepest first, each group for its deepest tree's depth (a leaf stays put).
+`LANES` trees in lockstep, branch-free, their current nodes in registers: each level of each
+lane is `node = child[node][x[feature] > threshold]`, so the trees' independent paths overlap
+in the CPU instead of waiting on one another and no branch is mispredicted. Trees are walked
+deepest first, each group for its deepest tree's depth (a leaf points to itself). On the
+lightgbm model of mixed (818 trees) a plain one-tree-at-a-time walk cost ~75 us a row, a
+16-lane lockstep over a lane array ~15 us, the register lanes ~10 us (~1.7 ns a node-step).
 
 Exactness. The row is float32 and scikit-learn and LightGBM both compare its value, promoted
 to float64, with a float64 threshold: for a float32 `x`, `x <= t` exactly when `x <= t32`, `t32`
 being the largest float32 not above `t`, so the lockstep walk keeps float32 thresholds rounded
-down. Splits that need more than `<=` (LightGBM's categorical splits, as 32-bit bitsets of the
-integer value, and missing-value routing for `missing_type` Zero or NaN) are decided first,
-each by LightGBM's `CategoricalDecision` / `NumericalDecision` rule, into an extra 0/1 column
-that the node then splits at 0.5. The rows given are never NaN (the streaming features are
+down. Splits that need more than `<=` are decided first, into an extra 0/1 column per split
+that the node then splits at 0.5: LightGBM's categorical splits on ids below 63 by one row of a
+per-feature decision table (a copy of a few floats per feature instead of one bit test per
+split: 927 splits cost ~5 us by bit tests), the others (larger ids, as 32-bit bitsets, and
+missing-value routing for `missing_type` Zero or NaN) each by LightGBM's `CategoricalDecision` /
+`NumericalDecision` rule. The rows given are never NaN (the streaming features are
 finite), so LightGBM's "NaN reads as 0" for plain numerical splits never applies.
 """
 
@@ -30,12 +33,12 @@ from numba import njit
 
 from models.fast.stream import MODEL_FLOATS, MODEL_INTS, N_FEATURES, advance
 
-LANES = 16  # trees walked in lockstep
+LANES = 8  # trees walked in lockstep (the unrolled lanes of `_walk_group`)
 CATEGORICAL, DEFAULT_LEFT, MISSING_ZERO, MISSING_NAN = 1, 2, 4, 8
 ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
 # header of a packed forest (int64 slots)
-N_TREES, N_NODES, N_GROUPS, N_FAST, N_GENERAL, N_WORDS, N_COLUMNS = range(7)
-FOREST_HEADER = 7
+N_TREES, N_NODES, N_GROUPS, N_TABLES, N_GENERAL, N_WORDS, N_COLUMNS, N_PADDED = range(8)
+FOREST_HEADER = 8
 
 
 @dataclass
@@ -112,24 +115,36 @@ class Forest:
     def pack(self, n_features: int) -> tuple[np.ndarray, np.ndarray]:
         """The forest as one int64 and one float64 array, for rows of `n_features` columns.
 
-        ints: the header (`FOREST_HEADER` slots: trees, nodes, lockstep groups, special splits
-        decided by one 64-bit word and by the general rule, bitset words, row columns), the
-        lanes and the leaf per tree (scratch), per one-word special split its feature and
-        word; then an int32 region: per node (feature, float32 threshold bits, left, right),
-        roots, the walking order (deepest first), each group's depth, per general special
-        split (feature, flags, first and end bitset word), the 32-bit bitset words.
-        floats: leaf values, the general special splits' float64 thresholds, then a float32
-        region: the row (`n_features` columns, then one 0/1 column per special split).
+        ints: the header (`FOREST_HEADER` slots), the leaf per tree (scratch, padded to whole
+        lane groups), per table group (the categorical splits of one feature whose categories
+        are all < 63) its feature, split count, first column and table offset; then an int32
+        region: per node (feature, float32 threshold bits, left, right), per lane (in walking
+        order, deepest trees first) its root and the leaf slot it fills, each lane group's
+        depth, per general split (feature, flags, first and end bitset word), the 32-bit
+        bitset words.
+        floats: leaf values, the general splits' float64 thresholds, then a float32 region:
+        the row (`n_features` columns, then one 0/1 column per special split, table splits
+        first) and the tables (per group, 64 rows of its splits' 0/1 decisions: one row per
+        category 0..62 and one for any other value).
         """
         n, t = len(self.feature), self.n_trees
         special = np.flatnonzero(self.flags != 0)
-        one_word = np.array(
+        in_table = np.array(
             [self.flags[i] == CATEGORICAL and max(self.categories[i]) < 63 for i in special],
             dtype=bool,
         )
-        special = np.concatenate([special[one_word], special[~one_word]])  # one-word first
-        fast, general = special[: one_word.sum()], special[one_word.sum() :]
-        fast_word = [sum(1 << c for c in self.categories[i]) for i in fast]
+        table = special[in_table][np.argsort(self.feature[special[in_table]], kind="stable")]
+        general = special[~in_table]
+        special = np.concatenate([table, general])
+        groups, tables = [], []
+        for f in np.unique(self.feature[table]):
+            members = table[self.feature[table] == f]
+            decide = np.ones((64, len(members)), dtype=np.float32)  # 1: right
+            for j, node in enumerate(members):
+                decide[self.categories[node], j] = 0.0
+            first = n_features + int(np.flatnonzero(table == members[0])[0])
+            groups.append([f, len(members), first, sum(x.size for x in tables)])
+            tables.append(decide.ravel())
         words, lo, hi = [], [], []
         for node in general:
             cats = self.categories[node]
@@ -141,7 +156,10 @@ class Forest:
             hi.append(len(words))
         depths = self.depths()
         order = np.argsort(-depths, kind="stable")
-        groups = depths[order][::LANES]  # each group's first tree is its deepest
+        padded = -(-t // LANES) * LANES
+        slots = np.concatenate([order, np.arange(t, padded)])  # padding lanes fill spare slots
+        roots = self.roots[np.concatenate([order, np.repeat(order[-1:], padded - t)])]
+        lane_depth = depths[order][::LANES]  # each group's first tree is its deepest
         feature = np.where(self.feature < 0, 0, self.feature)
         feature[special] = n_features + np.arange(len(special))
         threshold = _round_down_f32(self.threshold)
@@ -153,26 +171,25 @@ class Forest:
         region = np.concatenate(
             [
                 record.ravel(),
-                self.roots,
-                order,
-                groups,
+                roots,
+                slots,
+                lane_depth,
                 np.stack([self.feature[general], self.flags[general], lo, hi], axis=1).ravel(),
                 np.array(words, dtype=np.int64),
             ]
         ).astype(np.int64)
         columns = n_features + len(special)
-        header = [t, n, len(groups), len(fast), len(general), len(words), columns]
+        header = [t, n, len(lane_depth), len(groups), len(general), len(words), columns, padded]
         ints = np.concatenate(
             [
                 np.array(header, dtype=np.int64),
-                np.zeros(LANES + t, dtype=np.int64),
-                self.feature[fast],
-                np.array(fast_word, dtype=np.uint64).view(np.int64),
+                np.zeros(padded, dtype=np.int64),
+                np.array(groups, dtype=np.int64).ravel(),
                 _as_int64(region.astype(np.uint32).view(np.int32)),
             ]
         )
-        row = np.zeros(columns, dtype=np.float32)
-        floats = np.concatenate([self.value, self.threshold[general], _as_float64(row)])
+        row_and_tables = np.concatenate([np.zeros(columns, dtype=np.float32), *tables])
+        floats = np.concatenate([self.value, self.threshold[general], _as_float64(row_and_tables)])
         return ints, floats
 
 
@@ -265,36 +282,62 @@ def forest_row(ints, floats, forest_i, forest_f):
     return floats[at:].view(np.float32)[: ints[forest_i + N_COLUMNS]]
 
 
-@njit(cache=True)
+@njit(inline="always")
+def _step(record, record_f, row, node):
+    at = 4 * node
+    return record[at + 2 + np.int64(row[record[at]] > record_f[at + 1])]
+
+
+@njit(inline="always")
+def _walk_group(record, record_f, row, roots, slots, first, depth, leaf):
+    """`LANES` trees in lockstep, their nodes in registers (unrolled by hand: numba keeps
+    locals in registers, not a small array)."""
+    n0, n1, n2, n3 = roots[first], roots[first + 1], roots[first + 2], roots[first + 3]
+    n4, n5, n6, n7 = roots[first + 4], roots[first + 5], roots[first + 6], roots[first + 7]
+    for _ in range(depth):
+        n0 = _step(record, record_f, row, n0)
+        n1 = _step(record, record_f, row, n1)
+        n2 = _step(record, record_f, row, n2)
+        n3 = _step(record, record_f, row, n3)
+        n4 = _step(record, record_f, row, n4)
+        n5 = _step(record, record_f, row, n5)
+        n6 = _step(record, record_f, row, n6)
+        n7 = _step(record, record_f, row, n7)
+    leaf[slots[first]], leaf[slots[first + 1]] = n0, n1
+    leaf[slots[first + 2]], leaf[slots[first + 3]] = n2, n3
+    leaf[slots[first + 4]], leaf[slots[first + 5]] = n4, n5
+    leaf[slots[first + 6]], leaf[slots[first + 7]] = n6, n7
+
+
+@njit(cache=True, error_model="numpy")
 def forest_leaves(ints, floats, forest_i, forest_f):
     """Walk every tree for the row in `forest_row`; returns int64[T], the leaf (node id) each
     tree reaches, in tree order (a view into the state: read it before the next call)."""
     h = ints[forest_i : forest_i + FOREST_HEADER]
     n_trees, n_nodes, n_groups = h[N_TREES], h[N_NODES], h[N_GROUPS]
-    n_fast, n_general = h[N_FAST], h[N_GENERAL]
+    n_tables, n_general, padded = h[N_TABLES], h[N_GENERAL], h[N_PADDED]
     at = forest_i + FOREST_HEADER
-    lane = ints[at : at + LANES]
-    leaf = ints[at + LANES : at + LANES + n_trees]
-    at += LANES + n_trees
-    fast_feature = ints[at : at + n_fast]
-    fast_word = ints[at + n_fast : at + 2 * n_fast]
-    region = ints[at + 2 * n_fast :].view(np.int32)
+    leaf = ints[at : at + padded]
+    groups = ints[at + padded : at + padded + 4 * n_tables]
+    region = ints[at + padded + 4 * n_tables :].view(np.int32)
     record = region[: 4 * n_nodes]
     record_f = record.view(np.float32)
     at = 4 * n_nodes
-    roots = region[at : at + n_trees]
-    order = region[at + n_trees : at + 2 * n_trees]
-    depth = region[at + 2 * n_trees : at + 2 * n_trees + n_groups]
-    general = region[at + 2 * n_trees + n_groups : at + 2 * n_trees + n_groups + 4 * n_general]
-    words = region[at + 2 * n_trees + n_groups + 4 * n_general :]
+    roots = region[at : at + padded]
+    slots = region[at + padded : at + 2 * padded]
+    depth = region[at + 2 * padded : at + 2 * padded + n_groups]
+    at += 2 * padded + n_groups
+    general = region[at : at + 4 * n_general]
+    words = region[at + 4 * n_general :]
 
     row = forest_row(ints, floats, forest_i, forest_f)
-    column = row.size - n_fast - n_general
-    for j in range(n_fast):  # categorical splits on ids < 63: one bit test
-        v = row[fast_feature[j]]
-        member = v > -1.0 and v < 63.0 and (fast_word[j] >> int(v)) & 1 == 1
-        row[column + j] = 0.0 if member else 1.0
-    column += n_fast
+    tables = floats[forest_f + n_nodes + n_general :].view(np.float32)[row.size :]
+    for g in range(n_tables):  # categorical splits on ids < 63: a row of a decision table
+        v = row[groups[4 * g]]
+        count, column, table = groups[4 * g + 1], groups[4 * g + 2], groups[4 * g + 3]
+        pick = int(v) if v > -1.0 and v < 63.0 else 63
+        row[column : column + count] = tables[table + pick * count : table + (pick + 1) * count]
+    column = row.size - n_general
     for j in range(n_general):
         g = 4 * j
         go_left = _decide(
@@ -307,17 +350,8 @@ def forest_leaves(ints, floats, forest_i, forest_f):
         )
         row[column + j] = 0.0 if go_left else 1.0
     for g in range(n_groups):
-        first = g * LANES
-        count = min(LANES, n_trees - first)
-        for j in range(count):
-            lane[j] = roots[order[first + j]]
-        for _ in range(depth[g]):
-            for j in range(count):
-                at = 4 * lane[j]
-                lane[j] = record[at + 2 + np.int64(row[record[at]] > record_f[at + 1])]
-        for j in range(count):
-            leaf[order[first + j]] = lane[j]
-    return leaf
+        _walk_group(record, record_f, row, roots, slots, g * LANES, depth[g], leaf)
+    return leaf[:n_trees]
 
 
 @njit(cache=True)
