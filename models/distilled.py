@@ -5,7 +5,7 @@ The compiled lightgbm step walks hundreds of trees (5-20 us per step); decision_
 (same features, same compiled online path) learn lightgbm's predictions instead of the raw
 labels: a lightgbm model (the student's feature parameters, lightgbm's other defaults) is fitted
 on the training rows and early-stopped on the valid rows as usual, then labels every row of
-train and valid with its most probable task and its predicted delta, and the trees are grown
+train and valid with its most probable task and its predicted delta (clipped at 0), and the trees are grown
 on those labels (model distillation: Hinton, Vinyals and Dean, "Distilling the Knowledge in a
 Neural Network", 2015; for trees, Bucilua, Caruana and Niculescu-Mizil, "Model Compression",
 KDD 2006). The teacher's labels are less noisy than the raw ones, so the same depth spends its
@@ -84,4 +84,7 @@ class DistilledTree(NegiDecisionTree):
         if self.label_valid and valid is not None and len(valid):
             rows = train.concat(valid)
         taught = teacher.predict(rows, np.arange(rows.start + 1, rows.start + len(rows)))
-        return rows, taught.task_proba.argmax(axis=1).astype(np.int64), taught.delta_us
+        # the teacher's L2 regressor can go below 0 where runs are short; a run length cannot
+        # (and a leaf mean of negative labels would be an invalid prediction)
+        delta = np.maximum(taught.delta_us, 0.0)
+        return rows, taught.task_proba.argmax(axis=1).astype(np.int64), delta

@@ -36,6 +36,10 @@ def test_follows_its_teacher_more_closely_than_decision_tree(fitted, excerpt):
     assert acc > 0.9  # single-worker's excerpt: markov is ~0.99, majority ~0.5
 
 
+def test_delta_labels_are_never_negative(fitted):
+    assert (fitted.node_delta_ >= 0).all()
+
+
 def test_label_valid_decides_the_rows_learned(excerpt):
     both = DistilledTree(**TEACHER).fit(excerpt.train(), valid=excerpt.valid())
     train_only = DistilledTree(**TEACHER, label_valid=False).fit(
