@@ -5,12 +5,13 @@ The compiled lightgbm step walks hundreds of trees (5-20 us per step); decision_
 (same features, same compiled online path) learn lightgbm's predictions instead of the raw
 labels: a lightgbm model (the student's feature parameters, lightgbm's other defaults) is fitted
 on the training rows and early-stopped on the valid rows as usual, then labels every row of
-train and valid with its most probable task and its predicted delta (clipped at 0), and the trees are grown
-on those labels (model distillation: Hinton, Vinyals and Dean, "Distilling the Knowledge in a
-Neural Network", 2015; for trees, Bucilua, Caruana and Niculescu-Mizil, "Model Compression",
-KDD 2006). The teacher's labels are less noisy than the raw ones, so the same depth spends its
-splits on what the teacher can predict. Trains on valid: yes (the valid rows' features and
-the teacher's labels of them, never their true labels; `label_valid=False` keeps to train).
+train and valid with its most probable task and its predicted delta (clipped at 0), and the
+trees are grown on those labels (model distillation: Hinton, Vinyals and Dean, "Distilling the
+Knowledge in a Neural Network", 2015; for trees, Bucilua, Caruana and Niculescu-Mizil, "Model
+Compression", KDD 2006). The teacher's labels are less noisy than the raw ones, so the same
+depth spends its splits on what the teacher can predict. Trains on valid: yes (the valid
+rows' features and the teacher's labels of them, never their true labels; `label_valid=False`
+keeps to train).
 """
 
 from __future__ import annotations
