@@ -174,8 +174,9 @@ def test_defaults_outside_the_search_space_still_make_the_first_trial(env):
     assert defaults == {"x": 0.0}
     objective_params = []
 
-    class Trial:
-        user_attrs: ClassVar[dict] = {"defaults": True}
+    class Trial:  # trial 0 of a study
+        number = 0
+        user_attrs: ClassVar[dict] = {}
 
         def set_user_attr(self, key, value):
             if key == "constructor_params":
@@ -218,6 +219,7 @@ def test_the_params_file_holds_the_best_params_budget_and_summary(env):
         "failed": 0,
         "interrupted": 0,
         "running": 0,
+        "waiting": 0,
     }
     assert study.trials[0].user_attrs["defaults"] is True
     assert study.trials[0].user_attrs["constructor_params"] == {"x": 0.25}  # the defaults
@@ -236,12 +238,9 @@ def test_default_budget_is_stated():
     assert tuning.DEFAULT_TRIALS >= 20 and tuning.DEFAULT_TIMEOUT_S > 0
 
 
-def test_a_model_with_nothing_to_tune_runs_one_trial(env):
-    report = tuning.tune(
-        "majority", "task", traces=["syn"], trials=5, storage=env["storage"], quiet=True
-    )
-    assert report.summary["budget"]["search_space_empty"] is True
-    assert report.summary["trials"]["complete"] == 1 and report.summary["params"] == {}
+def test_a_model_with_nothing_to_tune_is_refused_naming_the_option(env):
+    with pytest.raises(tuning.TuningError, match=r"^--model majority: nothing to tune"):
+        tuning.tune("majority", "task", traces=["syn"], trials=5, storage=env["storage"])
 
 
 def test_a_study_of_other_data_is_refused(env):

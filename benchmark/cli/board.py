@@ -44,31 +44,43 @@ def tune(
     ),
     study: str = typer.Option(None, "--study", help="Study name (default: model-target@traces)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the TPE sampler and of the fits."),
+    heartbeat: int = typer.Option(
+        None,
+        "--heartbeat",
+        help="Seconds between a running trial's heartbeats (SQLite, PostgreSQL; default 30); a "
+        "trial without one for 4 heartbeats (its process was killed) is failed, not charged, "
+        "and retried.",
+    ),
     no_write: bool = typer.Option(
         False, "--no-write", help="Run the study but do not write leaderboard/params."
     ),
 ) -> None:
     """Tune a model's hyperparameters on the valid rows with Optuna (resumes a stopped study)."""
+    from benchmark.cli.harness import fail, input_errors
     from benchmark.running import tuning
 
     try:
         report = tuning.tune(
             model,
             target,
-            traces=trace or None,
+            traces=_split(trace),
             trials=tuning.DEFAULT_TRIALS if trials is None else trials,
             timeout_s=tuning.DEFAULT_TIMEOUT_S if timeout is None else timeout,
             storage=storage,
             study_name=study,
             seed=seed,
+            heartbeat_s=tuning.HEARTBEAT_S if heartbeat is None else heartbeat,
             write_params=not no_write,
             log=_say,
         )
     except KeyboardInterrupt as exc:
-        raise typer.Exit(130) from exc
-    except (tuning.TuningError, KeyError, ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+        raise fail(
+            "interrupted: the study is kept and the interrupted trial is not charged; re-run "
+            "the same command to resume",
+            130,
+        ) from exc
+    except (tuning.TuningError, *input_errors()) as exc:
+        raise fail(exc) from exc
     if report.params_file:
         _say(f"wrote {report.params_file}")
     _say("trials run by this process: " + ",".join(str(n) for n in report.ran_trials))

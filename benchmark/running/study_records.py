@@ -1,11 +1,14 @@
 """What an Optuna study holds, read the same way by every worker: the trials charged to the
-budget, the time they used, the best trial, and the record of what the study was run for.
+budget, the time they used, the best trial, the record of what the study was run for, and the
+summary a params file keeps (README §6).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from benchmark.data.splits import SPLIT_VERSION
+from benchmark.results.store import PARAMS_SCHEMA_VERSION, git_commit, now_iso, package_versions
 from benchmark.running.study_storage import TuningError
 
 
@@ -68,3 +71,68 @@ def check_study(
         )
     if study.direction.name.lower() != direction:
         raise TuningError(f"study {study.study_name!r} has direction {study.direction.name}")
+
+
+def study_summary(
+    study: Any,
+    *,
+    model: str,
+    target: str,
+    objective: dict[str, Any],
+    budget: dict[str, Any],
+    study_record: dict[str, Any],
+    data: dict[str, str],
+) -> dict[str, Any]:
+    """The params file: best and default trials, the budget and its use, trials by state.
+
+    A FAIL trial with an `error` failed in the model (charged); one without was interrupted or
+    killed (not charged).
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    counted_trials, used_s = budget_used(study)
+    trials = study.get_trials(deepcopy=False)
+    states = {s: sum(t.state == s for t in trials) for s in TrialState}
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    best = best_trial(study)
+    default = next(
+        (t for t in trials if t.user_attrs.get("defaults") and t.state == TrialState.COMPLETE),
+        None,
+    )
+    sign = 1 if objective["direction"] == "maximize" else -1
+    return {
+        "schema_version": PARAMS_SCHEMA_VERSION,
+        "model": model,
+        "target": target,
+        "params": {}
+        if best is None
+        else dict(best.user_attrs.get("constructor_params", best.params)),
+        "objective": objective,
+        "best_value": None if best is None else best.value,
+        "best_trial": None if best is None else best.number,
+        "best_per_trace": None
+        if best is None
+        else {k.split(":", 1)[1]: v for k, v in best.user_attrs.items() if k.startswith("valid_")},
+        "default_value": None if default is None else default.value,
+        "gain_over_default": None
+        if best is None or default is None
+        else (best.value - default.value) * sign,
+        "budget": budget,
+        "used": {"counted_trials": counted_trials, "trial_seconds": round(used_s, 3)},
+        "trials": {
+            "total": len(trials),
+            "complete": states[TrialState.COMPLETE],
+            "pruned": states[TrialState.PRUNED],
+            "failed": sum("error" in t.user_attrs for t in failed),
+            "interrupted": sum("error" not in t.user_attrs for t in failed),
+            "running": states[TrialState.RUNNING],
+            "waiting": states[TrialState.WAITING],
+        },
+        "study": study_record,
+        "data_sha256": data,
+        "split_version": SPLIT_VERSION,
+        "date": now_iso(),
+        "versions": {**package_versions(), "optuna": optuna.__version__},
+        "git_commit": git_commit(),
+    }

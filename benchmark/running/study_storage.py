@@ -1,10 +1,21 @@
-"""Where Optuna studies live: SQLite under `.optuna/` by default, any SQLAlchemy URL
+"""Where Optuna studies live (README §6): SQLite under `.optuna/` by default, any SQLAlchemy URL
 (PostgreSQL for many machines), or `journal:PATH` (Optuna's journal file), with passwords
-redacted from everything printed or written (README §6).
+redacted from everything printed or written.
+
+* RDB storages (SQLite, PostgreSQL) send a heartbeat per running trial; a trial without one for
+  `GRACE_FACTOR` heartbeats (its process was killed) is marked FAIL, not charged, and retried
+  once as a WAITING copy by `RetryHeartbeatStaleTrialCallback` (at most `MAX_RETRIES` times).
+* The journal backend has no heartbeat; `study_runner.fail_dead_trials` does the same there for
+  trials of processes of this host that are gone.
+* SQLite transactions take the write lock when they begin, so that two workers cannot both pop
+  one WAITING trial (Optuna's row lock, SELECT ... FOR UPDATE, is a no-op on SQLite).
+* A storage that cannot be opened is a one-line `TuningError` naming `--storage`, at once: a
+  closed port is refused, an unreachable PostgreSQL host gives up after `CONNECT_TIMEOUT_S`.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from pathlib import Path
@@ -15,6 +26,12 @@ from benchmark.core.paths import REPO_ROOT
 
 STORAGE_DIR = ".optuna"
 STORAGE_FILE = "studies.db"
+JOURNAL_PREFIX = "journal:"
+HEARTBEAT_S = 30
+GRACE_FACTOR = 4  # a trial is stale after this many missed heartbeats
+MAX_RETRIES = 2  # a stale trial is re-run at most this many times
+CONNECT_TIMEOUT_S = 10
+SQLITE_LOCK_WAIT_S = 300  # workers on one SQLite file wait this long for its lock
 
 
 class TuningError(RuntimeError):
@@ -28,46 +45,161 @@ def default_storage_url() -> str:
     return f"sqlite:///{folder / STORAGE_FILE}"
 
 
-def open_storage(url: str | None) -> Any:
-    """An Optuna storage for `url`: SQLAlchemy URLs (sqlite, postgresql, mysql) or journal:PATH."""
+def retry_callback() -> Any:
+    """What happens to a stale trial: a WAITING copy (same parameters and attributes) is queued."""
     import optuna
-    from optuna.storages import JournalStorage, RDBStorage
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+
+
+def open_storage(url: str | None, heartbeat_s: int = HEARTBEAT_S) -> Any:
+    """An Optuna storage for `url`: SQLAlchemy URLs (sqlite, postgresql, mysql) or journal:PATH."""
+    url = url or default_storage_url()
+    if url.startswith(JOURNAL_PREFIX):
+        return open_journal(url)
+    return _open_rdb(url, heartbeat_s)
+
+
+def open_journal(url: str) -> Any:
+    """Optuna's JournalStorage on the file of `journal:PATH` (created if absent)."""
+    from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    url = url or default_storage_url()
-    if url.startswith("journal:"):
-        path = Path(url.removeprefix("journal:"))
+    text = url.removeprefix(JOURNAL_PREFIX)
+    if not text:
+        raise TuningError(f"--storage {url}: name the journal file, e.g. journal:studies.jsonl")
+    path = Path(text)
+    check_journal(path, url)
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
-    engine_kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite:"):
-        Path(url.split(":///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
-        # Several processes on one SQLite file wait for the lock instead of failing at once.
-        engine_kwargs = {"connect_args": {"timeout": 300}}
+    except OSError as error:
+        raise TuningError(f"--storage {url}: cannot use {path}: {error.strerror}") from error
+    except (ValueError, KeyError, TypeError) as error:  # lines Optuna cannot replay
+        raise TuningError(f"--storage {url}: {path} is not an Optuna journal file") from error
+
+
+def check_journal(path: Path, url: str) -> None:
+    """Refuse a file that is not a journal: every line a JSON object with an `op_code`.
+
+    The text after the last newline may be a record another worker is writing right now.
+    """
+    if path.is_dir():
+        raise TuningError(f"--storage {url}: {path} is a folder, not a journal file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise TuningError(f"--storage {url}: cannot read {path}: {error.strerror}") from error
+    *lines, tail = data.split(b"\n")
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or "op_code" not in record:
+            raise TuningError(
+                f"--storage {url}: {path} is not an Optuna journal file (line {number} is not "
+                "a journal record); name a new file or the journal of the study"
+            )
+    if tail and not tail.startswith(b"{"):
+        raise TuningError(f"--storage {url}: {path} is not an Optuna journal file")
+
+
+def _open_rdb(url: str, heartbeat_s: int) -> Any:
+    import optuna
+    from optuna.storages import RDBStorage
     from sqlalchemy.exc import SQLAlchemyError
 
+    engine_kwargs = _engine_kwargs(url)
+    _probe(url, engine_kwargs)
     attempts = 6
     for attempt in range(attempts):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                # The heartbeat marks trials of a killed process as failed (not charged to the
-                # budget, see study_records.counted).
-                return RDBStorage(
-                    url, engine_kwargs=engine_kwargs, heartbeat_interval=30, grace_period=120
+                storage = RDBStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat_s,
+                    grace_period=GRACE_FACTOR * heartbeat_s,
+                    heartbeat_stale_trial_callback=retry_callback(),
                 )
-        except ImportError as error:  # e.g. postgresql:// without psycopg2
-            raise TuningError(
-                f"storage {redact(url)} needs a database driver: {error}. For PostgreSQL: "
-                "pip install psycopg2-binary"
-            ) from error
+            break
         except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
             # Workers that start together on a fresh database race to create its tables: the
             # loser retries and then finds them made.
             if attempt == attempts - 1:
-                raise TuningError(f"cannot open storage {redact(url)}: {error}") from error
+                raise TuningError(
+                    f"--storage {redact(url)}: cannot open it: {_line(error)}"
+                ) from error
             time.sleep(0.5 * (attempt + 1))
-    raise AssertionError("unreachable")
+    if url.startswith("sqlite:"):
+        _begin_immediate(storage.engine)
+    return storage
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite:"):
+        try:
+            Path(url.split(":///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise TuningError(
+                f"--storage {url}: cannot make its folder: {error.strerror}"
+            ) from error
+        return {"connect_args": {"timeout": SQLITE_LOCK_WAIT_S}}
+    if url.startswith("postgresql"):
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}}
+    return {}
+
+
+def _probe(url: str, engine_kwargs: dict[str, Any]) -> None:
+    """Connect once, so that a server that is not there is one line now, not retries later."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        engine = create_engine(url, **engine_kwargs)
+    except ImportError as error:  # e.g. postgresql:// without psycopg2
+        raise TuningError(
+            f"--storage {redact(url)} needs a database driver ({error}); for PostgreSQL: "
+            "pip install psycopg2-binary"
+        ) from error
+    except (SQLAlchemyError, ValueError) as error:
+        raise TuningError(f"--storage {redact(url)}: not a storage URL: {_line(error)}") from error
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as error:
+        raise TuningError(f"--storage {redact(url)}: cannot connect: {_line(error)}") from error
+    finally:
+        engine.dispose()
+
+
+def _begin_immediate(engine: Any) -> None:
+    """Every SQLite transaction takes the write lock as it begins (SQLAlchemy's recipe for
+    SQLite transactions), so read-then-write steps of two workers never interleave."""
+    from sqlalchemy import event
+
+    def no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    def begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine, "connect", no_implicit_begin)
+    event.listen(engine, "begin", begin)
+    engine.dispose()  # connections opened before the listeners are closed
+
+
+def _line(error: BaseException) -> str:
+    """The first line of a database error, without SQLAlchemy's background link."""
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def redact(url: str) -> str:
@@ -80,5 +212,3 @@ def redact(url: str) -> str:
         netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
-
-

@@ -11,26 +11,28 @@ trials are compared at the same trace and epoch).
 * A model that trains on its valid rows (`trains_on_valid`) would be scored in-sample on them,
   so for tuning it gets the tail of train (as many rows as valid) as its `valid` and the real
   valid rows stay unseen until they are scored.
-* The first trial of a new study runs the constructor defaults, so every params file states the
-  gain of the tuned parameters over the defaults on the same valid rows.
+* Trial 0 of every study runs the defaults (constructor defaults, then the registry preset), so
+  every params file states the gain of the tuned parameters over the defaults on the same valid
+  rows. Trial numbers are unique in every storage, so the defaults run once however many workers
+  start together; an interrupted or killed defaults trial is queued again.
 * A trial whose model raises is recorded as FAILED (with the error as a user attribute) and the
-  study goes on. A trial stopped by Ctrl-C or a killed process is not charged to the budget.
+  study goes on. A trial stopped by Ctrl-C or a killed process is recorded as FAILED without an
+  error and not charged to the budget (see study_runner for how, per storage).
+* A model with nothing to tune (an empty search space), an unknown model, target or trace, and a
+  storage that cannot be opened are one-line `TuningError`s naming the option.
 * Budget (the same for every model unless asked otherwise): `DEFAULT_TRIALS` counted trials
   (complete, pruned or failed) and `DEFAULT_TIMEOUT_S` seconds of trial time summed over the
   study, whichever comes first. Re-running the same command resumes the study until the budget
   is spent; several processes (or machines, with one PostgreSQL URL) share one study.
 * Storage: `sqlite:///.optuna/studies.db` by default (outside version control), any SQLAlchemy
   URL (`postgresql://user:pass@host/db`), or `journal:PATH` for Optuna's journal file (safe for
-  many processes on one machine or NFS).
+  many processes on one machine or NFS); see study_storage.
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import math
-import os
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,22 +44,12 @@ import numpy as np
 from benchmark.core.atomic import write_json
 from benchmark.data.dataset import Runs, load_trace
 from benchmark.data.manifest import trace_names, trace_sha256
-from benchmark.data.splits import SPLIT_VERSION
-from benchmark.results.store import (
-    PARAMS_SCHEMA_VERSION,
-    git_commit,
-    now_iso,
-    package_versions,
-    params_path,
-)
+from benchmark.results.store import params_path
 from benchmark.running.protocol import DELTA, TASK, Predictor
-from benchmark.running.study_records import (
-    best_trial,
-    best_value,
-    budget_used,
-    check_study,
-)
+from benchmark.running.study_records import best_value, budget_used, check_study, study_summary
+from benchmark.running.study_runner import InterruptGate, open_study, run_trials, worker_id
 from benchmark.running.study_storage import (
+    HEARTBEAT_S,
     TuningError,
     default_storage_url,
     open_storage,
@@ -123,16 +115,25 @@ def report_sign(cls: type[Predictor], direction: str) -> float:
     return 1.0 if higher_is_better == (direction == "maximize") else -1.0
 
 
-def make_reporter(trial: Any, offset: int, sign: float) -> Callable[[int, float], None]:
-    """The `report` callback for `fit`: feeds the pruner, raises TrialPruned when told to."""
+def make_reporter(
+    trial: Any, offset: int, sign: float, gate: InterruptGate | None = None
+) -> Callable[[int, float], None]:
+    """The `report` callback for `fit`: feeds the pruner, raises TrialPruned when told to.
+
+    The storage write is held from Ctrl-C (`gate`), so a report is never half written.
+    """
     import optuna
+
+    gate = gate or InterruptGate()
 
     def report(step: int, value: float) -> None:
         value = float(value)
         if not math.isfinite(value):
             return
-        trial.report(sign * value, offset + int(step))
-        if trial.should_prune():
+        with gate.held():
+            trial.report(sign * value, offset + int(step))
+            prune = trial.should_prune()
+        if prune:
             raise optuna.TrialPruned(f"pruned at step {step} (reported {value:.6g})")
 
     return report
@@ -165,36 +166,42 @@ def make_objective(
     worker: str,
     build: Callable[[dict[str, Any]], Predictor] | None = None,
     defaults: dict[str, Any] | None = None,
+    gate: InterruptGate | None = None,
 ) -> Callable[[Any], float]:
     """The Optuna objective: mean valid score over `traces`; model errors become FAILED.
 
     `build` makes a model from a trial's parameters (a registered entry applies its preset
-    first, as the harness does); `defaults` are the parameters of the defaults trial.
+    first, as the harness does); `defaults` are the parameters of the defaults trial (trial 0,
+    or a queued retry of it). Ctrl-C reaches only the model code (`gate`).
     """
     build = build or (lambda params: cls(**params))
     defaults = constructor_defaults(cls) if defaults is None else defaults
+    gate = gate or InterruptGate()
     metric, direction = OBJECTIVES[target]
     sign = report_sign(cls, direction)
 
     def objective(trial: Any) -> float:
         import optuna
 
+        use_defaults = trial.number == 0 or bool(trial.user_attrs.get("defaults"))
         trial.set_user_attr("worker", worker)
         try:
-            use_defaults = trial.user_attrs.get("defaults")
+            if use_defaults:
+                trial.set_user_attr("defaults", True)
             params = dict(defaults) if use_defaults else cls.search_space(trial)
             trial.set_user_attr("constructor_params", _jsonable(params))
             scores = []
             for i, runs in enumerate(traces):
-                model = build(params)
-                train, valid = tuning_fit_rows(runs, cls)
-                model.fit(
-                    train,
-                    valid=valid,
-                    seed=seed,
-                    report=make_reporter(trial, i * STEP_STRIDE, sign),
-                )
-                score = valid_score(model, runs, target)
+                with gate.interruptible():
+                    model = build(params)
+                    train, valid = tuning_fit_rows(runs, cls)
+                    model.fit(
+                        train,
+                        valid=valid,
+                        seed=seed,
+                        report=make_reporter(trial, i * STEP_STRIDE, sign, gate),
+                    )
+                    score = valid_score(model, runs, target)
                 trial.set_user_attr(f"valid_{metric}:{runs.name}", score)
                 scores.append(score)
             value = float(np.mean(scores))
@@ -202,6 +209,10 @@ def make_objective(
                 raise TuningError(f"the valid {metric} is {value}")
             return value
         except optuna.TrialPruned:
+            raise
+        except KeyboardInterrupt:
+            if use_defaults:  # still owed; only this worker holds it, so it is queued once
+                trial.study.enqueue_trial({}, user_attrs={"defaults": True})
             raise
         except Exception as error:
             trial.set_user_attr("error", f"{type(error).__name__}: {str(error)[:500]}")
@@ -236,17 +247,49 @@ def study_name_for(model: str, target: str, traces: Sequence[str]) -> str:
     return f"{model}-{target}@{'+'.join(traces)}"
 
 
-def _worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def _checked(
+    model: str,
+    target: str,
+    traces: Sequence[str] | None,
+    trials: int,
+    timeout_s: float,
+    heartbeat_s: int,
+    data_root: Path | None,
+) -> tuple[type[Predictor], str, list[str]]:
+    """The model class, its label and the trace names; else a one-line error naming the option."""
+    from benchmark.running.registry import get_model_class, model_label
 
-
-def _sampler_seed(seed: int, n_existing: int, shared: bool, worker: str) -> int:
-    """Reproducible for one process on a fresh study (`seed`); a resumed study continues with a
-    new stream (so the start-up trials are not repeated); workers of a shared study differ."""
-    if n_existing == 0 and not shared:
-        return seed
-    text = f"{seed}:{n_existing}:{worker if shared else ''}"
-    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+    if target not in OBJECTIVES:
+        raise TuningError(f"--target {target}: unknown target; use task or delta")
+    try:
+        cls = get_model_class(model)
+    except (KeyError, ValueError) as error:  # UnknownModelError, RegistryError
+        raise TuningError(f"--model {model}: {error}") from error
+    label = model_label(model, cls)
+    if target not in cls.targets:
+        raise TuningError(
+            f"--target {target}: {label} does not predict it (its targets: "
+            f"{', '.join(sorted(cls.targets))})"
+        )
+    if search_space_is_empty(cls):
+        raise TuningError(
+            f"--model {model}: nothing to tune, its search space is empty (it runs with its "
+            "defaults)"
+        )
+    if trials < 1:
+        raise TuningError(f"--trials {trials}: give at least 1")
+    if not timeout_s > 0:
+        raise TuningError(f"--timeout {timeout_s:g}: give a positive number of seconds")
+    if heartbeat_s < 1:
+        raise TuningError(f"--heartbeat {heartbeat_s}: give at least 1 second")
+    known = trace_names(data_root)
+    names = list(traces) if traces else known
+    unknown = [t for t in names if t not in known]
+    if unknown:
+        raise TuningError(
+            f"--trace {', '.join(unknown)}: unknown trace(s); available: {', '.join(known)}"
+        )
+    return cls, label, names
 
 
 def tune(
@@ -259,146 +302,92 @@ def tune(
     storage: str | None = None,
     study_name: str | None = None,
     seed: int = 0,
+    heartbeat_s: int = HEARTBEAT_S,
     data_root: Path | None = None,
     leaderboard_root: Path | None = None,
     write_params: bool = True,
     quiet: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> TuneReport:
-    """Run (or resume) the study of `model` on `target` until its budget is spent."""
+    """Run (or resume) the study of `model` on `target` until its budget is spent.
+
+    Raises TuningError (one line naming the option) for bad input, KeyboardInterrupt after a
+    Ctrl-C once the interrupted trial is recorded (not charged).
+    """
     import optuna
-    from optuna.trial import TrialState
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from benchmark.running.registry import (
-        build_model,
-        get_model_class,
-        model_defaults,
-        model_label,
-    )
+    from benchmark.running.registry import build_model, model_defaults
 
-    if target not in OBJECTIVES:
-        raise TuningError(f"unknown target {target!r}; use task or delta")
-    cls = get_model_class(model)
-    label = model_label(model, cls)
-    if target not in cls.targets:
-        raise TuningError(
-            f"{label} does not predict {target!r} (its targets: {', '.join(sorted(cls.targets))})"
-        )
-    names = list(traces) if traces else trace_names(data_root)
-    known = trace_names(data_root)
-    unknown = [t for t in names if t not in known]
-    if unknown:
-        raise TuningError(f"unknown trace(s) {', '.join(unknown)}; available: {', '.join(known)}")
+    trials, timeout_s, heartbeat_s = int(trials), float(timeout_s), int(heartbeat_s)
+    cls, label, names = _checked(model, target, traces, trials, timeout_s, heartbeat_s, data_root)
+    say = log or (lambda _text: None)
     data = {name: trace_sha256(name, data_root) for name in names}
     metric, direction = OBJECTIVES[target]
-    empty = search_space_is_empty(cls)
-    budget_trials = 1 if empty else int(trials)
-    if budget_trials < 1:
-        raise TuningError("--trials must be at least 1")
-
-    shared = storage is not None
     storage_url = storage or default_storage_url()
     study_name = study_name or study_name_for(label, target, names)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    backend = open_storage(storage_url)
-    worker = _worker_id()
-    # The sampler seed depends on the study's history, so peek at it first.
-    try:
-        existing = optuna.load_study(study_name=study_name, storage=backend)
-        n_existing = len(existing.get_trials(deepcopy=False))
-    except KeyError:
-        n_existing = 0
-    sampler_seed = _sampler_seed(seed, n_existing, shared, worker)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial gets one line, below
     pruner = optuna.pruners.MedianPruner(
         n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_STEPS
     )
-    study = optuna.create_study(
-        storage=backend,
-        study_name=study_name,
-        direction=direction,
-        sampler=optuna.samplers.TPESampler(seed=sampler_seed),
-        pruner=pruner,
-        load_if_exists=True,
+    study = open_study(
+        open_storage(storage_url, heartbeat_s),
+        study_name,
+        direction,
+        seed,
+        storage is not None,
+        pruner,
     )
     check_study(study, label, target, metric, direction, data)
-    if not study.get_trials(deepcopy=False) and not empty:
-        # The defaults may lie outside the search space (e.g. 0.0 on a log scale), so the
-        # defaults trial takes them from the constructor, not from `search_space`.
-        study.enqueue_trial({}, user_attrs={"defaults": True})
-
-    runs = [load_trace(name, data_root) for name in names]
+    gate = InterruptGate()
     objective = make_objective(
         cls,
         target,
-        runs,
+        [load_trace(name, data_root) for name in names],
         seed,
-        worker,
+        worker_id(),
         build=lambda params: build_model(model, params),
         defaults=model_defaults(model),
+        gate=gate,
     )
-    ran: list[int] = []
     t_start = time.monotonic()
-    counted, used_s = budget_used(study)
-
-    def stop_when_spent(study: Any, trial: Any) -> None:
-        ran.append(trial.number)
-        counted, used = budget_used(study)
-        progress_update(counted, study)
-        if counted >= budget_trials or used >= timeout_s:
-            study.stop()
-
-    remaining = budget_trials - counted
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    title = f"tuning {label} ({target})"
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} trials"),
+        TextColumn("{task.completed}/{task.total} trials", markup=False),
         TimeElapsedColumn(),
+        console=Console(stderr=True),
         disable=quiet,
     ) as progress:
-        bar = progress.add_task(
-            f"tuning {label} ({target})", total=budget_trials, completed=counted
-        )
+        bar = progress.add_task(title, total=trials, completed=min(budget_used(study)[0], trials))
 
-        def progress_update(counted: int, study: Any) -> None:
+        def on_trial(study: Any, trial: Any) -> None:
+            if "error" in trial.user_attrs:
+                say(f"trial {trial.number} failed: {trial.user_attrs['error'].splitlines()[0]}")
             best = best_value(study)
-            text = f"tuning {label} ({target})" + (
-                f" best valid {metric} {best:.4f}" if best is not None else ""
+            progress.update(
+                bar,
+                completed=min(budget_used(study)[0], trials),
+                description=title
+                + (f" best valid {metric} {best:.4f}" if best is not None else ""),
             )
-            progress.update(bar, completed=min(counted, budget_trials), description=text)
 
-        if remaining > 0 and used_s < timeout_s:
-            try:
-                study.optimize(
-                    objective,
-                    n_trials=remaining,
-                    timeout=max(1.0, timeout_s - used_s),
-                    catch=(Exception,),
-                    callbacks=[stop_when_spent],
-                )
-            except KeyboardInterrupt:
-                if log:
-                    log("interrupted: the study is kept; re-run the same command to resume")
-                raise
-    counted, used_s = budget_used(study)
-    all_trials = study.get_trials(deepcopy=False)
-    states = {s: sum(t.state == s for t in all_trials) for s in TrialState}
-    best = best_trial(study)
-    defaults_trial = next(
-        (t for t in all_trials if t.user_attrs.get("defaults") and t.state == TrialState.COMPLETE),
-        None,
-    )
-    if best is not None:
-        params = dict(best.user_attrs.get("constructor_params", best.params))
-    else:
-        params = {}
-    summary: dict[str, Any] = {
-        "schema_version": PARAMS_SCHEMA_VERSION,
-        "model": label,
-        "target": target,
-        "params": params,
-        "objective": {
+        ran = run_trials(
+            study,
+            objective,
+            budget_trials=trials,
+            timeout_s=timeout_s,
+            gate=gate,
+            on_trial=on_trial,
+            log=say,
+        )
+    summary = study_summary(
+        study,
+        model=label,
+        target=target,
+        objective={
             "metric": metric,
             "direction": direction,
             "rows": "valid (history: train + valid; the test rows are never read)",
@@ -406,62 +395,34 @@ def tune(
             "aggregate": "unweighted mean over traces",
             "fit_rows": "tail of train as valid" if cls.trains_on_valid else "train, valid",
         },
-        "best_value": None if best is None else best.value,
-        "best_trial": None if best is None else best.number,
-        "best_per_trace": None
-        if best is None
-        else {k.split(":", 1)[1]: v for k, v in best.user_attrs.items() if k.startswith("valid_")},
-        "default_value": None if defaults_trial is None else defaults_trial.value,
-        "gain_over_default": None
-        if best is None or defaults_trial is None
-        else (best.value - defaults_trial.value) * (1 if direction == "maximize" else -1),
-        "budget": {
-            "trials": budget_trials,
-            "timeout_s": float(timeout_s),
-            "is_default": (int(trials), float(timeout_s)) == (DEFAULT_TRIALS, DEFAULT_TIMEOUT_S),
+        budget={
+            "trials": trials,
+            "timeout_s": timeout_s,
+            "is_default": (trials, timeout_s) == (DEFAULT_TRIALS, DEFAULT_TIMEOUT_S),
             "rule": "stop at this many counted trials (complete, pruned, failed) or when the "
             "trials' summed time reaches timeout_s, whichever first",
-            "search_space_empty": empty,
         },
-        "used": {"counted_trials": counted, "trial_seconds": round(used_s, 3)},
-        "trials": {
-            "total": len(all_trials),
-            "complete": states[TrialState.COMPLETE],
-            "pruned": states[TrialState.PRUNED],
-            "failed": sum(
-                t.state == TrialState.FAIL and "error" in t.user_attrs for t in all_trials
-            ),
-            "interrupted": sum(
-                t.state == TrialState.FAIL and "error" not in t.user_attrs for t in all_trials
-            ),
-            "running": states[TrialState.RUNNING],
-        },
-        "study": {
-            "name": study_name,
+        study_record={
+            "name": study.study_name,
             "storage": redact(storage_url),
             "sampler": f"TPESampler(seed={seed}) (resumed / shared studies derive a fresh seed)",
             "pruner": f"MedianPruner(n_startup_trials={PRUNER_STARTUP_TRIALS}, "
             f"n_warmup_steps={PRUNER_WARMUP_STEPS}) on the reported per-epoch/round scores",
             "seed": seed,
         },
-        "data_sha256": data,
-        "split_version": SPLIT_VERSION,
-        "date": now_iso(),
-        "versions": {**package_versions(), "optuna": optuna.__version__},
-        "git_commit": git_commit(),
-    }
+        data=data,
+    )
     path = None
     if write_params:
-        if best is None:
-            if log:
-                log(f"no trial of {study_name} completed: {params_path(label, target)} not written")
+        if summary["best_trial"] is None:
+            say(f"no trial of {study_name} completed: {params_path(label, target)} not written")
         else:
             path = params_path(label, target, leaderboard_root)
             write_json(path, summary)
-    if log:
-        log(
-            f"{label} ({target}): {summary['trials']['complete']} complete, "
-            f"{summary['trials']['pruned']} pruned, {summary['trials']['failed']} failed; "
-            f"best valid {metric} {summary['best_value']} in {time.monotonic() - t_start:.1f} s"
-        )
+    counts = summary["trials"]
+    say(
+        f"{label} ({target}): {counts['complete']} complete, {counts['pruned']} pruned, "
+        f"{counts['failed']} failed; best valid {metric} {summary['best_value']} in "
+        f"{time.monotonic() - t_start:.1f} s"
+    )
     return TuneReport(label, target, study_name, summary, path, ran)
