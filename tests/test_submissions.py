@@ -746,8 +746,9 @@ def test_helpers_by_hand() -> None:
 
 
 def edge_rows(truth: dict) -> tuple[list[str], list[list]]:
-    """A valid file at the edges of every rule: delta 0, a probability of exactly 1, sums off by
-    just under the tolerance, ties for the top task, a different maximum on every row."""
+    """A valid file at the edges of every rule: delta 0, probabilities of exactly 1 and 1 + 1e-3,
+    sums off by just under the tolerance, a task just 1e-6 below the top, ties for the top task,
+    a different maximum on every row."""
     vocab = truth["vocab"]
     header = ["position", "task", "delta_us", *(f"p:{t}" for t in vocab)]
     rows = []
@@ -762,6 +763,8 @@ def edge_rows(truth: dict) -> tuple[list[str], list[list]]:
             cells[2], cells[3] = top, 1.0 - top
         task = vocab[2] if k % 3 == 2 else vocab[1]
         rows.append([pos, task, 0.0 if k % 4 == 0 else 1.5 * k, *cells])
+    rows[0][4] = repr(1.0 + PROBA_TOL)  # a probability of exactly the largest allowed
+    rows[1][4:7] = [0.375, 0.375 + 1e-6, 0.25 - 1e-6]  # the task exactly 1e-6 below the top
     return header, rows
 
 
