@@ -113,3 +113,221 @@ def test_two_workers_starting_together_run_every_trial_once(tmp_path, data_root,
         defaults = [t.number for t in trials if t.user_attrs.get("defaults")]
         assert defaults == [0], f"round {r}: the defaults ran as trials {defaults}"
         assert 4 <= len(done) <= 5  # the budget, plus one trial already running at the stop
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------------------
+def _cli() -> list[str]:
+    """The installed `kernel-oracle` beside this interpreter (else the same entry point)."""
+    script = Path(sys.executable).with_name("kernel-oracle")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from benchmark.cli import main; main()"]
+
+
+def _tune_command(storage: str, trials: int, *extra: str) -> list[str]:
+    return [
+        *_cli(),
+        "tune",
+        "--model",
+        MARKED,
+        "--target",
+        "task",
+        "--trace",
+        "syn",
+        "--trials",
+        str(trials),
+        "--storage",
+        storage,
+        "--study",
+        "s",
+        "--no-write",
+        *extra,
+    ]
+
+
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
+
+
+def _wait_for(path: Path, process: subprocess.Popen) -> None:
+    """Until `path` exists (the toy model made it); fails if the process ends first or hangs."""
+    import time
+
+    deadline = time.monotonic() + HANG_S
+    while not path.exists():
+        if process.poll() is not None:
+            _out, err = process.communicate()
+            pytest.fail(f"the tune process ended (rc {process.returncode}): {err[-2000:]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"{path.name} never appeared")
+        time.sleep(0.02)
+
+
+def _lines(text: str) -> list[str]:
+    """stderr without the progress bar's own line."""
+    return [x for x in text.splitlines() if x.strip() and not x.startswith("tuning ")]
+
+
+def test_ctrl_c_mid_trial_exits_at_once_with_one_line_and_the_trial_is_not_charged(
+    tmp_path, data_root
+):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    storage = f"sqlite:///{tmp_path / 'c.db'}"
+    env = _env(data_root, tmp_path, KO_TEST_MARKS=str(marks), KO_TEST_SLEEP="0.2")
+    process = _start(_tune_command(storage, 10), env)
+    _wait_for(marks / f"{process.pid}-3.start", process)  # two trials done, the third fitting
+    process.send_signal(signal.SIGINT)
+    try:
+        _out, err = process.communicate(timeout=HANG_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("tune did not exit after Ctrl-C (hung)")
+    assert process.returncode == 130
+    assert _lines(err) == [
+        "error: interrupted: the study is kept and the interrupted trial is not charged; "
+        "re-run the same command to resume"
+    ]
+    trials = optuna.load_study(study_name="s", storage=storage).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2 + [TrialState.FAIL]
+    assert "error" not in trials[2].user_attrs
+    from benchmark.running.study_records import budget_used
+
+    assert budget_used(optuna.load_study(study_name="s", storage=storage))[0] == 2
+
+
+@pytest.mark.parametrize("where", ["report", "tell"])
+def test_ctrl_c_during_a_storage_write_is_held_until_it_is_done(env_in_process, where):
+    """SIGINT while Optuna writes (trial 1's reported score, or telling it) waits for the write;
+    the study then stops with every trial finished (none RUNNING, no heartbeat thread left)."""
+    import threading
+
+    from optuna.storages import RDBStorage
+
+    method = "set_trial_intermediate_value" if where == "report" else "set_trial_state_values"
+    original = getattr(RDBStorage, method)
+    calls = []
+
+    def write_with_sigint(self, trial_id, *args, **kwargs):
+        state = args[0] if args else kwargs.get("state")
+        if where == "report" or state == TrialState.COMPLETE:
+            calls.append(trial_id)
+            if len(calls) == (13 if where == "report" else 2):  # trial 1 (of 10 epochs each)
+                signal.raise_signal(signal.SIGINT)  # handled here, in the middle of the write
+        return original(self, trial_id, *args, **kwargs)
+
+    env_in_process["patch"].setattr(RDBStorage, method, write_with_sigint)
+    with pytest.raises(KeyboardInterrupt):
+        tuning.tune(
+            "tests.fixtures.tuning_models:Epochs",
+            "task",
+            traces=["syn"],
+            trials=5,
+            storage=env_in_process["storage"],
+            study_name="held",
+            quiet=True,
+        )
+    trials = optuna.load_study(study_name="held", storage=env_in_process["storage"]).trials
+    assert [t.state for t in trials][:1] == [TrialState.COMPLETE] and len(trials) == 2
+    if where == "report":  # the score was stored, then the model code was interrupted
+        assert trials[1].state == TrialState.FAIL and "error" not in trials[1].user_attrs
+        assert len(trials[1].intermediate_values) == 3
+    else:  # the trial being told was told, and no other began
+        assert trials[1].state == TrialState.COMPLETE
+    assert not [t for t in threading.enumerate() if "_record_heartbeat" in t.name]
+
+
+def test_an_interrupted_defaults_trial_is_queued_again_and_runs_once(env_in_process):
+    from tests.fixtures import tuning_models as tm
+
+    env_in_process["patch"].setattr(tm.Interrupting, "calls", 0)
+    env_in_process["patch"].setattr(tm.Interrupting, "interrupt_at", 1)
+    run = {
+        "traces": ["syn"],
+        "trials": 3,
+        "storage": env_in_process["storage"],
+        "study_name": "d",
+        "quiet": True,
+    }
+    with pytest.raises(KeyboardInterrupt):
+        tuning.tune("tests.fixtures.tuning_models:Interrupting", "task", **run)
+    report = tuning.tune("tests.fixtures.tuning_models:Interrupting", "task", **run)
+    trials = optuna.load_study(study_name="d", storage=env_in_process["storage"]).trials
+    assert trials[0].state == TrialState.FAIL and "error" not in trials[0].user_attrs
+    defaults = [t for t in trials if t.user_attrs.get("defaults")]
+    assert [t.state for t in defaults] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert report.summary["default_value"] == defaults[1].value
+    assert report.summary["used"]["counted_trials"] == 3
+    assert report.summary["trials"]["interrupted"] == 1
+
+
+@pytest.fixture
+def env_in_process(tmp_path, data_root, monkeypatch) -> dict:
+    monkeypatch.setenv("KERNEL_ORACLE_DATA", str(data_root))
+    monkeypatch.setenv("KERNEL_ORACLE_LEADERBOARD", str(tmp_path / "lb"))
+    return {"storage": f"sqlite:///{tmp_path / 'h.db'}", "patch": monkeypatch}
+
+
+# -- kill -9 --------------------------------------------------------------------------------------
+def _finished_fits(marks: Path) -> list[float]:
+    """The x of every fit that ran to its end, whoever ran it (the toy model logs them)."""
+    log = marks / "done.log"
+    return sorted(float(line.split()[1]) for line in log.read_text().splitlines())
+
+
+def check_after_a_kill(study: optuna.Study, killed_pid: int, marks: Path, budget: int) -> None:
+    """The killed trial is FAIL, uncharged and retried once; every finished fit is one COMPLETE
+    trial; the budget is complete and nothing is left running or waiting."""
+    from benchmark.running.study_records import budget_used
+
+    trials = study.trials
+    mine = [t for t in trials if t.user_attrs.get("worker", "").endswith(f":{killed_pid}")]
+    killed = [t for t in mine if t.state != TrialState.COMPLETE]
+    assert len(killed) == 1, [(t.number, t.state) for t in mine]
+    assert killed[0].state == TrialState.FAIL and "error" not in killed[0].user_attrs
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == killed[0].number]
+    assert [(t.state, t.params) for t in retries] == [(TrialState.COMPLETE, killed[0].params)]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(t.user_attrs["constructor_params"]["x"] for t in complete) == _finished_fits(
+        marks
+    )
+    assert len({t.number for t in trials}) == len(trials)
+    assert budget_used(study)[0] == budget == len(complete)
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_a_killed_workers_trial_is_failed_not_charged_and_retried(tmp_path, data_root, kind):
+    """SQLite: by Optuna's heartbeat (1 s here, stale after 4); journal (no heartbeat): the
+    trial's worker is a process of this host that is gone."""
+    import time
+
+    from benchmark.running.study_storage import GRACE_FACTOR
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    storage = (
+        f"sqlite:///{tmp_path / 'k.db'}" if kind == "sqlite" else f"journal:{tmp_path}/k.jsonl"
+    )
+    env = _env(data_root, tmp_path, KO_TEST_MARKS=str(marks), KO_TEST_SLEEP="0.3")
+    command = _tune_command(storage, 6, "--heartbeat", "1")
+    first = _start(command, env)
+    _wait_for(marks / f"{first.pid}-3.start", first)  # trials 0, 1 told, trial 2 fitting
+    first.kill()
+    first.communicate()
+    if kind == "sqlite":
+        time.sleep(GRACE_FACTOR * 1 + 1)  # its heartbeat goes stale (a protocol wait, not a check)
+    second = _start(command, env)
+    _out, err = second.communicate(timeout=HANG_S)
+    assert second.returncode == 0, err[-2000:]
+    study = optuna.load_study(study_name="s", storage=tuning.open_storage(storage))
+    check_after_a_kill(study, first.pid, marks, budget=6)
