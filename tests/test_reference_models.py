@@ -284,3 +284,22 @@ def test_markov_batch_and_online_match_a_plain_implementation(excerpt, order, mi
         assert got_proba == pytest.approx(proba, abs=1e-6), p
         assert got_delta == pytest.approx(mean), p
         online.update(row_at(excerpt, p))
+
+
+def test_markov_online_backs_off_to_the_unigram(runs: Runs) -> None:
+    # With min_count 2 the context <other> (followed once) is dropped: after row 18 (c) the
+    # online predictor answers the unigram, as the batch one does at position 19.
+    model = Markov(order=1, alpha=0.5, min_count=2).fit(runs.train(), valid=runs.valid())
+    proba, delta = model.online(runs.rows(0, 19)).predict_next()
+    assert proba == pytest.approx(UNIGRAM, abs=1e-6) and delta == pytest.approx(8.5)
+
+
+def test_markov_online_from_an_empty_history_equals_batch(runs: Runs) -> None:
+    model = Markov(order=2, alpha=0.5).fit(runs.train(), valid=runs.valid())
+    online = model.online(runs.rows(0, 0))
+    for p in range(8):
+        proba, delta = online.predict_next()
+        batch = model.predict(runs, np.array([p]))
+        assert proba == pytest.approx(batch.task_proba[0], abs=1e-6), p
+        assert delta == pytest.approx(batch.delta_us[0]), p
+        online.update(row_at(runs, p))
