@@ -46,7 +46,7 @@ class DistilledTree(NegiDecisionTree):
         max_depth: int | None = 16,
         min_samples_leaf: int = 20,
         ccp_alpha: float = 0.0,
-        delta_min_samples_leaf: int = 200,
+        delta_min_samples_leaf: int = 20,
         teacher_n_estimators: int = 60,
         teacher_delta_n_estimators: int = 300,
         label_valid: bool = True,
