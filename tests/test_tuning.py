@@ -348,3 +348,102 @@ def test_two_tune_processes_share_one_study_and_record_every_trial_once(tmp_path
     assert 12 <= len(trials) <= 13
     workers_seen = {t.user_attrs["worker"] for t in trials}
     assert len(workers_seen) == 2
+
+
+# -- journal files ------------------------------------------------------------------------------
+def test_a_journal_file_keeps_the_study_and_a_later_run_resumes_it(env, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the README's relative path, made under the working folder
+    storage = "journal:leaderboard/studies/recorder-task.jsonl"
+    first = _tune(env, "Recorder", trials=3, storage=storage, study_name="recorder-task")
+    path = tmp_path / "leaderboard" / "studies" / "recorder-task.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert records and all("op_code" in r for r in records)  # one JSON record a line: auditable
+    second = _tune(env, "Recorder", trials=5, storage=storage, study_name="recorder-task")
+    assert first.ran_trials == [0, 1, 2] and second.ran_trials == [3, 4]
+    study = optuna.load_study(study_name="recorder-task", storage=tuning.open_storage(storage))
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 5
+    assert second.summary["study"]["storage"] == storage
+
+
+# -- bad input: one line naming the option, exit 2 ----------------------------------------------
+def _cli(*args: str):
+    from typer.testing import CliRunner
+
+    from benchmark.cli import _load_parts, app
+
+    _load_parts()
+    return CliRunner().invoke(app, ["tune", *args])
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # bound, then closed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+BAD_INPUT = {
+    "unknown model": (["--model", "nosuch"], "--model nosuch: "),
+    "unknown target": (["--target", "both"], "--target both: unknown target; use task or delta"),
+    "empty search space": (["--model", "majority"], "--model majority: nothing to tune"),
+    "unknown trace": (["--trace", "nosuch"], "--trace nosuch: unknown trace"),
+    "no trials": (["--trials", "0"], "--trials 0: give at least 1"),
+    "no time": (["--timeout", "0"], "--timeout 0: give a positive number of seconds"),
+    "no heartbeat": (["--heartbeat", "0"], "--heartbeat 0: give at least 1 second"),
+    "no such scheme": (["--storage", "nosuch://x"], "--storage nosuch://x: not a storage URL"),
+    "not a URL": (["--storage", "studies.db"], "--storage studies.db: not a storage URL"),
+    "sqlite folder": (["--storage", "sqlite:////proc/ko/s.db"], "--storage sqlite:////proc/ko"),
+    "empty journal name": (["--storage", "journal:"], "--storage journal: name the journal file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_is_one_line_naming_the_option(env, case):
+    args, expected = BAD_INPUT[case]
+    base = {"--model": f"{MODELS}:Recorder", "--target": "task", "--trace": "syn"}
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    base.setdefault("--storage", env["storage"])
+    result = _cli(*[x for pair in base.items() for x in pair])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output, result.output
+    assert result.output.startswith(f"error: {expected}"), result.output
+
+
+def test_a_database_that_is_not_there_fails_at_once_without_printing_the_password(env, monkeypatch):
+    from benchmark.running import study_storage
+
+    waits = []
+    monkeypatch.setattr(study_storage.time, "sleep", waits.append)  # no retrying a refusal
+    url = f"postgresql://kb:s3cret@127.0.0.1:{_closed_port()}/optuna"
+    result = _cli("--model", f"{MODELS}:Recorder", "--target", "task", "--storage", url)
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"error: --storage {tuning.redact(url)}: cannot connect")
+    assert "s3cret" not in result.output and waits == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"hello\nworld\n", b'{"a": 1}\n', b"\x00\xff\x8b binary", b"not json, no newline"],
+    ids=["text", "json-not-journal", "binary", "one-line"],
+)
+def test_a_journal_file_that_is_not_a_journal_is_named(env, tmp_path, content):
+    path = tmp_path / "studies.jsonl"
+    path.write_bytes(content)
+    result = _cli(
+        "--model", f"{MODELS}:Recorder", "--target", "task", "--storage", f"journal:{path}"
+    )
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith(f"error: --storage journal:{path}: {path} is not an Optuna")
+    assert path.read_bytes() == content  # left as it was
+
+
+def test_a_folder_given_as_the_journal_file_is_named(env, tmp_path):
+    result = _cli(
+        "--model", f"{MODELS}:Recorder", "--target", "task", "--storage", f"journal:{tmp_path}"
+    )
+    assert result.exit_code == 2, result.output
+    assert (
+        result.output
+        == f"error: --storage journal:{tmp_path}: {tmp_path} is a folder, not a journal file\n"
+    )

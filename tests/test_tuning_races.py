@@ -1,13 +1,13 @@
 """Races of `tune` (README §6): workers starting together, Ctrl-C, kill -9.
 
 Real processes on small synthetic traces. Waits are on files the toy model leaves
-(tests/fixtures/tuning_race_models.py), never on the clock; deadlines only catch hangs.
+(tests/fixtures/tuning_race_models.py), never on the clock; deadlines only catch hangs
+(tests/fixtures/tune_processes.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,11 +18,18 @@ import pytest
 from optuna.trial import TrialState
 
 from benchmark.running import tuning
+from benchmark.running.study_records import budget_used
 from tests.fixtures.synthetic import write_data_root
-
-REPO = Path(__file__).resolve().parents[1]
-MARKED = f"{REPO / 'tests' / 'fixtures' / 'tuning_race_models.py'}:Marked"
-HANG_S = 60  # a process that has not exited by then is hung
+from tests.fixtures.tune_processes import (
+    HANG_S,
+    REPO,
+    check_after_a_kill,
+    env_for,
+    lines,
+    start,
+    tune_command,
+    wait_for,
+)
 
 # Each worker waits at a barrier (a file per worker and round) so that both open the same fresh
 # study at the same moment, round after round.
@@ -55,22 +62,6 @@ def data_root(tmp_path_factory) -> Path:
     return write_data_root(tmp_path_factory.mktemp("data"), {"syn": 600})
 
 
-def _env(data_root: Path, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "KERNEL_ORACLE_DATA": str(data_root),
-        "KERNEL_ORACLE_LEADERBOARD": str(tmp_path / "lb"),
-        "PYTHONPATH": str(REPO),
-        "OMP_NUM_THREADS": "1",
-        **extra,
-    }
-
-
-def _default_sigint() -> None:
-    """Children get Ctrl-C's default handling even when the test runner ignores SIGINT."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.mark.parametrize("queued", [0, 4], ids=["fresh", "queued-retries"])
 def test_two_workers_starting_together_run_every_trial_once(tmp_path, data_root, queued):
     """Fresh studies: the defaults run once (they were enqueued twice, or popped twice: "Cannot
@@ -90,7 +81,7 @@ def test_two_workers_starting_together_run_every_trial_once(tmp_path, data_root,
         subprocess.Popen(
             [sys.executable, "-c", DRIVER, str(tmp_path), str(i), str(rounds)],
             cwd=REPO,
-            env=_env(data_root, tmp_path),
+            env=env_for(data_root, tmp_path),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -116,76 +107,15 @@ def test_two_workers_starting_together_run_every_trial_once(tmp_path, data_root,
 
 
 # -- Ctrl-C ---------------------------------------------------------------------------------------
-def _cli() -> list[str]:
-    """The installed `kernel-oracle` beside this interpreter (else the same entry point)."""
-    script = Path(sys.executable).with_name("kernel-oracle")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from benchmark.cli import main; main()"]
-
-
-def _tune_command(storage: str, trials: int, *extra: str) -> list[str]:
-    return [
-        *_cli(),
-        "tune",
-        "--model",
-        MARKED,
-        "--target",
-        "task",
-        "--trace",
-        "syn",
-        "--trials",
-        str(trials),
-        "--storage",
-        storage,
-        "--study",
-        "s",
-        "--no-write",
-        *extra,
-    ]
-
-
-def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        command,
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_sigint,
-    )
-
-
-def _wait_for(path: Path, process: subprocess.Popen) -> None:
-    """Until `path` exists (the toy model made it); fails if the process ends first or hangs."""
-    import time
-
-    deadline = time.monotonic() + HANG_S
-    while not path.exists():
-        if process.poll() is not None:
-            _out, err = process.communicate()
-            pytest.fail(f"the tune process ended (rc {process.returncode}): {err[-2000:]}")
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"{path.name} never appeared")
-        time.sleep(0.02)
-
-
-def _lines(text: str) -> list[str]:
-    """stderr without the progress bar's own line."""
-    return [x for x in text.splitlines() if x.strip() and not x.startswith("tuning ")]
-
-
 def test_ctrl_c_mid_trial_exits_at_once_with_one_line_and_the_trial_is_not_charged(
     tmp_path, data_root
 ):
     marks = tmp_path / "marks"
     marks.mkdir()
     storage = f"sqlite:///{tmp_path / 'c.db'}"
-    env = _env(data_root, tmp_path, KO_TEST_MARKS=str(marks), KO_TEST_SLEEP="0.2")
-    process = _start(_tune_command(storage, 10), env)
-    _wait_for(marks / f"{process.pid}-3.start", process)  # two trials done, the third fitting
+    env = env_for(data_root, tmp_path, KO_TEST_MARKS=str(marks), KO_TEST_SLEEP="0.2")
+    process = start(tune_command(storage, 10), env)
+    wait_for(marks / f"{process.pid}-3.start", process)  # two trials done, the third fitting
     process.send_signal(signal.SIGINT)
     try:
         _out, err = process.communicate(timeout=HANG_S)
@@ -193,15 +123,13 @@ def test_ctrl_c_mid_trial_exits_at_once_with_one_line_and_the_trial_is_not_charg
         process.kill()
         pytest.fail("tune did not exit after Ctrl-C (hung)")
     assert process.returncode == 130
-    assert _lines(err) == [
+    assert lines(err) == [
         "error: interrupted: the study is kept and the interrupted trial is not charged; "
         "re-run the same command to resume"
     ]
     trials = optuna.load_study(study_name="s", storage=storage).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 2 + [TrialState.FAIL]
     assert "error" not in trials[2].user_attrs
-    from benchmark.running.study_records import budget_used
-
     assert budget_used(optuna.load_study(study_name="s", storage=storage))[0] == 2
 
 
@@ -278,33 +206,6 @@ def env_in_process(tmp_path, data_root, monkeypatch) -> dict:
 
 
 # -- kill -9 --------------------------------------------------------------------------------------
-def _finished_fits(marks: Path) -> list[float]:
-    """The x of every fit that ran to its end, whoever ran it (the toy model logs them)."""
-    log = marks / "done.log"
-    return sorted(float(line.split()[1]) for line in log.read_text().splitlines())
-
-
-def check_after_a_kill(study: optuna.Study, killed_pid: int, marks: Path, budget: int) -> None:
-    """The killed trial is FAIL, uncharged and retried once; every finished fit is one COMPLETE
-    trial; the budget is complete and nothing is left running or waiting."""
-    from benchmark.running.study_records import budget_used
-
-    trials = study.trials
-    mine = [t for t in trials if t.user_attrs.get("worker", "").endswith(f":{killed_pid}")]
-    killed = [t for t in mine if t.state != TrialState.COMPLETE]
-    assert len(killed) == 1, [(t.number, t.state) for t in mine]
-    assert killed[0].state == TrialState.FAIL and "error" not in killed[0].user_attrs
-    retries = [t for t in trials if t.system_attrs.get("failed_trial") == killed[0].number]
-    assert [(t.state, t.params) for t in retries] == [(TrialState.COMPLETE, killed[0].params)]
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    assert sorted(t.user_attrs["constructor_params"]["x"] for t in complete) == _finished_fits(
-        marks
-    )
-    assert len({t.number for t in trials}) == len(trials)
-    assert budget_used(study)[0] == budget == len(complete)
-    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
 def test_a_killed_workers_trial_is_failed_not_charged_and_retried(tmp_path, data_root, kind):
     """SQLite: by Optuna's heartbeat (1 s here, stale after 4); journal (no heartbeat): the
@@ -318,15 +219,15 @@ def test_a_killed_workers_trial_is_failed_not_charged_and_retried(tmp_path, data
     storage = (
         f"sqlite:///{tmp_path / 'k.db'}" if kind == "sqlite" else f"journal:{tmp_path}/k.jsonl"
     )
-    env = _env(data_root, tmp_path, KO_TEST_MARKS=str(marks), KO_TEST_SLEEP="0.3")
-    command = _tune_command(storage, 6, "--heartbeat", "1")
-    first = _start(command, env)
-    _wait_for(marks / f"{first.pid}-3.start", first)  # trials 0, 1 told, trial 2 fitting
+    env = env_for(data_root, tmp_path, KO_TEST_MARKS=str(marks), KO_TEST_SLEEP="0.3")
+    command = tune_command(storage, 6, "--heartbeat", "1")
+    first = start(command, env)
+    wait_for(marks / f"{first.pid}-3.start", first)  # trials 0, 1 told, trial 2 fitting
     first.kill()
     first.communicate()
     if kind == "sqlite":
         time.sleep(GRACE_FACTOR * 1 + 1)  # its heartbeat goes stale (a protocol wait, not a check)
-    second = _start(command, env)
+    second = start(command, env)
     _out, err = second.communicate(timeout=HANG_S)
     assert second.returncode == 0, err[-2000:]
     study = optuna.load_study(study_name="s", storage=tuning.open_storage(storage))

@@ -70,7 +70,9 @@ def open_journal(url: str) -> Any:
 
     text = url.removeprefix(JOURNAL_PREFIX)
     if not text:
-        raise TuningError(f"--storage {url}: name the journal file, e.g. journal:studies.jsonl")
+        raise TuningError(
+            "--storage journal: name the journal file, e.g. journal:leaderboard/studies/s.jsonl"
+        )
     path = Path(text)
     check_journal(path, url)
     try:
@@ -110,13 +112,14 @@ def check_journal(path: Path, url: str) -> None:
         raise TuningError(f"--storage {url}: {path} is not an Optuna journal file")
 
 
-def _open_rdb(url: str, heartbeat_s: int) -> Any:
+def _open_rdb(given: str, heartbeat_s: int) -> Any:
     import optuna
     from optuna.storages import RDBStorage
     from sqlalchemy.exc import SQLAlchemyError
 
+    url, shown = with_driver(given), redact(given)
     engine_kwargs = _engine_kwargs(url)
-    _probe(url, engine_kwargs)
+    _probe(url, engine_kwargs, shown)
     attempts = 6
     for attempt in range(attempts):
         try:
@@ -134,13 +137,25 @@ def _open_rdb(url: str, heartbeat_s: int) -> Any:
             # Workers that start together on a fresh database race to create its tables: the
             # loser retries and then finds them made.
             if attempt == attempts - 1:
-                raise TuningError(
-                    f"--storage {redact(url)}: cannot open it: {_line(error)}"
-                ) from error
+                raise TuningError(f"--storage {shown}: cannot open it: {_line(error)}") from error
             time.sleep(0.5 * (attempt + 1))
     if url.startswith("sqlite:"):
         _begin_immediate(storage.engine)
     return storage
+
+
+def with_driver(url: str) -> str:
+    """`postgresql://` names no driver, and SQLAlchemy 2.1 takes psycopg (3) where 2.0 took
+    psycopg2: use whichever of them is installed (psycopg2-binary is the documented one)."""
+    import importlib.util
+
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("postgresql", "postgres"):
+        return url
+    for driver in ("psycopg", "psycopg2"):
+        if importlib.util.find_spec(driver) is not None:
+            return f"postgresql+{driver}://{rest}"
+    return url  # opening it names the driver to install
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:
@@ -157,7 +172,7 @@ def _engine_kwargs(url: str) -> dict[str, Any]:
     return {}
 
 
-def _probe(url: str, engine_kwargs: dict[str, Any]) -> None:
+def _probe(url: str, engine_kwargs: dict[str, Any], shown: str) -> None:
     """Connect once, so that a server that is not there is one line now, not retries later."""
     from sqlalchemy import create_engine
     from sqlalchemy.exc import SQLAlchemyError
@@ -166,16 +181,16 @@ def _probe(url: str, engine_kwargs: dict[str, Any]) -> None:
         engine = create_engine(url, **engine_kwargs)
     except ImportError as error:  # e.g. postgresql:// without psycopg2
         raise TuningError(
-            f"--storage {redact(url)} needs a database driver ({error}); for PostgreSQL: "
+            f"--storage {shown} needs a database driver ({error}); for PostgreSQL: "
             "pip install psycopg2-binary"
         ) from error
     except (SQLAlchemyError, ValueError) as error:
-        raise TuningError(f"--storage {redact(url)}: not a storage URL: {_line(error)}") from error
+        raise TuningError(f"--storage {shown}: not a storage URL: {_line(error)}") from error
     try:
         with engine.connect():
             pass
     except SQLAlchemyError as error:
-        raise TuningError(f"--storage {redact(url)}: cannot connect: {_line(error)}") from error
+        raise TuningError(f"--storage {shown}: cannot connect: {_line(error)}") from error
     finally:
         engine.dispose()
 
