@@ -197,3 +197,118 @@ def test_log_loss_clips_at_1e7(p_true: float, expected: float) -> None:
 
 def test_neg_ln_constant_is_seven_ln_ten() -> None:
     assert math.isclose(NEG_LN_1E7, 7 * math.log(10), rel_tol=1e-15)
+
+
+# -- manifest messages and roots -------------------------------------------------------------
+def test_altered_file_message_names_both_digests_and_the_fix(tmp_path: Path) -> None:
+    wrong = _flip(_true_digest(), 63)
+    root = _root_with(tmp_path, {"traces/t.parquet": wrong})
+    with pytest.raises(DataIntegrityError) as info:
+        verify_file("traces/t.parquet", root)
+    path = root / "traces" / "t.parquet"
+    assert str(info.value) == (
+        f"{path}: sha256 {_true_digest()[:12]}... does not match the manifest's "
+        f"{wrong[:12]}...; the file was altered. Restore it (git checkout) or re-run "
+        "`kernel-oracle prepare`."
+    )
+    root = _root_with(tmp_path / "b", {})
+    with pytest.raises(DataIntegrityError) as info:
+        verify_file("traces/t.parquet", root)
+    assert str(info.value) == f"{root / 'traces' / 't.parquet'}: not listed in {root}/manifest.json"
+
+
+def test_an_explicit_root_wins_over_the_environment(tmp_path: Path, monkeypatch) -> None:
+    from benchmark.data.manifest import trace_names, trace_sha256
+
+    digest = _true_digest()
+    root = _root_with(tmp_path, {"traces/t.parquet": digest})
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["traces"]["u"] = {}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("KERNEL_ORACLE_DATA", str(tmp_path / "nowhere"))
+    assert trace_names(root) == ["t", "u"]
+    assert trace_sha256("t", root) == digest
+    with pytest.raises(KeyError, match="unknown trace 'v'; shipped traces: t, u"):
+        read_run_table("v", root)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "{path}: no manifest; run `kernel-oracle prepare --data {root}` first"),
+        ("{not json", "{path}: not valid JSON ("),
+        ("[]", "{path}: not a manifest (no `files` and `traces` objects); rebuild it with "
+               "`kernel-oracle prepare --data {root}`"),
+        ('{"files": {}, "traces": []}', "{path}: not a manifest"),
+        ('{"files": [], "traces": {}}', "{path}: not a manifest"),
+    ],
+)
+def test_bad_manifests_are_one_line_errors(tmp_path: Path, content, message) -> None:
+    from benchmark.data.manifest import load_manifest
+
+    root = tmp_path / "my data"
+    root.mkdir()
+    if content is not None:
+        (root / "manifest.json").write_text(content)
+    with pytest.raises((FileNotFoundError, DataIntegrityError)) as info:
+        load_manifest(root)
+    quoted = f"'{root}'"  # shell-quoted: the folder name has a space
+    expected = message.format(path=root / "manifest.json", root=quoted)
+    assert str(info.value).startswith(expected) and "\n" not in str(info.value)
+    if content == "{not json":
+        assert str(info.value).endswith(f"rebuild it with `kernel-oracle prepare --data {quoted}`")
+
+
+def test_prepare_command_for_the_shipped_folder() -> None:
+    from benchmark.data.manifest import prepare_command
+
+    assert prepare_command(data_dir()) == "`kernel-oracle prepare`"
+    assert prepare_command(Path("/x/y")) == "`kernel-oracle prepare --data /x/y`"
+
+
+def test_check_data_root_says_what_is_wrong(tmp_path: Path) -> None:
+    from benchmark.data.manifest import check_data_root
+
+    layout = "raw/<trace>/ with perf-script.txt.xz (or .gz) and capture.json"
+    fix = f"`kernel-oracle prepare --data {tmp_path / 'd'}`"
+    root = tmp_path / "d"
+    assert check_data_root(root) == f"{root}: no such folder; a data folder holds {layout}; " \
+        f"then run {fix}"
+    root.write_text("")
+    assert check_data_root(root) == f"{root}: not a folder; a data folder holds {layout}"
+    root.unlink()
+    root.mkdir()
+    assert check_data_root(root) == (
+        f"{root}: no manifest.json and no raw/ folder; a data folder holds {layout}; then run {fix}"
+    )
+    (root / "raw").mkdir()
+    assert check_data_root(root) == f"{root}: raw captures but no manifest.json yet; run {fix}"
+    (root / "manifest.json").write_text("[]")
+    assert check_data_root(root).startswith(f"{root / 'manifest.json'}: not a manifest")
+    (root / "manifest.json").write_text('{"files": {}, "traces": {}}')
+    assert check_data_root(root) == f"{root / 'manifest.json'}: lists no traces; run {fix}"
+    (root / "manifest.json").write_text('{"files": {}, "traces": {"t": {}}}')
+    assert check_data_root(root) == f"{root / 'splits.json'}: missing; run {fix}"
+    (root / "splits.json").write_text("{}")
+    assert check_data_root(root) is None
+    assert check_data_root(data_dir()) is None
+
+
+def test_harness_scores_one_target_alone_and_from_a_slice(plain: dict) -> None:
+    runs = load_trace(TRACE)
+    positions = runs.test_positions()[:3000]
+    pred = LagTask(lag=2).fit(runs.train()).predict(runs, positions)
+    both = score_prediction(runs, positions, pred)
+    directions = {name: (e["target"], e["higher_is_better"]) for name, e in both.items()}
+    assert directions == {
+        "acc": ("task", True), "acc_comm": ("task", True), "top3": ("task", True),
+        "macro_f1": ("task", True), "log_loss": ("task", False), "mse_z": ("delta", False),
+        "mae_us": ("delta", False), "msle": ("delta", False),
+    }
+    task_only = score_prediction(runs, positions, Prediction(pred.task_proba, None))
+    delta_only = score_prediction(runs, positions, Prediction(None, pred.delta_us))
+    assert set(task_only) == {"acc", "acc_comm", "top3", "macro_f1", "log_loss"}
+    assert set(delta_only) == {"mse_z", "mae_us", "msle"}
+    assert task_only["acc"] == both["acc"] and delta_only["mae_us"] == both["mae_us"]
+    tail = runs.rows(int(positions[0]) - 100, len(runs))  # the truth as a slice (start > 0)
+    assert score_prediction(tail, positions, pred) == both
