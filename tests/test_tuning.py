@@ -365,6 +365,35 @@ def test_a_journal_file_keeps_the_study_and_a_later_run_resumes_it(env, tmp_path
     assert second.summary["study"]["storage"] == storage
 
 
+def test_workers_reach_the_study_through_optuna_s_grpc_proxy(env, tmp_path):
+    pytest.importorskip("grpc", reason="grpcio is not installed (pip install grpcio protobuf)")
+    import socket
+    import time
+
+    port, behind = _closed_port(), f"sqlite:///{tmp_path / 'behind.db'}"
+    serve = (
+        "from optuna.storages import get_storage, run_grpc_proxy_server; "
+        f"run_grpc_proxy_server(get_storage({behind!r}), host='127.0.0.1', port={port})"
+    )
+    server = subprocess.Popen([sys.executable, "-c", serve], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while server.poll() is None and time.monotonic() < deadline:  # until it listens
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        report = _tune(env, "Recorder", trials=3, storage=f"grpc://127.0.0.1:{port}")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    trials = optuna.load_study(study_name=report.study_name, storage=behind).trials
+    assert report.ran_trials == [0, 1, 2]
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    assert [t.number for t in trials if t.user_attrs.get("defaults")] == [0]
+
+
 # -- bad input: one line naming the option, exit 2 ----------------------------------------------
 def _cli(*args: str):
     from typer.testing import CliRunner
@@ -395,6 +424,11 @@ BAD_INPUT = {
     "not a URL": (["--storage", "studies.db"], "--storage studies.db: not a storage URL"),
     "sqlite folder": (["--storage", "sqlite:////proc/ko/s.db"], "--storage sqlite:////proc/ko"),
     "empty journal name": (["--storage", "journal:"], "--storage journal: name the journal file"),
+    "gRPC without a port": (["--storage", "grpc://proxy"], "--storage grpc://proxy: give grpc://"),
+    "gRPC proxy not there": (
+        ["--storage", f"grpc://127.0.0.1:{_closed_port()}"],
+        "--storage grpc://127.0.0.1:",
+    ),
 }
 
 

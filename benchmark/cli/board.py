@@ -39,8 +39,8 @@ def tune(
     storage: str = typer.Option(
         None,
         "--storage",
-        help="Study storage: sqlite:///f.db, postgresql://user:pass@host/db or journal:PATH "
-        "(default: sqlite under .optuna/).",
+        help="Study storage: sqlite:///f.db, postgresql://user:pass@host/db, journal:PATH or "
+        "grpc://host:port (Optuna's gRPC storage proxy) (default: sqlite under .optuna/).",
     ),
     study: str = typer.Option(None, "--study", help="Study name (default: model-target@traces)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the TPE sampler and of the fits."),

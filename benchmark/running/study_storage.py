@@ -1,12 +1,14 @@
 """Where Optuna studies live (README §6): SQLite under `.optuna/` by default, any SQLAlchemy URL
-(PostgreSQL for many machines), or `journal:PATH` (Optuna's journal file), with passwords
+(PostgreSQL for many machines), `journal:PATH` (Optuna's journal file), or `grpc://HOST:PORT`
+(Optuna's gRPC storage proxy in front of a database, for very many workers), with passwords
 redacted from everything printed or written.
 
 * RDB storages (SQLite, PostgreSQL) send a heartbeat per running trial; a trial without one for
   `GRACE_FACTOR` heartbeats (its process was killed) is marked FAIL, not charged, and retried
   once as a WAITING copy by `RetryHeartbeatStaleTrialCallback` (at most `MAX_RETRIES` times).
-* The journal backend has no heartbeat; `study_runner.fail_dead_trials` does the same there for
-  trials of processes of this host that are gone.
+* The journal backend and the gRPC proxy's clients send no heartbeat (Optuna 5.0);
+  `study_runner.fail_dead_trials` does the same there for trials of processes of this host that
+  are gone. A killed worker's trial on another host stays RUNNING; it is never charged.
 * SQLite transactions take the write lock when they begin, so that two workers cannot both pop
   one WAITING trial (Optuna's row lock, SELECT ... FOR UPDATE, is a no-op on SQLite).
 * A storage that cannot be opened is a one-line `TuningError` naming `--storage`, at once: a
@@ -27,6 +29,7 @@ from benchmark.core.paths import REPO_ROOT
 STORAGE_DIR = ".optuna"
 STORAGE_FILE = "studies.db"
 JOURNAL_PREFIX = "journal:"
+GRPC_PREFIX = "grpc://"
 HEARTBEAT_S = 30
 GRACE_FACTOR = 4  # a trial is stale after this many missed heartbeats
 MAX_RETRIES = 2  # a stale trial is re-run at most this many times
@@ -46,13 +49,20 @@ def default_storage_url() -> str:
 
 
 def retry_callback() -> Any:
-    """What happens to a stale trial: a WAITING copy (same parameters and attributes) is queued."""
+    """What happens to a stale trial: a WAITING copy (same parameters and attributes) is queued,
+    without the dead worker's name (the worker that takes it writes its own)."""
     import optuna
     from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
+
+    def requeue(study: Any, trial: Any) -> None:  # `trial` is a copy, Optuna's and ours
+        trial.user_attrs.pop("worker", None)
+        retry(study, trial)
+
+    return requeue
 
 
 def open_storage(url: str | None, heartbeat_s: int = HEARTBEAT_S) -> Any:
@@ -60,6 +70,8 @@ def open_storage(url: str | None, heartbeat_s: int = HEARTBEAT_S) -> Any:
     url = url or default_storage_url()
     if url.startswith(JOURNAL_PREFIX):
         return open_journal(url)
+    if url.startswith(GRPC_PREFIX):
+        return open_grpc(url)
     return _open_rdb(url, heartbeat_s)
 
 
@@ -82,6 +94,35 @@ def open_journal(url: str) -> Any:
         raise TuningError(f"--storage {url}: cannot use {path}: {error.strerror}") from error
     except (ValueError, KeyError, TypeError) as error:  # lines Optuna cannot replay
         raise TuningError(f"--storage {url}: {path} is not an Optuna journal file") from error
+
+
+def open_grpc(url: str) -> Any:
+    """A client of `optuna.storages.run_grpc_proxy_server` at grpc://HOST:PORT, once it answers."""
+    import socket
+
+    parts = urlsplit(url)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or not port:
+        raise TuningError(f"--storage {url}: give grpc://HOST:PORT of Optuna's gRPC storage proxy")
+    try:
+        import optuna
+        from optuna.storages import GrpcStorageProxy
+    except ImportError as error:
+        raise TuningError(f"--storage {url} needs grpcio: pip install grpcio protobuf") from error
+    try:  # a closed port is refused at once; a host that is not there gives up in time
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = GrpcStorageProxy(host=host, port=port)
+            storage.wait_server_ready(timeout=CONNECT_TIMEOUT_S)
+    except ImportError as error:  # grpcio without protobuf
+        raise TuningError(f"--storage {url} needs grpcio: pip install grpcio protobuf") from error
+    except OSError as error:  # ConnectionError, a timeout, an unknown host
+        raise TuningError(f"--storage {url}: no gRPC storage proxy answers: {error}") from error
+    return storage
 
 
 def check_journal(path: Path, url: str) -> None:
