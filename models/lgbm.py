@@ -274,7 +274,8 @@ class LightGBM(Predictor):
         delta = self.regressor_.booster_.predict(x, num_iteration=self._best(self.regressor_))
         return Prediction(
             task_proba=self._vocabulary_proba(self._class_proba(x)),
-            delta_us=np.asarray(delta, dtype=np.float64),
+            # the L2 regressor can go below 0 on rare rows; a run length cannot
+            delta_us=np.maximum(np.asarray(delta, dtype=np.float64), 0.0),
         )
 
     def online(self, history: Runs) -> OnlinePredictor:
@@ -375,7 +376,7 @@ class _LightGBMOnline(OnlinePredictor):
         boost_step(stream.ints.copy(), stream.floats.copy(), self.proba.copy(),
                    *WARM_UP_ROW[:5], WARM_UP_ROW.t_ns)  # fmt: skip
         self.ints, self.floats = stream.ints, stream.floats
-        self.next = self.proba, boost_predict(self.ints, self.floats, self.proba)
+        self.next = self.proba, max(boost_predict(self.ints, self.floats, self.proba), 0.0)
         self.compile_s = time.perf_counter() - t0
         # the compiled path's memory: its state and model arrays
         self.state_bytes = int(self.ints.nbytes + self.floats.nbytes + self.proba.nbytes)
@@ -388,4 +389,4 @@ class _LightGBMOnline(OnlinePredictor):
         delta = boost_step(
             self.ints, self.floats, proba, row[0], row[1], row[2], row[3], row[4], row[6]
         )
-        self.next = proba, delta
+        self.next = proba, max(delta, 0.0)

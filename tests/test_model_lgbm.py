@@ -133,3 +133,25 @@ def test_no_valid_runs_all_rounds(excerpt):
     assert model._best(model.classifier_) == 5 and model._best(model.regressor_) == 7
     pred = model.predict(excerpt, excerpt.test_positions()[:10])
     assert np.allclose(pred.task_proba.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_negative_regression_output_is_clipped_to_zero(fitted, excerpt, monkeypatch):
+    """The L2 regressor can go below 0 on rare rows (seen on mixed); a run length cannot."""
+    import copy
+
+    model = copy.deepcopy(fitted)
+    booster = model.regressor_.booster_
+    raw = booster.predict
+
+    def shifted(x, **kwargs):  # the fitted regressor, moved down so that some rows go negative
+        out = raw(x, **kwargs)
+        return out - np.median(out)
+
+    monkeypatch.setattr(booster, "predict", shifted)
+    pos = excerpt.test_positions()
+    pred = model.predict(excerpt, pos).delta_us
+    unshifted = fitted.predict(excerpt, pos).delta_us
+    assert (pred >= 0).all()
+    assert (pred == 0).sum() >= len(pos) // 3  # the rows below the median are clipped
+    kept = pred > 0  # the others are the regressor's values, moved by the same median
+    assert np.allclose(unshifted[kept] - pred[kept], np.median(unshifted))
