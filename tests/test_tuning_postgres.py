@@ -13,7 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import optuna
@@ -65,8 +65,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class Cluster(str):
+    """The URL of a running test cluster, with `stop()` to take the server away."""
+
+    stop: Callable[[], None]
+
+
 @pytest.fixture
-def postgres() -> Iterator[str]:
+def postgres() -> Iterator[Cluster]:
     """A fresh cluster with an empty database `optuna`; its URL. Always stopped afterwards."""
     assert PG_BIN is not None
     folder = Path(tempfile.mkdtemp(prefix="ko-pg-"))
@@ -91,6 +97,16 @@ def postgres() -> Iterator[str]:
         )
         assert done.returncode == 0, f"{args[0]}: {done.stderr[-2000:]}"
 
+    def stop() -> None:
+        if (data / "postmaster.pid").exists():
+            subprocess.run(
+                [*run_as, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                cwd=folder,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=60,
+            )
+
     try:
         pg(PG_BIN / "initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "-N")
         options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
@@ -108,16 +124,11 @@ def postgres() -> Iterator[str]:
             "start",
         )
         _create_database(port, "optuna")
-        yield f"postgresql://postgres@127.0.0.1:{port}/optuna"
+        cluster = Cluster(f"postgresql://postgres@127.0.0.1:{port}/optuna")
+        cluster.stop = stop
+        yield cluster
     finally:
-        if (data / "postmaster.pid").exists():
-            subprocess.run(
-                [*run_as, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                cwd=folder,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=60,
-            )
+        stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -175,3 +186,19 @@ def test_two_workers_on_postgres_one_killed_mid_trial_and_a_rerun_completes(
     check_after_a_kill(study, killed.pid, marks, budget=budget)
     interrupted = [t for t in study.trials if t.user_attrs["worker"].endswith(f":{other.pid}")]
     assert sum(t.state == optuna.trial.TrialState.FAIL for t in interrupted) == 1
+
+
+def test_a_server_that_goes_away_mid_study_is_one_line_and_no_hang(postgres, tmp_path, data_root):
+    """The main thread reports the lost server in one line (exit 2); the heartbeat thread, which
+    loses it too, prints no traceback."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = env_for(data_root, tmp_path, KO_TEST_MARKS=str(marks), KO_TEST_SLEEP="1.5")
+    process = start(tune_command(postgres, 50, "--heartbeat", "1"), env)
+    wait_for(marks / f"{process.pid}-2.start", process)
+    postgres.stop()
+    _out, err = process.communicate(timeout=HANG_S)
+    assert process.returncode == 2, err[-3000:]
+    assert len(lines(err)) == 1, err[-3000:]
+    assert lines(err)[0].startswith(f"error: --storage {postgres}: it failed during the study (")
+    assert "re-run the same command to resume" in lines(err)[0]

@@ -12,6 +12,8 @@ in mind (README §6).
   host's killed trial RUNNING; it is never charged).
 * A trial that another worker failed as stale while it ran (its process was frozen beyond the
   grace period) cannot be told; its result is dropped with one line and the study goes on.
+* A storage that fails mid-study stops it: the main thread reports it (tuning.tune, one line);
+  Optuna's heartbeat thread, which fails with it, prints nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from benchmark.running.study_records import budget_used
-from benchmark.running.study_storage import retry_callback
+from benchmark.running.study_storage import retry_callback, storage_failure
 
 
 def worker_id() -> str:
@@ -117,6 +119,24 @@ class InterruptGate:
             raise KeyboardInterrupt
 
 
+@contextmanager
+def _quiet_heartbeat_failures() -> Iterator[None]:
+    """A heartbeat thread that dies of a storage failure prints no traceback (the main thread
+    meets the same failure and reports it in one line); other thread errors print as usual."""
+    previous = threading.excepthook
+
+    def hook(args: Any) -> None:
+        heartbeat = "_record_heartbeat" in getattr(args.thread, "name", "")
+        if not (heartbeat and args.exc_value is not None and storage_failure(args.exc_value)):
+            previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
+
+
 def _process_gone(worker: object) -> bool:
     """Whether `host:pid` names a process of this host that no longer runs (or this process:
     none of its trials runs while the runner looks)."""
@@ -201,7 +221,7 @@ def run_trials(
         if gate.requested or spent():
             study.stop()
 
-    with gate.installed():
+    with gate.installed(), _quiet_heartbeat_failures():
         fail_dead_trials(study)
         while not gate.requested and not spent():
             try:

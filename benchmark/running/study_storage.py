@@ -178,7 +178,9 @@ def _open_rdb(given: str, heartbeat_s: int) -> Any:
             # Workers that start together on a fresh database race to create its tables: the
             # loser retries and then finds them made.
             if attempt == attempts - 1:
-                raise TuningError(f"--storage {shown}: cannot open it: {_line(error)}") from error
+                raise TuningError(
+                    f"--storage {shown}: cannot open it: {error_line(error)}"
+                ) from error
             time.sleep(0.5 * (attempt + 1))
     if url.startswith("sqlite:"):
         _begin_immediate(storage.engine)
@@ -226,12 +228,12 @@ def _probe(url: str, engine_kwargs: dict[str, Any], shown: str) -> None:
             "pip install psycopg2-binary"
         ) from error
     except (SQLAlchemyError, ValueError) as error:
-        raise TuningError(f"--storage {shown}: not a storage URL: {_line(error)}") from error
+        raise TuningError(f"--storage {shown}: not a storage URL: {error_line(error)}") from error
     try:
         with engine.connect():
             pass
     except SQLAlchemyError as error:
-        raise TuningError(f"--storage {shown}: cannot connect: {_line(error)}") from error
+        raise TuningError(f"--storage {shown}: cannot connect: {error_line(error)}") from error
     finally:
         engine.dispose()
 
@@ -252,10 +254,25 @@ def _begin_immediate(engine: Any) -> None:
     engine.dispose()  # connections opened before the listeners are closed
 
 
-def _line(error: BaseException) -> str:
+def error_line(error: BaseException) -> str:
     """The first line of a database error, without SQLAlchemy's background link."""
     text = str(getattr(error, "orig", None) or error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def storage_failure(error: BaseException) -> BaseException | None:
+    """The storage error behind `error` (a database, proxy or journal file that failed
+    mid-study): the deepest one in the exception chain, since Optuna wraps or masks it."""
+    import optuna
+    from sqlalchemy.exc import SQLAlchemyError
+
+    kinds = (SQLAlchemyError, optuna.exceptions.StorageInternalError, OSError)
+    found, seen = None, error
+    while seen is not None:
+        if isinstance(seen, kinds) or type(seen).__module__.startswith("grpc"):
+            found = seen
+        seen = seen.__cause__ or seen.__context__
+    return found
 
 
 def redact(url: str) -> str:

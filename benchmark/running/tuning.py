@@ -52,8 +52,10 @@ from benchmark.running.study_storage import (
     HEARTBEAT_S,
     TuningError,
     default_storage_url,
+    error_line,
     open_storage,
     redact,
+    storage_failure,
 )
 from benchmark.scoring.metrics import METRICS, main_metric
 
@@ -374,15 +376,25 @@ def tune(
                 + (f" best valid {metric} {best:.4f}" if best is not None else ""),
             )
 
-        ran = run_trials(
-            study,
-            objective,
-            budget_trials=trials,
-            timeout_s=timeout_s,
-            gate=gate,
-            on_trial=on_trial,
-            log=say,
-        )
+        try:
+            ran = run_trials(
+                study,
+                objective,
+                budget_trials=trials,
+                timeout_s=timeout_s,
+                gate=gate,
+                on_trial=on_trial,
+                log=say,
+            )
+        except Exception as error:
+            failure = storage_failure(error)
+            if failure is None:
+                raise
+            raise TuningError(
+                f"--storage {redact(storage_url)}: it failed during the study "
+                f"({error_line(failure)}); the trials told so far are kept: re-run the same "
+                "command to resume"
+            ) from error
     summary = study_summary(
         study,
         model=label,
