@@ -7,9 +7,9 @@ in mind (README §6).
   (not charged), no thread is left running and the process exits at once. A second Ctrl-C while
   one is held raises at once (the trial may then stay RUNNING until it goes stale).
 * Trials of a process that is gone are failed (not charged) and retried: by Optuna's heartbeat on
-  RDB storages, and for storages without one (the journal) when the trial's worker is a process
-  of this host that no longer exists (a journal shared over NFS by several hosts keeps another
-  host's killed trial RUNNING; it is never charged).
+  RDB storages, and for storages without one (the journal, the gRPC proxy) when the trial's
+  worker is a process of this host that no longer exists (a journal on NFS or a proxy shared by
+  several hosts keeps another host's killed trial RUNNING; it is never charged).
 * A trial that another worker failed as stale while it ran (its process was frozen beyond the
   grace period) cannot be told; its result is dropped with one line and the study goes on.
 * A storage that fails mid-study stops it: the main thread reports it (tuning.tune, one line);

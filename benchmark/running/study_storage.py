@@ -5,7 +5,8 @@ redacted from everything printed or written.
 
 * RDB storages (SQLite, PostgreSQL) send a heartbeat per running trial; a trial without one for
   `GRACE_FACTOR` heartbeats (its process was killed) is marked FAIL, not charged, and retried
-  once as a WAITING copy by `RetryHeartbeatStaleTrialCallback` (at most `MAX_RETRIES` times).
+  as a WAITING copy by `RetryHeartbeatStaleTrialCallback` (one configuration at most
+  `MAX_RETRIES` times).
 * The journal backend and the gRPC proxy's clients send no heartbeat (Optuna 5.0);
   `study_runner.fail_dead_trials` does the same there for trials of processes of this host that
   are gone. A killed worker's trial on another host stays RUNNING; it is never charged.
