@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.core.threads import apply_threads
 from benchmark.data.dataset import Runs
 from benchmark.running.protocol import (
     OnlinePredictor,
@@ -47,7 +48,6 @@ from benchmark.running.protocol import (
 )
 from models.fast.cells import oracle_emit, oracle_step, pack_network
 from models.fast.online import WARM_UP_ROW
-from models.rnn import machine_threads
 
 PREDICT_CHUNK = 8192
 RESTARTS = 3  # fresh initialisations after a fit that blew up in its first L-BFGS step
@@ -155,7 +155,7 @@ class KernelOracleLSTM(Predictor):
         if self.seq_len < 1 or self.n_windows < 1 or self.steps < 1:
             raise ValueError("seq_len, n_windows and steps must be >= 1")
         check_fit_input(self, train, self.seq_len + 1)
-        torch.set_num_threads(machine_threads())
+        apply_threads()
         self.n_tasks_ = train.n_tasks
         # Min-max scaling as the original, fitted on the training rows only.
         self.delta_min_ = float(train.delta_us.min())

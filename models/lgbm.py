@@ -29,12 +29,12 @@ row costs ~100s of microseconds of per-call Python and thread set-up.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, ClassVar
 
 import numpy as np
 
+from benchmark.core.threads import threads_per_run
 from benchmark.data.dataset import Runs
 from benchmark.running.protocol import (
     OnlinePredictor,
@@ -52,18 +52,6 @@ from models.features import ClassMap, FeatureBuilder, feature_search_space
 
 MIN_TRAIN_RUNS = 10
 DELTA_REPORT_OFFSET = 50_000  # inside the tuner's per-trace STEP_STRIDE (100_000)
-
-
-def n_cores() -> int:
-    """Threads for LightGBM: `$OMP_NUM_THREADS` where set (the leaderboard sets it when it
-    runs several workers at once), else the CPUs this process may run on (taskset/affinity)."""
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 class LightGBM(Predictor):
@@ -149,7 +137,7 @@ class LightGBM(Predictor):
             "colsample_bytree": self.colsample_bytree,
             "reg_lambda": self.reg_lambda,
             "random_state": seed,
-            "n_jobs": n_cores(),
+            "n_jobs": threads_per_run(),
             "deterministic": True,
             "force_row_wise": True,
             "verbosity": -1,

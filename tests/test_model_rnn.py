@@ -11,7 +11,8 @@ import torch
 from benchmark.running.protocol import row_at
 from benchmark.running.registry import build_model, get_model_class, model_defaults
 from models.reference import Majority
-from models.rnn import CELLS, RNNPredictor, _GRUScan, _Net
+from models.rnn import CELLS, RNNPredictor, _Net
+from models.rnn_inference import GRUScan
 
 # Small but real: a few epochs over the excerpt's 2,100 training runs (a few seconds each).
 SMALL = {"hidden_size": 32, "window": 32, "batch_size": 16, "max_epochs": 20}
@@ -117,7 +118,7 @@ def test_numpy_gru_scan_matches_torch(layers):
     h0 = torch.randn(layers, 1, 24) * 0.5
     with torch.no_grad():
         expected, h_n = net.rnn(x[None], h0)
-    scan = _GRUScan(net)
+    scan = GRUScan(net)
     first, state = scan(x[:300].numpy(), [h0[k, 0].numpy() for k in range(layers)])
     second, state = scan(x[300:].numpy(), state)  # the state carries across chunks
     np.testing.assert_allclose(np.vstack([first, second]), expected[0].numpy(), atol=2e-5)

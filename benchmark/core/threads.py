@@ -24,7 +24,15 @@ def threads_per_run(jobs: int = 1, environ: Mapping[str, str] | None = None) -> 
     text = environ.get("OMP_NUM_THREADS", "").strip()
     if text.isascii() and text.isdigit() and int(text) >= 1:
         return int(text)
-    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+    return max(1, usable_cores() // max(1, jobs))
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (taskset / affinity), else the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 @contextmanager
