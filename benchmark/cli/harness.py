@@ -213,7 +213,7 @@ def check(
 @app.command(name="perf")
 def perf_command(
     trace: str = typer.Option(None, help="Trace for the online latency (default: the first)."),
-    steps: int = typer.Option(2000, help="Online steps per model."),
+    steps: int = typer.Option(10_000, help="Online steps per model (timed after a warm-up)."),
     models: list[str] = typer.Option(
         None, "--model", "--models", help="Models to time (repeatable, a,b; default: all)."
     ),

@@ -21,7 +21,8 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from benchmark.results.store import read_result, results_dir
+from benchmark.core.paths import leaderboard_dir
+from benchmark.results.store import read_results
 
 BUDGET_US = 2.0
 MIN_STEPS = 10_000
@@ -87,19 +88,19 @@ def beats_reference_everywhere(accuracy: Mapping[str, Mapping[str, float]]) -> s
 
 
 def stored_accuracy(root: Path | None = None) -> dict[str, dict[str, float]]:
-    """model -> trace -> task accuracy (mean over seeds) from the stored result files."""
+    """model -> trace -> task accuracy (mean over seeds) of the stored results the board would
+    accept (the store's rules: stale data, another split or schema version are left out)."""
+    from benchmark.data.manifest import load_manifest
+
+    accepted, _ = read_results(root or leaderboard_dir(), load_manifest())
+    values: dict[tuple[str, str], list[float]] = {}
+    for stored in accepted:
+        metric = stored.result.get("metrics", {}).get("acc")
+        if stored.result.get("status") == "ok" and metric is not None:
+            values.setdefault((stored.model, stored.trace), []).append(float(metric["value"]))
     out: dict[str, dict[str, float]] = {}
-    base = results_dir(root)
-    for folder in sorted(p for p in base.glob("*/*") if p.is_dir()) if base.is_dir() else []:
-        values = []
-        for path in sorted(folder.glob("seed*.json")):
-            if path.name.endswith(".failed.json"):
-                continue
-            metric = read_result(path).get("metrics", {}).get("acc")
-            if metric is not None:
-                values.append(float(metric["value"]))
-        if values:
-            out.setdefault(folder.parent.name, {})[folder.name] = mean(values)
+    for (model, trace), accs in sorted(values.items()):
+        out.setdefault(model, {})[trace] = mean(accs)
     return out
 
 

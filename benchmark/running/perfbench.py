@@ -15,7 +15,8 @@ from benchmark.core.text import plain
 from benchmark.core.threads import apply_threads
 from benchmark.data.dataset import runs_from_frame
 from benchmark.data.manifest import read_run_table, trace_names
-from benchmark.running.harness import online_latency
+from benchmark.running.harness import ONLINE_WARMUP, online_latency
+from benchmark.running.latency_targets import check_targets
 from benchmark.running.registry import build_model, registered
 from benchmark.running.runner import resolve
 from benchmark.scoring.throughput import throughput_benchmark
@@ -24,9 +25,11 @@ from benchmark.scoring.throughput import throughput_benchmark
 def model_latencies(
     trace: str, steps: int, models: list[str], fit_runs: int
 ) -> list[dict[str, object]]:
-    """Fit each model (default parameters) on the first `fit_runs` runs of `trace`, then time
-    `steps` batch-1 steps (predict_next + update) over the runs that follow."""
-    frame = read_run_table(trace).iloc[: int(fit_runs / 0.8) + steps + 200]
+    """Fit each model (default parameters) on the train rows of an excerpt of `trace` (about
+    `fit_runs` of them), then time `steps` batch-1 steps (predict_next + update) over the valid
+    and test rows that follow; the excerpt is long enough that every step is timed."""
+    length = max(int(fit_runs / 0.7), int((steps + ONLINE_WARMUP + 10) / 0.3) + 1)
+    frame = read_run_table(trace).iloc[:length]
     runs = runs_from_frame(frame, f"{trace}-perf")
     rows = []
     apply_threads()
@@ -34,7 +37,7 @@ def model_latencies(
         t0 = time.perf_counter()
         model = build_model(name).fit(runs.train(), valid=runs.valid(), seed=0)
         fit_s = time.perf_counter() - t0
-        latency = online_latency(model, runs, runs.split.test[0], steps)
+        latency = online_latency(model, runs, runs.split.valid[0], steps)
         rows.append({"model": name, "fit_s": fit_s, **latency})
     return rows
 
@@ -82,12 +85,20 @@ def run_perf(
     for column in ("model", "fit s", "p50 µs", "p99 µs", "steps"):
         latency.add_column(column, no_wrap=True)
     with console.status("fitting and timing models ..."):
-        for row in model_latencies(trace, steps, names, fit_runs):
-            latency.add_row(
-                plain(row["model"]),
-                f"{row['fit_s']:.1f}",
-                f"{row['online_p50_us']:.2f}",
-                f"{row['online_p99_us']:.2f}",
-                str(row["online_steps"]),
-            )
+        rows = model_latencies(trace, steps, names, fit_runs)
+    for row in rows:
+        latency.add_row(
+            plain(row["model"]),
+            f"{row['fit_s']:.1f}",
+            f"{row['online_p50_us']:.2f}",
+            f"{row['online_p99_us']:.2f}",
+            str(row["online_steps"]),
+        )
     console.print(latency)
+    targets = Table(title="latency targets (issue 13; accuracy from the stored results)")
+    for column in ("target", "verdict", "detail"):
+        targets.add_column(column)
+    for verdict in check_targets(rows):
+        met = {True: "met", False: "MISSED", None: "not checked"}[verdict.met]
+        targets.add_row(plain(verdict.what), met, plain(verdict.detail))
+    console.print(targets)
