@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -158,19 +157,14 @@ def leaderboard(
         raise fail(exc) from exc
     except KeyboardInterrupt as exc:
         raise fail("interrupted: the runs that finished are stored", 130) from exc
-    failed, refused = len(_field(board, "failed")), len(_field(board, "refused"))
+    failed, refused = len(board.failed), len(board.refused)
     err.print(
-        f"leaderboard of {len(_field(board, 'models'))} models on "
-        f"{len(_field(board, 'traces'))} trace(s) written to {profile.out} in "
+        f"leaderboard of {len(board.models)} models on "
+        f"{len(board.traces)} trace(s) written to {profile.out} in "
         f"{time.perf_counter() - t0:.0f} s"
         + (f"; {failed} failed runs" if failed else "")
         + (f"; {refused} refused result files" if refused else "")
     )
-
-
-def _field(board: Any, name: str) -> Any:
-    """A field of the board `build` returns (a dict today, a Board dataclass next)."""
-    return board[name] if isinstance(board, dict) else getattr(board, name)
 
 
 def _tune_all(
@@ -184,7 +178,11 @@ def _tune_all(
     if quick:
         raise ValueError("--tune is not part of the --quick profile (it uses fast_params)")
     for model in models:
-        for target in sorted(get_model_class(model).targets):
+        cls = get_model_class(model)
+        if tuning.search_space_is_empty(cls):
+            _say(f"{model}: nothing to tune (no search space); its defaults are used")
+            continue
+        for target in sorted(cls.targets):
             tuning.tune(model, target, traces=None if holdout is not None else traces, log=_say)
 
 
