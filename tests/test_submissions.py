@@ -26,10 +26,10 @@ from benchmark.data.dataset import load_trace
 from benchmark.data.manifest import sha256_file
 from benchmark.data.splits import OTHER, compute_split, write_splits
 from benchmark.scoring.metrics import PROBA_TOL
+from benchmark.scoring.submission_rows import parse_rows_fast as _parse_fast
+from benchmark.scoring.submission_rows import parse_rows_slow as _parse_slow
 from benchmark.scoring.submissions import (
     SubmissionError,
-    _parse_fast,
-    _parse_slow,
     read_submission,
     score_submission,
     size_limit,
@@ -482,7 +482,7 @@ def test_unknown_trace_is_a_clear_error(tmp_path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("position,task,delta_us\n")
     result = runner.invoke(app, ["score", str(path), "--trace", "nope"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a bad option, like every other (README §7)
     assert "unknown trace 'nope'" in result.output
     result = runner.invoke(app, ["score", str(tmp_path / "absent.csv"), "--trace", TRACE])
     assert result.exit_code == 2 and "no such file" in result.output
@@ -729,7 +729,8 @@ def test_a_file_of_exactly_the_size_bound_is_read(tmp_path, truth, runs) -> None
 
 
 def test_helpers_by_hand() -> None:
-    from benchmark.scoring.submissions import _clip, _is_binary, _line_of
+    from benchmark.scoring.submission_rows import clip as _clip
+    from benchmark.scoring.submissions import _is_binary, _line_of
 
     assert _clip("a" * 60) == "a" * 60
     assert _clip("a" * 61) == "a" * 57 + "..." and len(_clip("b" * 500)) == 60
@@ -795,7 +796,7 @@ def test_valid_files_take_the_fast_path(tmp_path, truth, runs, monkeypatch, form
     def no_slow(*args, **kwargs):
         raise AssertionError("a valid file went the slow path")
 
-    monkeypatch.setattr(submissions, "_parse_slow", no_slow)
+    monkeypatch.setattr(submissions, "parse_rows_slow", no_slow)
     sub = read_submission(path, runs)
     assert sub.positions.tolist() == list(range(truth["lo"], truth["hi"]))
     assert (sub.proba is None) == (len(header) == 3)
@@ -931,3 +932,12 @@ def test_scoring_a_slice_and_from_another_data_root(tmp_path, truth, runs, data_
     default = score_submission(sub, runs, n_resamples=1000, seed=0)
     assert via_file["metrics"] == default["metrics"]
     assert via_file["data_sha256"] == sha256_file(data_root / "traces" / f"{TRACE}.parquet")
+
+
+def test_untrusted_names_print_as_themselves(tmp_path) -> None:
+    """A file name with Rich markup in it is printed verbatim, never parsed as markup."""
+    path = tmp_path / "[bold]sub :ab: [link=x]y.csv"
+    path.write_text("position,task,delta_us\n")
+    result = runner.invoke(app, ["score", str(path), "--trace", TRACE])
+    assert result.exit_code == 2
+    assert "[bold]sub :ab: [link=x]y.csv" in " ".join(result.output.split())

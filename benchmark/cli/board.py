@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from benchmark.cli.app import app
+from benchmark.core.text import console as text_console
 
-console = Console(stderr=True)
+console = text_console(stderr=True)
 
 
 def _say(message: str) -> None:

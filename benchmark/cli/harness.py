@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from benchmark.cli.app import app
@@ -17,7 +15,7 @@ from benchmark.core.text import console as plain_console
 from benchmark.core.text import plain
 
 # Piped output (CI logs, files) gets a wide console so that tables are not cut to 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 160)
+console = plain_console()
 out = plain_console()
 err = plain_console(stderr=True)
 

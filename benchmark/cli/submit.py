@@ -6,17 +6,17 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from benchmark.cli.app import app
+from benchmark.core.text import console as text_console
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+console = text_console(soft_wrap=True)
+err_console = text_console(stderr=True, soft_wrap=True)
 
 
 def _load(trace: str):
-    """The verified trace, or a clear error and exit code 1 (missing data, unknown trace)."""
+    """The verified trace, or a one-line error and exit code 2 (missing data, unknown trace)."""
     from benchmark.data.dataset import load_trace
     from benchmark.data.manifest import DataIntegrityError
 
@@ -24,8 +24,8 @@ def _load(trace: str):
         return load_trace(trace)
     except (KeyError, FileNotFoundError, DataIntegrityError, ValueError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        err_console.print(f"[red]error:[/red] {message}", highlight=False)
-        raise typer.Exit(1) from error
+        err_console.print(f"error: {message}")
+        raise typer.Exit(2) from error
 
 
 @app.command(name="sample-submission")
@@ -69,7 +69,7 @@ def score(
     try:
         sub = read_submission(file, runs)
     except SubmissionError as error:
-        err_console.print(f"[red]invalid submission[/red] {file}: {error}", highlight=False)
+        err_console.print(f"invalid submission {file}: {error}")
         raise typer.Exit(2) from error
     result = score_submission(sub, runs, n_resamples=resamples, seed=seed)
     result = {"file": str(file), "data_sha256": trace_sha256(trace), **result}

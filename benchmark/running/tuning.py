@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.core.atomic import write_json
+from benchmark.core.text import console as text_console
 from benchmark.data.dataset import Runs, load_trace
 from benchmark.data.manifest import trace_names, trace_sha256
 from benchmark.results.store import params_path
@@ -317,7 +318,6 @@ def tune(
     Ctrl-C once the interrupted trial is recorded (not charged).
     """
     import optuna
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from benchmark.running.registry import build_model, model_defaults
@@ -360,7 +360,7 @@ def tune(
         BarColumn(),
         TextColumn("{task.completed}/{task.total} trials", markup=False),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=text_console(stderr=True),
         disable=quiet,
     ) as progress:
         bar = progress.add_task(title, total=trials, completed=min(budget_used(study)[0], trials))
