@@ -114,3 +114,35 @@ def test_macro_f1_edges() -> None:
     assert single.values()["macro_f1"] == 1.0  # one class present: its F1 alone
     empty = macro_f1_from_counts(np.zeros(3), np.zeros(3), np.zeros(3))
     assert math.isnan(float(empty))
+
+
+def test_merging_task_and_delta_contributions() -> None:
+    task = task_contributions(Y2, P2)
+    delta = contributions(true_us=np.ones(2), pred_us=np.ones(2), sigma_us=1.0)
+    for merged in (task.merge(delta), delta.merge(task)):
+        assert merged.values()["acc"] == 1.0 and merged.values()["mae_us"] == 0.0
+        assert merged.pred.tolist() == [0, 1] and merged.n_classes == 2
+    with pytest.raises(ValueError) as info:
+        task.merge(task_contributions(Y2, P2))
+    assert str(info.value) == "both contributions carry task predictions"
+    with pytest.raises(ValueError) as info:
+        delta.merge(delta)
+    assert str(info.value) == "both contributions carry ['mae_us', 'mse_z', 'msle']"
+    with pytest.raises(ValueError) as info:
+        task.merge(contributions(true_us=np.ones(3), pred_us=np.ones(3), sigma_us=1.0))
+    assert str(info.value) == "cannot merge contributions on 2 and 3 positions"
+
+
+def test_a_bad_explicit_prediction_is_named_by_its_row_across_chunks() -> None:
+    proba = np.tile([[0.9, 0.1]], (4, 1))
+    pred = np.array([0, 0, 0, 1])  # row 3 (the second row of the second chunk) is not top-1
+    with pytest.raises(MetricInputError) as info:
+        task_contributions(np.zeros(4, int), proba, pred=pred, chunk_rows=2)
+    assert str(info.value).startswith("pred row 3:")
+
+
+def test_better_is_strict() -> None:
+    from benchmark.scoring.metrics import METRICS
+
+    assert METRICS["acc"].better(0.6, 0.5) and not METRICS["acc"].better(0.5, 0.5)
+    assert METRICS["mse_z"].better(0.5, 0.6) and not METRICS["mse_z"].better(0.5, 0.5)
