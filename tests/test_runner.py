@@ -74,6 +74,7 @@ def test_seeds_follow_the_stochastic_tag_and_fall_back_to_models_neural():
 )  # fmt: skip
 def test_threads_per_run(monkeypatch, env, jobs, cores, expected):
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
     environ = {} if env is None else {"OMP_NUM_THREADS": env}
     assert threads.threads_per_run(jobs, environ) == expected
 

@@ -156,8 +156,11 @@ def _targets(spec: RunSpec) -> list[str]:
         return []
 
 
-def _result(spec: RunSpec, outcome: str, payload: dict[str, Any], wall_s: float) -> dict:
-    """The result record of one finished run (without its predictions)."""
+def _result(
+    spec: RunSpec, outcome: str, payload: dict[str, Any], wall_s: float, commit: str | None
+) -> dict:
+    """The result record of one finished run (without its predictions); `commit` is the code
+    the command started from (a commit made while it runs changes no code a worker imported)."""
     root = Path(spec.data_root) if spec.data_root else None
     result: dict[str, Any] = {
         "model": spec.label,
@@ -173,7 +176,7 @@ def _result(spec: RunSpec, outcome: str, payload: dict[str, Any], wall_s: float)
         "error": None if outcome == OK else payload,
         "wall_s": wall_s,
         "versions": store.package_versions(),
-        "git_commit": store.git_commit(),
+        "git_commit": commit,
         "created": store.now_iso(),
         "cpu_count": os.cpu_count(),
         "machine": {"threads": spec.threads, "cpu_model": cpu_model()},
@@ -211,6 +214,7 @@ def run(
     `out`; returns the results in the order of `specs`. Altered data stops the runs and raises
     `DataIntegrityError` (an error of the command: nothing is written for that run)."""
     threads = threads_per_run(jobs)
+    commit = store.git_commit()  # once: every seed of a cell records the same code
     specs = [replace(spec, threads=threads) for spec in specs]
     groups = _Groups(specs, out)
     lock = threading.Lock()
@@ -229,7 +233,7 @@ def run(
         if outcome == DATA_ERROR:
             stop.set()
             raise DataIntegrityError(payload["message"])
-        result = _result(spec, outcome, payload, wall_s)
+        result = _result(spec, outcome, payload, wall_s, commit)
         predictions = payload.get("predictions") if outcome == OK else None
         with lock:
             store.record(result, predictions, out)

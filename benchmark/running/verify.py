@@ -20,10 +20,8 @@ import numpy as np
 
 from benchmark.data.dataset import Runs
 from benchmark.running.protocol import DELTA, TASK, Prediction, Predictor
+from benchmark.scoring.metrics import MAX_DELTA_US  # one limit for models and submissions
 
-# A predicted run length above this (about 11.6 days) is no prediction; it would overflow the
-# metrics' squares and the stored float32 predictions.
-MAX_DELTA_US = 1e12
 SPOT_POSITIONS = 200  # at most, per fit
 SPOT_MIN = 5  # at least, whatever the budget
 SPOT_SHARE = 0.08  # of the run's load + fit + predict seconds ...

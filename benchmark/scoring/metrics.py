@@ -45,6 +45,8 @@ import numpy as np
 LOG_LOSS_EPS = 1e-7
 PROBA_TOL = 1e-3
 TOP1_TOL = 1e-6  # an explicit top-1 prediction may be this far below the row's maximum
+# The largest run length a prediction may state (11.6 days): beyond it squared errors overflow.
+MAX_DELTA_US = 1e12
 TOP_K = 3
 _CHUNK_ROWS = 8192
 

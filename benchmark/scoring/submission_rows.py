@@ -11,16 +11,20 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from typing import Any
 
 import numpy as np
 
 from benchmark.data.splits import OTHER
-from benchmark.scoring.metrics import PROBA_TOL, TOP1_TOL
+from benchmark.scoring.metrics import MAX_DELTA_US, PROBA_TOL, TOP1_TOL
 
 PROB_PREFIX = "p:"
 MAX_LISTED = 5
 P_MAX = 1.0 + PROBA_TOL  # a probability cell may exceed 1 by the row-sum tolerance (rounding)
+# Plain ASCII numbers only: Python's float() and int() also take `1_000` and other scripts' digits.
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+INTEGER = re.compile(r"[0-9]+")
 
 
 class SubmissionError(ValueError):
@@ -73,7 +77,7 @@ def parse_rows_fast(text: str, columns: list[str], vocab_index: dict[str, int], 
         return None
     task = np.fromiter(vocab_index.values(), np.int64, len(vocab_index))[found]
     delta = frame["c2"].to_numpy(np.float64)
-    if not (np.isfinite(delta).all() and (delta >= 0).all()):
+    if not (np.isfinite(delta).all() and (delta >= 0).all() and (delta <= MAX_DELTA_US).all()):
         return None
     probs = frame[names[3:]].to_numpy(np.float64) if len(names) > 3 else np.zeros((n, 0))
     if probs.shape[1]:
@@ -106,6 +110,12 @@ def _number(cell: str, what: str, line: int) -> float:
         ) from None
     if not math.isfinite(value):
         raise SubmissionError(f"{what} is {cell.strip()}; it must be a finite number", line, "nan")
+    if not DECIMAL.fullmatch(cell.strip()):
+        raise SubmissionError(
+            f"{what} {clip(cell)!r} is not a plain decimal number (ASCII digits, no `_`)",
+            line,
+            "non-numeric",
+        )
     return value
 
 
@@ -137,6 +147,8 @@ def parse_rows_slow(text: str, columns: list[str], vocab_index: dict[str, int], 
                 )
             cell = row[0].strip()
             try:
+                if not INTEGER.fullmatch(cell):
+                    raise ValueError(cell)
                 pos = int(cell)
             except ValueError:
                 raise SubmissionError(
@@ -170,6 +182,13 @@ def parse_rows_slow(text: str, columns: list[str], vocab_index: dict[str, int], 
                     f"delta_us {row[2].strip()} is negative; run lengths are >= 0",
                     line,
                     "negative delta",
+                )
+            if delta > MAX_DELTA_US:
+                raise SubmissionError(
+                    f"delta_us {row[2].strip()} is above {MAX_DELTA_US:g} microseconds "
+                    "(11.6 days), longer than any run",
+                    line,
+                    "delta too large",
                 )
             p = [_number(c, col, line) for c, col in zip(row[3:], prob_cols, strict=True)]
             for value, col in zip(p, prob_cols, strict=True):
