@@ -156,6 +156,7 @@ def markdown(board: Board) -> str:
         out += [md_table(["file", "reason"], rows), ""]
     out += ["## How the numbers are made", ""]
     out += [f"- {line}" for line in texts.how(md_escape)]
+    out += ["", "## Reproducibility", "", texts.REPRODUCIBILITY]
     return "\n".join([*out, ""])
 
 

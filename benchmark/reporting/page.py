@@ -22,6 +22,7 @@ from benchmark.reporting.format import (
 )
 from benchmark.reporting.format import html_escape as _e
 from benchmark.reporting.page_assets import CSS, JS
+from benchmark.reporting.texts import REPRODUCIBILITY
 from benchmark.scoring.metrics import METRICS, TARGETS, main_metric, target_metrics
 
 
@@ -159,6 +160,7 @@ def _extra_tables(board: Board) -> list[str]:
             '<h2>Refused results</h2><p class="note">Stale or unreadable result files: not '
             "scored.</p>" + _table("refused", ["file", "reason"], rows)
         )
+    extra.append(f'<h2>Reproducibility</h2><p class="note">{_e(REPRODUCIBILITY)}</p>')
     return extra
 
 
