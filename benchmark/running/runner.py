@@ -60,21 +60,23 @@ def default_models() -> list[str]:
     return list(registered())
 
 
-def is_stochastic(cls: type[Predictor], label: str) -> bool:
-    """Whether a model gets several seeds: `"stochastic"` in its class's `tags`; a class that
-    declares no tags falls back to `models.NEURAL`."""
-    from models import NEURAL
+def _tags(cls: type[Predictor], label: str) -> frozenset[str]:
+    """The class's own tags; a class that declares none takes its registry entry's (if any)."""
+    from benchmark.running.registry import default_registry
 
-    tags = getattr(cls, "tags", None)
-    return "stochastic" in tags if tags else label in NEURAL
+    tags = frozenset(getattr(cls, "tags", None) or ())
+    registry = default_registry()
+    return tags or (registry.entry(label).tags if label in registry else frozenset())
+
+
+def is_stochastic(cls: type[Predictor], label: str) -> bool:
+    """Whether a model gets several seeds (`"stochastic"` among its tags)."""
+    return "stochastic" in _tags(cls, label)
 
 
 def is_reference(cls: type[Predictor], label: str) -> bool:
     """Reference predictors keep their stored parameters in the quick profile."""
-    from models import REFERENCE
-
-    tags = getattr(cls, "tags", None)
-    return "reference" in tags if tags else label in REFERENCE
+    return "reference" in _tags(cls, label)
 
 
 def resolve(model: str) -> tuple[type[Predictor], str]:
