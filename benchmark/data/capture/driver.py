@@ -36,7 +36,13 @@ from benchmark.data.capture.record import (
     record,
 )
 from benchmark.data.capture.scenario import Scenario
-from benchmark.data.capture.workload import ab_argv, parse_ab_output, start_background, start_nginx
+from benchmark.data.capture.workload import (
+    ab_argv,
+    parse_ab_output,
+    scenario_url,
+    start_background,
+    start_nginx,
+)
 from benchmark.data.rawfiles import CAPTURE_JSON, PERF_SCRIPT_FILE, SCHED_MAP_FILE
 
 CAPTURE_VERSION = 1
@@ -120,7 +126,7 @@ def _run_load(
     start_background(scenario, tmp, group, log)
     ab_seconds = scenario.warmup_seconds + scenario.seconds + 2
     ab_out = tmp / "ab.txt"
-    url = f"http://127.0.0.1:{port}/body.bin"
+    url = scenario_url(scenario, port)
     with open(ab_out, "wb") as ab_handle:
         ab_cmd = ab_argv(scenario, cpu, url, ab_seconds)
         ab = group.start("ab", ab_cmd, stdout=ab_handle, stderr=subprocess.STDOUT)

@@ -1,6 +1,6 @@
 """Scenarios: what runs on the traced CPU while perf records (`data/scenarios.toml`, README §3).
 
-Each `[scenarios.NAME]` table gives the nginx workers, ab's concurrency and keep-alive, the body
+Each `[scenarios.NAME]` table gives the nginx workers, ab's concurrency, keep-alive and TLS, the body
 size, the recording length, the CPU and the background loads. Every key is checked for its type
 and range here, so that a bad table is one line naming the file, the scenario and the key.
 """
@@ -41,6 +41,7 @@ class Scenario:
     nginx_workers: int = 1
     ab_concurrency: int = 10
     keepalive: bool = False
+    tls: bool = False
     body_bytes: int = 4096
     seconds: float = 10.0
     cpu: int = 1
@@ -60,6 +61,7 @@ _KEYS: dict[str, Rule] = {
     "nginx_workers": ((int,), 1, 64, "an integer from 1 to 64"),
     "ab_concurrency": ((int,), 1, 20_000, "an integer from 1 to 20000 (ab's limit)"),
     "keepalive": ((bool,), None, None, "true or false"),
+    "tls": ((bool,), None, None, "true or false (HTTPS with a self-signed certificate)"),
     "body_bytes": ((int,), 0, 1 << 30, "an integer from 0 to 1 GiB"),
     "seconds": ((int, float), 0.001, 3600, "a number of seconds above 0, at most 3600"),
     "cpu": ((int,), 0, 4095, "a CPU number from 0 to 4095"),
