@@ -325,3 +325,74 @@ def test_same_run_twice_gives_identical_metrics_for_a_tree_and_a_neural_model(da
     lstm = next(r for r in first if r["model"] == "lstm")
     assert lstm["machine"]["torch_isa"]
     assert lstm["machine"]["torch_threads"] == lstm["machine"]["threads"]
+
+
+# -- costs -------------------------------------------------------------------------------------
+FIT_SLEEP_S = 0.3
+PREDICT_SLEEP_S = 0.2
+STEP_SLEEP_S = 0.002
+ALLOC_MIB = 400
+ASKED_STEPS = 200
+
+_COSTLY = f"""
+import time
+
+import numpy as np
+
+from benchmark.running.protocol import OnlinePredictor
+from tests.helpers.harness_models import Constant
+
+
+class _SlowStream(OnlinePredictor):
+    def __init__(self, n_tasks: int) -> None:
+        self.proba = np.zeros(n_tasks, dtype=np.float32)
+        self.proba[0] = 1.0
+
+    def predict_next(self):
+        time.sleep({STEP_SLEEP_S})
+        return self.proba, 10.0
+
+    def update(self, row) -> None:
+        pass
+
+
+class Costly(Constant):
+    name = "costly"
+
+    def __init__(self) -> None:  # built outside the timed fit
+        block = np.ones({ALLOC_MIB} * 2**20, dtype=np.uint8)  # touched: resident
+        assert int(block[::4096].sum()) == len(block) // 4096
+
+    def fit(self, train, *, valid=None, seed=0, report=None):
+        time.sleep({FIT_SLEEP_S})
+        self.slow_predict_ = True
+        return super().fit(train)
+
+    def predict(self, runs, positions):
+        if self.slow_predict_:  # the first (timed) call only, not the spot re-predictions
+            self.slow_predict_ = False
+            time.sleep({PREDICT_SLEEP_S})
+        return super().predict(runs, positions)
+
+    def online(self, history):
+        return _SlowStream(history.n_tasks)
+"""
+
+
+def test_costs_measure_the_time_memory_and_steps_the_model_is_known_to_take(data, tmp_path):
+    """fit_s/predict_s cover a known sleep, online p50 a known per-step sleep (p50 <= p99),
+    online_steps is the number asked, and peak RSS covers a known resident allocation."""
+    path = tmp_path / "costly.py"
+    path.write_text(_COSTLY)
+    profile = replace(_profile(data, tmp_path / "out"), online_steps=ASKED_STEPS)
+    planned = runner.plan([f"{path}:Costly"], None, profile)
+    (result,) = runner.run(planned.specs, profile.out)
+    assert result["status"] == "ok", result["error"]
+    costs = result["costs"]
+    assert FIT_SLEEP_S <= costs["fit_s"] < FIT_SLEEP_S + 30
+    assert PREDICT_SLEEP_S <= costs["predict_s"] < PREDICT_SLEEP_S + 30
+    assert costs["online_steps"] == ASKED_STEPS
+    assert STEP_SLEEP_S * 1e6 <= costs["online_p50_us"] <= costs["online_p99_us"]
+    assert costs["online_p99_us"] < 1e6  # a 2 ms step is not measured as a second
+    assert costs["peak_rss_mb"] >= ALLOC_MIB
+    assert costs["peak_rss_mb"] < 8 * 1024  # MiB, not KiB read as MiB
