@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -378,6 +380,74 @@ def test_throughput_benchmark_times_the_sizes_it_was_asked_for() -> None:
     inputs = synthetic_predictions(5000, 10, seed=3)
     hit = np.argmax(inputs["proba"], axis=1) == inputs["y_true"]
     assert hit.mean() > 0.5
+
+
+class _FakeClock:
+    """Wall and CPU clocks that move only when a step says how long it took."""
+
+    def __init__(self) -> None:
+        self.wall = 1000.0
+        self.cpu = 50.0
+
+    def take(self, wall_s: float, cpu_s: float) -> None:
+        self.wall += wall_s
+        self.cpu += cpu_s
+
+
+def test_throughput_benchmark_reports_each_steps_own_wall_and_cpu_time(monkeypatch) -> None:
+    """Each `_s` is the (wall, CPU) time of its own step on the sizes asked; building the
+    synthetic inputs (and the untimed contributions the bootstrap starts from) is not counted."""
+    import time
+
+    from benchmark.scoring import throughput
+
+    clock = _FakeClock()
+    monkeypatch.setattr(time, "perf_counter", lambda: clock.wall)
+    monkeypatch.setattr(time, "process_time", lambda: clock.cpu)
+    calls: list[tuple[str, int]] = []
+    real = {
+        name: getattr(throughput, name)
+        for name in ("synthetic_predictions", "contributions", "intervals", "ceiling")
+    }
+    costs = {  # (wall, cpu) seconds each call "takes"
+        "synthetic_predictions": (100.0, 100.0),
+        "contributions": (1.5, 0.5),
+        "intervals": (4.0, 3.0),
+        "ceiling": (7.0, 6.5),
+    }
+
+    sizes = {  # what each call was asked to work on
+        "synthetic_predictions": lambda a, k: a[0],
+        "contributions": lambda a, k: len(k["y_true"]),
+        "intervals": lambda a, k: k["n_resamples"],
+        "ceiling": lambda a, k: len(a[0]),
+    }
+
+    def fake(name: str) -> Callable[..., Any]:
+        def step(*args: Any, **kwargs: Any) -> Any:
+            out = real[name](*args, **kwargs)
+            calls.append((name, sizes[name](args, kwargs)))
+            clock.take(*costs[name])
+            return out
+
+        return step
+
+    for name in real:
+        monkeypatch.setattr(throughput, name, fake(name))
+    out = throughput.throughput_benchmark(
+        n_scoring=300, n_bootstrap=200, n_tasks=5, n_resamples=7, n_ceiling=150
+    )
+    assert (out["scoring_s"], out["scoring_cpu_s"]) == (1.5, 0.5)
+    assert (out["bootstrap_s"], out["bootstrap_cpu_s"]) == (4.0, 3.0)
+    assert (out["ceiling_s"], out["ceiling_cpu_s"]) == (7.0, 6.5)
+    assert calls == [
+        ("synthetic_predictions", 300),
+        ("contributions", 300),
+        ("synthetic_predictions", 200),
+        ("contributions", 200),
+        ("intervals", 7),
+        ("ceiling", 150),
+    ]
 
 
 def test_top1_contributions_from_stored_argmax_ids() -> None:
