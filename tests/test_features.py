@@ -114,9 +114,32 @@ def test_empty_history(builder, excerpt):
 
 
 def test_stream_handles_unknown_ids(builder, excerpt):
+    """A row with the catch-all ids 0 (no candidate task), prio -1 and a clock that went back
+    becomes lag 1 as given and shifts the history; candidate columns count only real runs."""
     stream = FeatureStream(builder, excerpt.rows(excerpt.start, excerpt.start + 10))
     stream.update(RunRow(task=0, comm=0, delta_us=12.5, end_state=0, prio=-1, pid=1, t_ns=10**12))
-    assert np.isfinite(stream.features()).all()
+    row = stream.features()
+    assert np.isfinite(row).all()
+    col = {name: float(row[j]) for j, name in enumerate(builder.names)}
+    assert (col["task_1"], col["comm_1"], col["state_1"], col["prio_1"]) == (0, 0, 0, -1)
+    assert col["logd_1"] == np.float32(np.log1p(12.5))
+    assert 0 not in builder.top_tasks  # so the appended run is no candidate's last run
+    task = np.append(excerpt.task[:10], 0)
+    delta = np.append(excerpt.delta_us[:10], 12.5)
+    for back in (2, 3):  # the history moved one run back
+        assert col[f"task_{back}"] == task[11 - back]
+        assert col[f"comm_{back}"] == excerpt.comm[11 - back]
+        assert col[f"logd_{back}"] == np.float32(np.log1p(delta[11 - back]))
+    for m in builder.top_tasks:
+        where = np.flatnonzero(task == m)  # all 11 rows lie inside the 32-run window
+        assert col[f"count_{m}"] == len(where)
+        if len(where):
+            assert col[f"since_runs_{m}"] == 11 - where[-1]
+            assert col[f"last_len_{m}"] == pytest.approx(delta[where[-1]], rel=1e-6)
+            assert col[f"mean_len_{m}"] == pytest.approx(delta[where].mean(), rel=1e-5)
+        else:
+            assert col[f"since_runs_{m}"] == 1e9
+            assert col[f"last_len_{m}"] == col[f"mean_len_{m}"] == -1
 
 
 @pytest.mark.parametrize(
