@@ -12,6 +12,7 @@ from models.lgbm import DELTA_REPORT_OFFSET, LightGBM
 from models.reference import Majority
 
 PARAMS = {"n_estimators": 40, "delta_n_estimators": 60}
+PATIENCE = 10  # LightGBM's default early_stopping_rounds, which PARAMS leave as is
 
 
 def scores(model, runs):
@@ -54,11 +55,30 @@ def test_same_seed_same_predictions(fitted, excerpt):
 
 
 def test_early_stopping_and_reports(fitted, reports, excerpt):
+    """Reports come per round; the kept round is the best reported one, stopping follows it by
+    PATIENCE rounds, and the reported scores are the valid log loss and mse_z of the model."""
     task_steps = [s for s, _ in reports if s < DELTA_REPORT_OFFSET]
     delta_steps = [s - DELTA_REPORT_OFFSET for s, _ in reports if s >= DELTA_REPORT_OFFSET]
     assert task_steps == list(range(len(task_steps))) and len(task_steps) >= 1
     assert delta_steps == list(range(len(delta_steps))) and len(delta_steps) >= 1
     assert all(np.isfinite(v) and v >= 0 for _, v in reports)
+    task_scores = [v for s, v in reports if s < DELTA_REPORT_OFFSET]
+    delta_scores = [v for s, v in reports if s >= DELTA_REPORT_OFFSET]
+    # early stopping keeps the round with the lowest valid score, and stops PATIENCE rounds
+    # after it unless the rounds ran out first
+    for booster, scores_, rounds in (
+        (fitted.classifier_, task_scores, PARAMS["n_estimators"]),
+        (fitted.regressor_, delta_scores, PARAMS["delta_n_estimators"]),
+    ):
+        kept = fitted._best(booster)
+        assert kept == 1 + int(np.argmin(scores_))
+        assert len(scores_) == min(rounds, kept + PATIENCE)
+    # the reported task score is the valid log loss of the kept model's probabilities
+    valid_pos = np.arange(excerpt.valid().start, excerpt.valid().start + len(excerpt.valid()))
+    proba = fitted.predict(excerpt, valid_pos).task_proba.astype(np.float64)
+    p_true = proba[np.arange(len(valid_pos)), excerpt.task[valid_pos]]
+    log_loss = -np.mean(np.log(np.clip(p_true, 1e-15, 1.0)))
+    assert task_scores[fitted._best(fitted.classifier_) - 1] == pytest.approx(log_loss, rel=1e-6)
     # the reported delta score is the valid mse_z of the model after that round
     best = fitted._best(fitted.regressor_)
     valid = excerpt.valid()
