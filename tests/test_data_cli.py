@@ -11,19 +11,21 @@ import benchmark.cli.data  # noqa: F401  (registers the commands)
 from benchmark.cli.app import app
 from benchmark.core.paths import data_dir
 from benchmark.data.datainfo import BEGIN, END, collect, render_markdown
-from benchmark.data.manifest import sha256_file
+from benchmark.data.manifest import load_manifest, sha256_file
 from benchmark.data.splits import read_splits
+from benchmark.reporting.ceilings import stored_headroom
 
 runner = CliRunner()
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_data_json_lists_verified_traces() -> None:
     result = runner.invoke(app, ["data", "--json"])
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
-    assert set(info) == {"version", "traces"}
-    assert len(info["traces"]) >= 4
+    assert set(info) == {"version", "traces", "headroom_source"}
+    assert len(info["traces"]) >= 8
     splits = read_splits(data_dir() / "splits.json")
     for t in info["traces"]:
         for key in ("name", "runs", "tasks", "split", "sha256", "kernel", "perf", "scenario"):
@@ -35,6 +37,22 @@ def test_data_json_lists_verified_traces() -> None:
         split = splits[t["name"]]
         assert t["split_rows"]["train"] == list(split.train)
         assert split.train[1] == split.valid[0] and split.valid[1] == split.test[0]  # in order
+
+
+def test_data_json_headroom_is_the_boards_ceiling_minus_markov() -> None:
+    """Each trace's headroom is the committed board's task-history ceiling minus markov's test
+    acc on it (computed here from leaderboard.json), or None where the board scored other data."""
+    board = json.loads((REPO / "leaderboard" / "leaderboard.json").read_text())
+    markov = next(m for m in board["models"] if m["model"] == "markov")
+    info = json.loads(runner.invoke(app, ["data", "--json"]).stdout)
+    for t in info["traces"]:
+        name = t["name"]
+        if board.get("data_sha256", {}).get(name) != t["sha256"] or "headroom" not in board:
+            assert t["headroom"] is None, name
+            continue
+        ceiling = board["ceiling"][name]["task_history"]["max_predictability"]
+        acc = markov["per_trace"][name]["metrics"]["acc"]["value"]
+        assert abs(t["headroom"] - (ceiling - acc)) < 1e-9, name
 
 
 def test_data_table() -> None:
@@ -63,7 +81,9 @@ def test_data_refuses_altered_files(tmp_path: Path) -> None:
 def test_datasheet_numbers_are_generated_from_the_data() -> None:
     text = (data_dir() / "README.md").read_text()
     section = text.split(BEGIN, 1)[1].split(END, 1)[0]
-    assert section == "\n" + render_markdown(collect(verify=False))
+    board = REPO / "leaderboard" / "leaderboard.json"
+    headroom = stored_headroom(board, load_manifest(data_dir()))
+    assert section == "\n" + render_markdown(collect(verify=False), headroom)
 
 
 def test_data_folder_size() -> None:

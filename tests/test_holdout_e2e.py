@@ -97,7 +97,9 @@ def test_a_private_capture_goes_through_prepare(tmp_path: Path) -> None:
     split = read_splits(root / "splits.json")["private-1"]
     train_end, valid_end = runs * 7 // 10, runs * 8 // 10
     assert (split.train, split.valid, split.test) == (
-        (0, train_end), (train_end, valid_end), (valid_end, runs)
+        (0, train_end),
+        (train_end, valid_end),
+        (valid_end, runs),
     )
     # The run table of the first 3,000 switches is the shipped table's first 2,999 rows.
     shipped = read_run_table(SOURCE).iloc[:runs].reset_index(drop=True)
@@ -113,9 +115,7 @@ def test_a_private_capture_goes_through_prepare(tmp_path: Path) -> None:
 
     # Evaluate on the holdout: results go inside DIR, the repository's leaderboard is untouched.
     before = sorted(p.name for p in (leaderboard_dir() / "results").iterdir())
-    result = runner.invoke(
-        app, ["evaluate", "--model", "markov", "--holdout", str(root)], env=wide
-    )
+    result = runner.invoke(app, ["evaluate", "--model", "markov", "--holdout", str(root)], env=wide)
     assert result.exit_code == 0, result.output
     stored = json.loads(
         (root / "leaderboard" / "results" / "markov" / "private-1" / "seed0.json").read_text()
@@ -130,10 +130,16 @@ def test_a_private_capture_goes_through_prepare(tmp_path: Path) -> None:
     truth = trace.task[positions]
     assert stored["metrics"]["acc"]["value"] == pytest.approx(float(np.mean(predicted == truth)))
 
-    result = runner.invoke(
-        app, ["leaderboard", "--build-only", "--holdout", str(root)], env=wide
-    )
+    result = runner.invoke(app, ["leaderboard", "--build-only", "--holdout", str(root)], env=wide)
     assert result.exit_code == 0, result.output
     board = json.loads((root / "leaderboard" / "leaderboard.json").read_text())
     assert [t for t in board["traces"]] == ["private-1"]
     assert "markov" in (root / "leaderboard" / "README.md").read_text()
+    # The transfer view: markov's holdout rank beside its rank on the committed board; one model
+    # ranked on both is too few for a rank correlation, and the board says so.
+    shipped = json.loads((leaderboard_dir() / "leaderboard.json").read_text())
+    shipped_rank = next(m for m in shipped["models"] if m["model"] == "markov")["rank"]["task"]
+    task_view = next(v for v in board["transfer"] if v["target"] == "task")
+    assert task_view["ranks"] == [{"model": "markov", "holdout": 1, "shipped": shipped_rank}]
+    assert task_view["rho"] is None and "rho needs 3" in task_view["reason"]
+    assert "## Does the ranking transfer?" in (root / "leaderboard" / "README.md").read_text()

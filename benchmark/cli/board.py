@@ -129,9 +129,11 @@ def leaderboard(
     import time
 
     from benchmark.cli.harness import err, fail, input_errors, names, progress_bar
+    from benchmark.core.paths import data_dir, leaderboard_dir
+    from benchmark.data.prepare import refresh_datasheet
     from benchmark.reporting.board import build
     from benchmark.running import runner
-    from benchmark.running.profiles import make_profile
+    from benchmark.running.profiles import FULL, make_profile
 
     if jobs < 1:
         raise fail(f"--jobs {jobs}: give at least 1")
@@ -152,7 +154,15 @@ def leaderboard(
             err.print(f"{len(planned.specs)} runs of {len(chosen)} models ({profile.name} profile)")
             with progress_bar() as on_event:
                 runner.run(planned.specs, profile.out, jobs, on_event)
-        board = build(profile.out, profile.out, data_root, log=err.print)
+        shipped = leaderboard_dir() / "leaderboard.json" if holdout is not None else None
+        board = build(profile.out, profile.out, data_root, log=err.print, shipped=shipped)
+        shipped_data = data_root or data_dir()
+        if (
+            profile.name == FULL
+            and profile.out.resolve() == leaderboard_dir().resolve()
+            and refresh_datasheet(shipped_data, board.headroom)
+        ):
+            err.print(f"updated the headroom column of {shipped_data / 'README.md'}")
     except input_errors() as exc:
         raise fail(exc) from exc
     except KeyboardInterrupt as exc:

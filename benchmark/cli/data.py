@@ -109,9 +109,21 @@ def prepare(
     from benchmark.data.prepare import prepare as run_prepare
 
     root = data or data_dir()
+    headroom = None
+    if root.resolve() == data_dir().resolve() and (root / "manifest.json").is_file():
+        from benchmark.core.paths import leaderboard_dir
+        from benchmark.data.manifest import load_manifest
+        from benchmark.reporting.ceilings import stored_headroom
+
+        try:  # the committed board's headroom for the traces whose data it scored
+            headroom = stored_headroom(leaderboard_dir() / "leaderboard.json", load_manifest(root))
+        except (ValueError, OSError):
+            headroom = None
     try:
         with console.status("preparing") as status:
-            done = run_prepare(root, log=lambda m: status.update(m), warn=_warn, cpu=cpu)
+            done = run_prepare(
+                root, log=lambda m: status.update(m), warn=_warn, cpu=cpu, headroom=headroom
+            )
     except (PrepareError, ValueError, OSError) as exc:
         raise _fail(exc) from exc
     for name, item in done.items():
@@ -174,6 +186,15 @@ def data_command(
         info = collect(root)
     except (DataIntegrityError, FileNotFoundError, KeyError, ValueError) as exc:
         raise _fail(exc) from exc
+    from benchmark.core.paths import leaderboard_dir
+    from benchmark.data.manifest import load_manifest
+    from benchmark.reporting.ceilings import stored_headroom
+
+    board_file = (leaderboard_dir() if data is None else root / "leaderboard") / "leaderboard.json"
+    headroom = stored_headroom(board_file, load_manifest(root))
+    for t in info["traces"]:  # None: no board has scored this trace's current data
+        t["headroom"] = headroom.get(t["name"])
+    info["headroom_source"] = str(board_file)
     if as_json:
         typer.echo(json.dumps(info, indent=2, sort_keys=True, allow_nan=False))
     else:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,31 @@ def top_tasks(runs: pd.DataFrame, n: int = TOP_TASKS) -> list[dict[str, Any]]:
 
 
 RECORDER_LABELS = ("perf record", "perf record child", "capture driver")
+ROLES = ("nginx", "ab", "background", "kernel", "idle")
+MANY_TASKS_SHARE = 0.01  # a task with at least this share of the runs competes for "next"
+
+
+def role_of(comm: str) -> str:
+    """What a command name is in a scenario: nginx, ab, a background load (`ko-*`), idle, or
+    kernel (every other thread: kworkers, ksoftirqd, migration, rcu, ...)."""
+    if comm == "<idle>":
+        return "idle"
+    if comm in ("nginx", "ab"):
+        return comm
+    return "background" if comm.startswith("ko-") else "kernel"
+
+
+def task_mix(runs: pd.DataFrame) -> dict[str, Any]:
+    """Why a trace is hard to predict: the share of runs of each role, the top task's share,
+    and how many tasks hold at least `MANY_TASKS_SHARE` of the runs."""
+    comm = runs["comm"].astype(str)
+    roles = comm.map(role_of).value_counts(normalize=True)
+    shares = runs["task"].value_counts(normalize=True)
+    return {
+        "run_share_by_role": {r: _r(float(roles.get(r, 0.0)), 4) for r in ROLES},
+        "top_task_run_share": _r(float(shares.iloc[0]), 4) if len(shares) else 0.0,
+        "tasks_over_1pct": int((shares >= MANY_TASKS_SHARE).sum()),
+    }
 
 
 def cpu_time_share(runs: pd.DataFrame, processes: list[dict[str, Any]]) -> dict[str, float]:
@@ -103,6 +129,7 @@ def trace_facts(
         "idle_run_share": _r(float((runs["pid"] == 0).mean()), 4),
         "cpu_time_share": cpu_time_share(runs, capture.get("processes") or []),
         "top_tasks": top_tasks(runs),
+        "task_mix": task_mix(runs),
         "delta_us": delta_quantiles(runs["delta_us"]),
         "end_states": {str(k): int(v) for k, v in sorted(runs["end_state"].value_counts().items())},
         "split": {
@@ -167,12 +194,37 @@ def _fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
-def render_markdown(info: dict[str, Any]) -> str:
-    """The datasheet's generated section: overview table, then per-trace details."""
+HEADROOM_NOTE = (
+    "headroom: the task-history ceiling minus markov's test accuracy, from the committed "
+    "leaderboard (`leaderboard/leaderboard.json`; `kernel-oracle leaderboard` refreshes this "
+    "column; — where the board has no score for the trace's current data). Task mix: the share "
+    "of runs that are the top task, the tasks with at least 1% of the runs, and the share of "
+    "runs by role (nginx / ab / background loads / kernel threads / idle)."
+)
+
+
+def _mix_cells(t: dict[str, Any], headroom: Mapping[str, float | None]) -> str:
+    mix = t.get("task_mix")
+    value = headroom.get(t["name"])
+    room = "—" if value is None else f"{value:.3f}"
+    if not mix:
+        return f"| {room} | {UNKNOWN} | {UNKNOWN} | {UNKNOWN} |"
+    roles = " / ".join(f"{mix['run_share_by_role'][r]:.0%}" for r in ROLES)
+    return f"| {room} | {mix['top_task_run_share']:.1%} | {mix['tasks_over_1pct']} | {roles} |"
+
+
+def render_markdown(
+    info: dict[str, Any], headroom: Mapping[str, float | None] | None = None
+) -> str:
+    """The datasheet's generated section: overview table (with each trace's `headroom` from the
+    board, where known), then per-trace details."""
+    headroom = headroom or {}
     lines = [
         "| trace | runs | tasks | duration s | switches/s | train / valid / test | sigma_us "
-        "| delta p50 µs | lost (parser) | ab req/s | CPU time: scenario / other |",
-        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| delta p50 µs | lost (parser) | ab req/s | CPU time: scenario / other | headroom "
+        "| top task | tasks ≥ 1% | runs: nginx / ab / background / kernel / idle |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: | ---: |",
     ]
     for t in info["traces"]:
         s = t["split"]
@@ -183,8 +235,10 @@ def render_markdown(info: dict[str, Any]) -> str:
             f"| {t['sigma_us']} | {t['delta_us']['p50']} "
             f"| {t['parse']['perf_script']['damage']['lost']} "
             f"| {(t.get('ab') or {}).get('requests_per_second')} "
-            f"| {t['cpu_time_share']['scenario']:.1%} / {t['cpu_time_share']['other']:.1%} |"
+            f"| {t['cpu_time_share']['scenario']:.1%} / {t['cpu_time_share']['other']:.1%} "
+            + _mix_cells(t, headroom)
         )
+    lines += ["", HEADROOM_NOTE]
     for t in info["traces"]:
         lines += ["", f"### `{t['name']}`", ""]
         scenario = t["capture"].get("scenario") or {}
@@ -266,11 +320,13 @@ def _shorten(command: str) -> str:
     return f"{command.split(marker, 1)[0]} -c '{loop}'"
 
 
-def readme_with(text: str, info: dict[str, Any]) -> str | None:
+def readme_with(
+    text: str, info: dict[str, Any], headroom: Mapping[str, float | None] | None = None
+) -> str | None:
     """The datasheet `text` with its generated section rendered from `info`; None when the text
     has no generated section (a README of the user's own, left alone)."""
     if BEGIN not in text or END not in text:
         return None
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{render_markdown(info)}{END}{tail}"
+    return f"{head}{BEGIN}\n{render_markdown(info, headroom)}{END}{tail}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,12 @@ from benchmark.core.atomic import write_bytes, write_json
 from benchmark.core.paths import data_dir
 from benchmark.data.capturemeta import read_capture
 from benchmark.data.datainfo import BEGIN, END, info_from, readme_with, trace_facts
-from benchmark.data.manifest import MANIFEST_VERSION, RUN_TABLE_COLUMNS, sha256_file
+from benchmark.data.manifest import (
+    MANIFEST_VERSION,
+    RUN_TABLE_COLUMNS,
+    load_manifest,
+    sha256_file,
+)
 from benchmark.data.rawfiles import CAPTURE_JSON, RawFolder, missing_sched_map, raw_folders
 from benchmark.data.splits import TraceSplit, compute_split, write_splits
 from benchmark.data.traces import compare_formats, parse_trace
@@ -128,8 +133,7 @@ def prepare_trace(
         problem = compare_formats(script.runs, mapped.runs)
         if problem:
             raise PrepareError(
-                f"{raw.folder}: {raw.perf_script.name} and {raw.sched_map.name} disagree: "
-                f"{problem}"
+                f"{raw.folder}: {raw.perf_script.name} and {raw.sched_map.name} disagree: {problem}"
             )
         parse["sched_map"] = {**mapped.damage.to_json(), "switches": mapped.switches}
         parse["formats_agree"] = True
@@ -153,18 +157,33 @@ def prepare_trace(
     return Prepared(raw.name, runs, split, facts, files, parquet, warnings)
 
 
-def _readme(path: Path, manifest: dict[str, Any]) -> tuple[str | None, str | None]:
+def _readme(
+    path: Path, manifest: dict[str, Any], headroom: Mapping[str, float | None] | None = None
+) -> tuple[str | None, str | None]:
     """(the new datasheet text or None if unchanged, a warning or None) for `path`."""
     if not path.is_file():
         raise PrepareError(f"{path}: not a file; the datasheet is a Markdown file (or absent)")
     text = path.read_text(encoding="utf-8", errors="replace")
-    new = readme_with(text, info_from(manifest, verified=False))
+    new = readme_with(text, info_from(manifest, verified=False), headroom)
     if new is None:
         return None, (
             f"{path}: no generated section ({BEGIN} ... {END}), left as it is; add the two "
             "marker lines where prepare may write the trace table"
         )
     return (None if new == text else new), None
+
+
+def refresh_datasheet(root: Path, headroom: Mapping[str, float | None]) -> bool:
+    """Re-render the datasheet's generated section of `root` from its manifest with `headroom`
+    (what `kernel-oracle leaderboard` calls after writing the board); True when it changed."""
+    path = root / "README.md"
+    if not path.is_file() or not (root / "manifest.json").is_file():
+        return False
+    new, _ = _readme(path, load_manifest(root), headroom)
+    if new is None:
+        return False
+    write_bytes(path, new.encode("utf-8"))
+    return True
 
 
 def prepare(
@@ -174,9 +193,11 @@ def prepare(
     warn: Callable[[str], None] = lambda _: None,
     readme: bool = True,
     cpu: int | None = None,
+    headroom: Mapping[str, float | None] | None = None,
 ) -> dict[str, Prepared]:
     """Prepare every raw trace under `root` (default: data/); `cpu` for captures whose
-    capture.json names none. `log` gets progress, `warn` each warning (a small trace, damage,
+    capture.json names none; `headroom` (trace -> value, from the board) fills the datasheet's
+    column. `log` gets progress, `warn` each warning (a small trace, damage,
     no sched map, a README without a generated section). Writes parquet, splits, datasheet,
     and the manifest last."""
     root = root or data_dir()
@@ -200,7 +221,7 @@ def prepare(
     readme_path = root / "README.md"
     readme_text = None
     if readme and readme_path.exists():
-        readme_text, warning = _readme(readme_path, manifest)
+        readme_text, warning = _readme(readme_path, manifest, headroom)
         warnings += [warning] if warning else []
     for warning in warnings:
         warn(warning)

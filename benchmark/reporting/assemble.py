@@ -35,6 +35,7 @@ from benchmark.reporting.boardtypes import (
     SeedMean,
 )
 from benchmark.reporting.budget import budgets
+from benchmark.reporting.ceilings import HEADROOM_BASELINE, headroom
 from benchmark.reporting.evidence import Evidence
 from benchmark.reporting.significance import rank_board
 from benchmark.reporting.trust import flag_leaks, mse_ratios, normalize
@@ -223,7 +224,19 @@ def make_board(
         result_files=len(accepted) + len(refused),
         budgets=budgets(rows),
         warnings=warnings,
+        headroom=headroom(ceiling, _baseline_acc(rows, traces), traces),
     )
+
+
+def _baseline_acc(rows: Sequence[Row], traces: Sequence[str]) -> dict[str, float | None]:
+    """The headroom baseline's (markov's) test accuracy per trace, where its cell is ok."""
+    row = next((r for r in rows if r.model == HEADROOM_BASELINE), None)
+    out: dict[str, float | None] = {}
+    for trace in traces:
+        cell = row.per_trace.get(trace) if row else None
+        entry = cell.metrics.get("acc") if cell and cell.status == "ok" else None
+        out[trace] = entry.value if entry else None
+    return out
 
 
 def by_kind(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -8,12 +8,13 @@ leaderboard.json and index.html from it. Evaluating lives in `benchmark.running.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmark.core.atomic import write_text
-from benchmark.core.paths import leaderboard_dir
+from benchmark.core.paths import REPO_ROOT, leaderboard_dir
 from benchmark.reporting.assemble import group, make_board
 from benchmark.reporting.boardtypes import Board
 from benchmark.reporting.ceilings import compute_ceilings
@@ -21,6 +22,7 @@ from benchmark.reporting.evidence import gather
 from benchmark.reporting.markdown import markdown
 from benchmark.reporting.page import html_page
 from benchmark.reporting.tables import csv_text, json_text
+from benchmark.reporting.transfer import transfer_view
 from benchmark.results.store import Stored, read_results
 from benchmark.scoring.bootstrap import N_RESAMPLES
 
@@ -96,19 +98,36 @@ def write_board(board: Board, out_dir: Path) -> None:
     write_text(out_dir / "index.html", html_page(board))
 
 
+def with_transfer(board: Board, shipped: Path, log: Callable[[str], None] | None = None) -> None:
+    """Add the transfer view against the shipped board in `shipped` (a holdout board's)."""
+    try:
+        reference = json.loads(shipped.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        if log:
+            log(f"no transfer view: {shipped} cannot be read ({exc}); run `make leaderboard`")
+        return
+    where = shipped.resolve()
+    source = where.relative_to(REPO_ROOT) if where.is_relative_to(REPO_ROOT) else shipped
+    board.transfer = transfer_view(board, reference, str(source))
+
+
 def build(
     root: Path | None = None,
     out_dir: Path | None = None,
     data_root: Path | None = None,
     ceilings: dict[str, dict[str, Any]] | None = None,
     log: Callable[[str], None] | None = None,
+    shipped: Path | None = None,
 ) -> Board:
     """Write README.md, leaderboard.csv, leaderboard.json and index.html from result files alone.
 
     `root` holds results/ (default: the leaderboard folder); files go to `out_dir` (default
-    `root`).
+    `root`). A holdout board names the `shipped` board's leaderboard.json, which gives it the
+    transfer view.
     """
     root = root or leaderboard_dir()
     board = board_of(root, data_root, ceilings, log)
+    if shipped is not None:
+        with_transfer(board, shipped, log)
     write_board(board, out_dir or root)
     return board

@@ -161,6 +161,26 @@ class Budget:
     delta: BudgetPick | None
 
 
+@dataclass(frozen=True)
+class TransferRank:
+    """One model's rank on a holdout board and on the shipped board."""
+
+    model: str
+    holdout: int
+    shipped: int
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Whether the shipped ranking of one target carries to a holdout: the ranks and rho."""
+
+    target: str
+    source: str  # the shipped board's file, relative to the repository
+    ranks: list[TransferRank]
+    rho: float | None
+    reason: str | None  # why there is no rho
+
+
 @dataclass
 class Board:
     """The leaderboard: rows in name order, per-trace ceilings, failed runs and refused files."""
@@ -176,6 +196,8 @@ class Board:
     budgets: list[Budget] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    headroom: dict[str, float | None] = field(default_factory=dict)  # task ceiling - markov acc
+    transfer: list[Transfer] = field(default_factory=list)  # holdout boards only
 
     def row(self, model: str) -> Row:
         return next(r for r in self.models if r.model == model)

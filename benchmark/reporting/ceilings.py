@@ -9,6 +9,7 @@ test rows, each labelled with what it covers:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -37,6 +38,41 @@ def mean_ceiling(
     if not values or any(v is None for v in values):
         return None
     return math.fsum(values) / len(values)  # type: ignore[arg-type]
+
+
+HEADROOM_BASELINE = "markov"  # headroom: the task-history ceiling minus this model's test acc
+
+
+def headroom(
+    ceilings: dict[str, dict[str, Any]], markov_acc: dict[str, float | None], traces: Iterable[str]
+) -> dict[str, float | None]:
+    """Per trace, how much the task-history ceiling leaves above markov's accuracy (None when
+    either is missing): what a trace still offers a model that beats first-order statistics."""
+    out: dict[str, float | None] = {}
+    for trace in traces:
+        top, base = ceiling_value(ceilings.get(trace)), markov_acc.get(trace)
+        # rounded to 12 places (+ 0.0 turns -0.0 into 0.0): no float noise like -1e-16 shown
+        out[trace] = None if top is None or base is None else round(top - base, 12) + 0.0
+    return out
+
+
+def stored_headroom(board_file: Path, manifest: dict[str, Any]) -> dict[str, float | None]:
+    """The headroom a written board (`leaderboard.json`) records for each trace whose data it
+    scored is the manifest's (same parquet sha256); other traces, or no board, get None."""
+    try:
+        board = json.loads(board_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        board = {}
+    recorded = board.get("headroom") if isinstance(board, dict) else None
+    scored = board.get("data_sha256") if isinstance(board, dict) else None
+    out: dict[str, float | None] = {}
+    for trace in sorted(manifest.get("traces", {})):
+        sha = manifest.get("files", {}).get(f"traces/{trace}.parquet")
+        value = (recorded or {}).get(trace) if isinstance(recorded, dict) else None
+        same_data = isinstance(scored, dict) and sha is not None and scored.get(trace) == sha
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        out[trace] = float(value) if same_data and ok and math.isfinite(value) else None
+    return out
 
 
 def kinds(ceilings: dict[str, dict[str, Any]]) -> list[str]:

@@ -8,8 +8,10 @@ every name from a result file is escaped for Markdown tables.
 
 from __future__ import annotations
 
+import math
+
 from benchmark.reporting import texts
-from benchmark.reporting.boardtypes import Board, Row
+from benchmark.reporting.boardtypes import TASK_HISTORY, Board, Row
 from benchmark.reporting.ceilings import TITLES, ceiling_value, kinds, mean_ceiling
 from benchmark.reporting.format import (
     ARROW,
@@ -55,7 +57,30 @@ def _ceiling_rows(board: Board, n_metrics: int) -> list[list[str]]:
         row += [""] * (n_metrics + 1)  # the other metrics and the normalized score
         row += [fmt(ceiling_value(board.ceiling.get(t), kind), CEILING) for t in board.traces]
         rows.append(row + [""] * (len(SHOWN_COSTS) + 1))
+        if kind == TASK_HISTORY and any(v is not None for v in board.headroom.values()):
+            values = [board.headroom.get(t) for t in board.traces]
+            mean = None if None in values else math.fsum(values) / len(values)  # type: ignore[arg-type]
+            row = ["", "*headroom (ceiling − markov)*", fmt(mean, CEILING), ""]
+            row += [""] * (n_metrics + 1)
+            row += [fmt(v, CEILING) for v in values]
+            rows.append(row + [""] * (len(SHOWN_COSTS) + 1))
     return rows
+
+
+def transfer_section(board: Board) -> list[str]:
+    """A holdout board's transfer view: holdout rank against shipped rank, Spearman's rho."""
+    out = ["## Does the ranking transfer?", "", texts.TRANSFER, ""]
+    for view in board.transfer:
+        rho = f"{view.rho:.3f}" if view.rho is not None else f"none ({md_escape(view.reason)})"
+        out += [
+            f"### {TARGET_TITLES[view.target]}: Spearman's rho {rho}",
+            "",
+            f"Shipped ranks from `{md_escape(view.source)}`.",
+            "",
+        ]
+        rows = [[md_escape(r.model), str(r.holdout), str(r.shipped)] for r in view.ranks]
+        out += [md_table(["model", "holdout rank", "shipped rank"], rows), ""]
+    return out
 
 
 def _model_row(model: Row, board: Board, target: str) -> list[str]:
@@ -140,6 +165,8 @@ def markdown(board: Board) -> str:
     out += ["## Are the ranks significant?", "", texts.SIGNIFICANCE, ""]
     for target in TARGETS:
         out += [f"### {TARGET_TITLES[target]}", "", significance_table(board, target), ""]
+    if board.transfer:
+        out += transfer_section(board)
     if board.budgets:
         out += ["## Inside the scheduler's budget", "", texts.BUDGETS, "", budget_table(board), ""]
     out += _warnings_and_marks(board)

@@ -22,7 +22,15 @@ CEILINGS = (
     "and bounds every model: an acc interval entirely above it is flagged as a **suspected "
     "leak**. The normalized score is the share of the gap from markov to the ceiling that "
     "covers every model (the side-information one; the task-history one where it is missing) "
-    "that a model closes: `(acc - acc_markov) / (ceiling - acc_markov)`."
+    "that a model closes: `(acc - acc_markov) / (ceiling - acc_markov)`. The **headroom** row "
+    "is the task-history ceiling minus markov's accuracy: what a trace leaves to learn beyond "
+    "first-order statistics."
+)
+TRANSFER = (
+    "Each model's rank on this holdout against its rank on the shipped traces (the committed "
+    "board), per target, and Spearman's rank correlation of the two orders (tied ranks "
+    "averaged): near 1, the shipped ranking carries to this capture; near 0 or below, it does "
+    "not. Only models ranked on both boards count; fewer than three give no rho."
 )
 SIGNIFICANCE = (
     "Each model minus the next one below it and minus markov, on the same test positions: the "

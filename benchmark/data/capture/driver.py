@@ -59,8 +59,9 @@ class CaptureResult:
     processes: list[ProcessRef] = field(default_factory=list)
 
 
-def _check_options(scenario: Scenario, out: Path, force: bool, max_busy: float,
-                   quiet_timeout: float) -> list[Path]:
+def _check_options(
+    scenario: Scenario, out: Path, force: bool, max_busy: float, quiet_timeout: float
+) -> list[Path]:
     """Refuse what cannot work before anything starts; returns the files to be written."""
     if not 0 <= max_busy <= 1:
         raise CaptureError(f"--max-busy {max_busy:g}: give a fraction from 0 to 1 (1: no wait)")

@@ -1,7 +1,7 @@
 """Scenarios: what runs on the traced CPU while perf records (`data/scenarios.toml`, README §3).
 
-Each `[scenarios.NAME]` table gives the nginx workers, ab's concurrency, keep-alive and TLS, the body
-size, the recording length, the CPU and the background loads. Every key is checked for its type
+Each `[scenarios.NAME]` table gives the nginx workers, ab's concurrency, keep-alive and TLS, the
+body size, the recording length, the CPU and the background loads. Every key is checked for its type
 and range here, so that a bad table is one line naming the file, the scenario and the key.
 """
 
