@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.data import capture as cap
-from benchmark.data.capture import machine, processes
+from benchmark.data.capture import machine, processes, workload
 from benchmark.data.traces import compare_formats, parse_trace
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
@@ -74,6 +74,33 @@ def test_nginx_config_and_background_commands(tmp_path: Path) -> None:
     assert str(tmp_path / "fsync-2.dat") in fsync[-1]
 
 
+def test_tls_scenario_config_url_and_certificate(tmp_path: Path) -> None:
+    """A `tls = true` scenario: nginx listens with ssl on the certificate openssl makes in the
+    capture's folder, and ab asks for https; a plain scenario keeps http and no ssl lines."""
+    conf = cap.nginx_config(tmp_path, 4443, 2, tls=True)
+    assert "listen 127.0.0.1:4443 ssl backlog=4096;" in conf
+    assert f"ssl_certificate {tmp_path}/tls.crt;" in conf
+    assert f"ssl_certificate_key {tmp_path}/tls.key;" in conf
+    plain_conf = cap.nginx_config(tmp_path, 80, 1)
+    assert "ssl" not in plain_conf and "listen 127.0.0.1:80 backlog=4096;" in plain_conf
+    assert workload.scenario_url(cap.Scenario(name="t", tls=True), 4443) == (
+        "https://127.0.0.1:4443/body.bin"
+    )
+    assert workload.scenario_url(cap.Scenario(name="p"), 80) == "http://127.0.0.1:80/body.bin"
+    argv = workload.tls_certificate_argv(tmp_path)
+    assert argv[:3] == ["openssl", "req", "-x509"]
+    assert str(tmp_path / "tls.key") in argv and str(tmp_path / "tls.crt") in argv
+
+
+def test_tls_key_is_checked(tmp_path: Path) -> None:
+    """`tls` must be a boolean, like keepalive; the shipped tls scenario sets it."""
+    path = tmp_path / "s.toml"
+    path.write_text("[scenarios.x]\ntls = 'yes'\n")
+    with pytest.raises(cap.ScenarioError, match=r"tls = 'yes'; expected true or false"):
+        cap.load_scenarios(path)
+    assert cap.load_scenarios()["tls"].tls is True
+
+
 def test_parse_ab_output_and_lost() -> None:
     text = (
         "Complete requests:      85366\nFailed requests:        0\n"
@@ -121,8 +148,12 @@ def test_process_group_stops_everything_on_error() -> None:
         group.start("sleeper", ["sleep", "60"])
         stubborn = group.start(
             "stubborn",
-            [sys.executable, "-c", "import signal,time\nsignal.signal(signal.SIGTERM, "
-             "signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)"],
+            [
+                sys.executable,
+                "-c",
+                "import signal,time\nsignal.signal(signal.SIGTERM, "
+                "signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)",
+            ],
             stdout=subprocess.PIPE,
         )
         assert stubborn.stdout is not None and stubborn.stdout.readline() == b"ready\n"
@@ -226,3 +257,25 @@ def test_real_capture(tmp_path: Path) -> None:
     assert {"ko-cpu-hog", "ko-timer", "ko-fsync"} <= comms
     mapped = parse_trace(tmp_path / cap.SCHED_MAP_FILE, cpu=cpu)
     assert compare_formats(script.runs, mapped.runs) is None
+
+
+@pytest.mark.capture
+def test_real_tls_capture(tmp_path: Path) -> None:
+    """1 s of a TLS scenario: openssl makes the certificate, nginx serves HTTPS, ab completes
+    requests over it, and the trace holds nginx and ab runs."""
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    reason = _capture_skip_reason(cpu)
+    if reason:
+        pytest.skip(reason)
+    scenario = cap.Scenario(
+        name="test-tls", nginx_workers=1, ab_concurrency=2, tls=True, body_bytes=256,
+        seconds=1, cpu=cpu, warmup_seconds=0.5,
+    )  # fmt: skip
+    result = cap.capture(scenario, tmp_path, log=lambda _: None, max_busy=1.0)
+    meta = json.loads((tmp_path / cap.CAPTURE_JSON).read_text())
+    assert meta["ab"]["complete_requests"] > 0 and meta["ab"]["failed_requests"] == 0
+    assert " ssl backlog=" in meta["nginx_conf"]
+    assert any(c.startswith("openssl req -x509") for c in meta["commands"])
+    assert any("https://127.0.0.1:" in c for c in meta["commands"])
+    assert not [ref for ref in result.processes if ref.running()]
+    assert {"nginx", "ab"} <= set(parse_trace(tmp_path / cap.PERF_SCRIPT_FILE).runs["comm"])
