@@ -12,8 +12,14 @@ mutmut then runs, for each mutant, only the tests that executed the mutated func
 
 Prints, per group and in all: mutants, killed, survived (no test failed), untested (no selected
 test executes the function: counted as surviving), timeouts (counted as killed), the survival
-rate, and every surviving mutant's name (with `--show`, its diff). Exit status 0 always: this
-is a measure, not a gate.
+rate, and every surviving mutant's name (with `--show`, its diff). `--report` prints the same from
+the last run's snapshots without running anything again.
+
+Every survivor should be explained in `tests/mutation_survivors/<group>.toml`
+(`[explained."<mutant>"]` with `line`, the mutated line as `mutmut show` prints it after `+`,
+and `why`: equivalent or unreachable, and how). Each survivor is printed with its explanation,
+or as UNEXPLAINED; an explanation whose `line` no longer matches the mutant's diff (the code
+moved) is STALE and counts as unexplained. Exit status 0 always: this is a measure, not a gate.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ except ModuleNotFoundError:  # Python 3.10: mutmut brings `toml` there
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".mutation"
+EXPLAINED = Path(__file__).resolve().parent / "mutation_survivors"  # <group>.toml
 COPIED = ("benchmark", "models", "tests", "data")
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 SURVIVED = {"survived"}
@@ -104,12 +111,47 @@ def statuses(work: Path, patterns: list[str]) -> dict[str, str]:
     return out
 
 
-def run_group(name: str, shared: dict, group: dict, jobs: int, show: bool) -> dict[str, int]:
-    """Mutate one group; print its counts and survivors; return the counts."""
-    work = snapshot(name, shared, group)
+def load_explanations(group: str, folder: Path = EXPLAINED) -> dict[str, dict[str, str]]:
+    """Mutant name -> {line, why} from the group's survivors file (empty when there is none)."""
+    path = folder / f"{group}.toml"
+    if not path.is_file():
+        return {}
+    return tomllib.loads(path.read_text()).get("explained", {})
+
+
+def mutated_line(diff: str) -> str:
+    """The first added line of a `mutmut show` diff, without its `+` and surrounding blanks."""
+    for line in diff.splitlines():
+        if line.startswith("+") and not line.startswith("+++"):
+            return line[1:].strip()
+    return ""
+
+
+def explanation(mutant: str, diff: str, explained: dict[str, dict[str, str]]) -> tuple[str, bool]:
+    """(what to print after the survivor's name, whether it counts as explained)."""
+    entry = explained.get(mutant)
+    if entry is None:
+        return "UNEXPLAINED", False
+    if entry.get("line", "").strip() != mutated_line(diff):
+        return f"STALE (the explanation was for `{entry.get('line', '')}`)", False
+    return str(entry.get("why", "")), True
+
+
+def run_group(
+    name: str, shared: dict, group: dict, jobs: int, show: bool, report: bool = False
+) -> dict[str, int]:
+    """Mutate one group (or, with `report`, read its last run); print its counts and
+    survivors with their explanations; return the counts."""
     patterns = group.get("mutants", ["*"])
     log = WORK / f"{name}.log"
-    mutmut(work, "run", "--max-children", str(jobs), *group.get("mutants", []), log=log)
+    if report:
+        work = WORK / name
+        if not (work / "mutants").is_dir():
+            print(f"{name}: no earlier run in {work}; run `tests/mutation.py {name}` first")
+            return {k: 0 for k in ("mutants", "killed", "survived", "untested", "other")}
+    else:
+        work = snapshot(name, shared, group)
+        mutmut(work, "run", "--max-children", str(jobs), *group.get("mutants", []), log=log)
     found = statuses(work, patterns)
     if not found or all(s == "not checked" for s in found.values()):
         last = (log.read_text().strip().splitlines() or ["(empty)"])[-1]
@@ -129,10 +171,16 @@ def run_group(name: str, shared: dict, group: dict, jobs: int, show: bool) -> di
         f"{counts['survived']} survived, {counts['untested']} untested, {counts['other']} other; "
         f"survival {rate:.1%}"
     )
+    explained = load_explanations(name)
+    counts["explained"] = 0
     for mutant in survivors:
-        print(f"  {found[mutant]}: {mutant}")
+        diff = mutmut(work, "show", mutant)
+        why, ok = explanation(mutant, diff, explained)
+        counts["explained"] += ok
+        print(f"  {found[mutant]}: {mutant}: {why}")
         if show:
-            print(mutmut(work, "show", mutant))
+            print(diff)
+    print(f"{name}: {counts['explained']} of {len(survivors)} survivors explained")
     return counts
 
 
@@ -142,19 +190,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("groups", nargs="*", help=f"default all: {' '.join(groups)}")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants at once")
     parser.add_argument("--show", action="store_true", help="print each survivor's diff")
+    parser.add_argument(
+        "--report", action="store_true", help="read the last run's results; run nothing"
+    )
     args = parser.parse_args(argv)
     unknown = [g for g in args.groups if g not in groups]
     if unknown:
         parser.error(f"unknown group(s) {', '.join(unknown)}; known: {', '.join(groups)}")
-    total = {"mutants": 0, "killed": 0, "survived": 0, "untested": 0, "other": 0}
+    total = {"mutants": 0, "killed": 0, "survived": 0, "untested": 0, "other": 0, "explained": 0}
     for name in args.groups or list(groups):
-        for key, value in run_group(name, shared, groups[name], args.jobs, args.show).items():
-            total[key] += value
+        counts = run_group(name, shared, groups[name], args.jobs, args.show, args.report)
+        for key, value in counts.items():
+            total[key] = total.get(key, 0) + value
     if total["mutants"]:
-        rate = (total["survived"] + total["untested"]) / total["mutants"]
+        surviving = total["survived"] + total["untested"]
+        rate = surviving / total["mutants"]
         print(
-            f"all: {total['mutants']} mutants, {total['survived'] + total['untested']} surviving; "
-            f"survival {rate:.1%}"
+            f"all: {total['mutants']} mutants, {surviving} surviving; survival {rate:.1%}; "
+            f"{total['explained']} of {surviving} survivors explained"
         )
     return 0
 
