@@ -87,10 +87,25 @@ def test_training_sequences_are_contiguous_rows(fitted, excerpt):
         np.testing.assert_allclose(windows[w, :, 0], scaled)
 
 
+def _window_mse(net: nn.Module, windows: np.ndarray) -> float:
+    """The paper's loss by hand: mean squared error of each next row predicted from the rows
+    before it, over every window, step and column."""
+    with torch.no_grad():
+        out = net(torch.from_numpy(windows[:, :-1])).numpy()
+    return float(np.mean((out - windows[:, 1:]) ** 2))
+
+
 def test_training_curve_and_determinism(fitted, excerpt):
+    """One curve entry per step, the last entry's losses are the kept network's MSE on the
+    training and valid windows, training lowers it, and the same seed gives the same model."""
     curve = fitted.training_curve_
     assert curve["epoch"] == [1, 2, 3]
     assert np.isfinite(curve["train_loss"]).all() and np.isfinite(curve["valid_loss"]).all()
+    n = SMALL["n_windows"]
+    train_windows = fitted._windows(excerpt.train(), n, spread=True).numpy()
+    valid_windows = fitted._windows(excerpt.valid(), n, spread=False).numpy()
+    assert curve["train_loss"][-1] == pytest.approx(_window_mse(fitted.net_, train_windows))
+    assert curve["valid_loss"][-1] == pytest.approx(_window_mse(fitted.net_, valid_windows))
     assert curve["train_loss"][-1] < curve["train_loss"][0]
     positions = excerpt.test_positions()
     again = KernelOracleLSTM(**SMALL).fit(excerpt.train(), valid=excerpt.valid(), seed=0)
@@ -159,15 +174,21 @@ def test_conformance_suite(excerpt):
 
 def test_a_blown_up_fit_restarts_then_keeps_the_last_finite_weights(excerpt):
     """L-BFGS at an absurd lr blows up in every attempt: the fit restarts RESTARTS times from
-    new initialisations, then keeps the untrained weights and says so; predictions stay finite."""
+    new initialisations, then keeps the untrained (finite) weights and says so; predictions stay
+    scorable: one probability row summing to 1 and one delta >= 0 per position."""
     from models.kernel_oracle import RESTARTS
 
     model = KernelOracleLSTM(seq_len=20, n_windows=8, steps=2, max_iter=4, lr=1e6)
     model.fit(excerpt.train(), valid=excerpt.valid(), seed=0)
     assert model.diverged_ and model.restarts_ == RESTARTS
     assert model.training_curve_["epoch"] == []
+    assert all(torch.isfinite(p).all() for p in model.net_.parameters())
     pred = model.predict(excerpt, excerpt.test_positions()[:20])
     assert np.isfinite(pred.task_proba).all() and np.isfinite(pred.delta_us).all()
+    assert pred.task_proba.shape == (20, excerpt.n_tasks) and pred.delta_us.shape == (20,)
+    assert (pred.task_proba >= 0).all()
+    np.testing.assert_allclose(pred.task_proba.sum(axis=1, dtype=np.float64), 1.0, atol=1e-5)
+    assert (pred.delta_us >= 0).all()
 
 
 def test_a_fit_that_does_not_blow_up_does_not_restart(fitted):
