@@ -1,0 +1,124 @@
+"""Behaviours that mutation testing (issue 17) found unpinned in submissions and the manifest.
+
+Each test pins one thing a user or caller relies on; expected values are written out by hand.
+The submission fixtures (a synthetic data root, its `runs` and independently read `truth`) are
+those of tests/test_submissions.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmark.data.manifest import load_manifest
+from benchmark.scoring.submission_rows import parse_rows_fast
+from benchmark.scoring.submissions import (
+    SubmissionError,
+    read_submission,
+    sample_rows,
+    write_sample,
+)
+from tests import test_submissions as _submissions
+from tests.test_submissions import perfect_rows, write_csv
+
+# The fixtures of tests/test_submissions.py, used here by name (`use_data` is autouse).
+data_root = _submissions.data_root
+use_data = _submissions.use_data
+runs = _submissions.runs
+truth = _submissions.truth
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- the sample submission -------------------------------------------------------------------
+def test_the_sample_is_one_hot_unless_asked(tmp_path, runs, truth) -> None:
+    """`sample_rows` and `write_sample` add `p:` columns only with `proba=True`."""
+    header, rows = sample_rows(runs)
+    assert header == ["position", "task", "delta_us"]
+    assert all(len(row) == 3 for row in rows)
+    out = write_sample(runs, tmp_path / "sample.csv")
+    assert out == tmp_path / "sample.csv"
+    lines = out.read_text().splitlines()
+    assert lines[0] == "position,task,delta_us"
+    assert len(lines) == 1 + truth["hi"] - truth["lo"]
+    assert all(line.count(",") == 2 or '"' in line for line in lines[1:])
+    wide, _ = sample_rows(runs, proba=True)
+    assert wide[3:] == [f"p:{t}" for t in truth["vocab"]]
+
+
+# -- the fast row parser ---------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["NA", "null", "None", "N/A", "nan", "#N/A"])
+def test_the_fast_path_reads_na_markers_as_task_names(name) -> None:
+    """Every cell is text: a task spelled like a pandas NA marker is that task, not missing."""
+    index = {"<other>": 0, name: 1}
+    text = f"position,task,delta_us\n5,{name},1.5\n6,<other>,2.0\n"
+    parsed = parse_rows_fast(text, ["position", "task", "delta_us"], index, 5, 7)
+    assert parsed is not None
+    positions, task, delta, probs = parsed
+    assert positions.tolist() == [5, 6]
+    assert task.tolist() == [1, 0]
+    assert delta.tolist() == [1.5, 2.0]
+    assert probs.shape == (2, 0)
+
+
+# -- the line-by-line parser -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("cell", "shown"), [("nginx:101\r\nx", r"'nginx:101\r\nx'"), ("a\rb", r"'a\rb'")]
+)
+def test_a_quoted_cell_with_line_breaks_is_quoted_as_written(
+    tmp_path, truth, runs, cell, shown
+) -> None:
+    """Line ends inside a quoted cell are kept as they are (no newline translation)."""
+    header, rows = perfect_rows(truth)
+    rows[4][1] = "QUOTED"
+    path = write_csv(tmp_path / "cr.csv", header, rows)
+    path.write_bytes(path.read_bytes().replace(b"QUOTED", f'"{cell}"'.encode()))
+    with pytest.raises(SubmissionError) as info:
+        read_submission(path, runs)
+    error = info.value
+    assert (error.line, error.rule) == (6, "unknown task")
+    assert error.detail == (
+        f"unknown task {shown}; tasks must be in the trace's vocabulary (data/splits.json) "
+        "or `<other>` for any other task"
+    )
+
+
+# -- the manifest ----------------------------------------------------------------------------
+def test_the_manifest_is_read_as_utf8_whatever_the_locale(tmp_path) -> None:
+    """A manifest naming a trace with a non-ASCII character loads under an ASCII locale too."""
+    root = tmp_path / "data"
+    root.mkdir()
+    manifest = {"version": 1, "files": {}, "traces": {"café": {}}}
+    raw = json.dumps(manifest, ensure_ascii=False).encode("utf-8")
+    assert b"caf\xc3\xa9" in raw
+    (root / "manifest.json").write_bytes(raw)
+    assert load_manifest(root)["traces"] == {"café": {}}
+    env = {
+        **os.environ,
+        "LC_ALL": "C",
+        "LANG": "C",
+        "PYTHONUTF8": "0",
+        "PYTHONCOERCECLOCALE": "0",
+        "PYTHONIOENCODING": "utf-8",
+    }
+    code = (
+        "import sys; from pathlib import Path; "
+        "from benchmark.data.manifest import load_manifest; "
+        "print(ascii(sorted(load_manifest(Path(sys.argv[1]))['traces'])))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(root)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == r"['caf\xe9']"
