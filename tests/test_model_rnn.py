@@ -45,7 +45,9 @@ def test_beats_majority_on_both_targets(fitted, excerpt, majority_scores):
     )
 
 
-def test_training_curve_recorded(fitted):
+def test_training_curve_recorded(fitted, excerpt):
+    """One entry per epoch; valid_loss is valid_ce + delta_weight * valid_mse_z, and the kept
+    (best) epoch's valid_ce is the cross-entropy of the model's own valid-row predictions."""
     curve = fitted.training_curve_
     n = len(curve["epoch"])
     assert n >= 2
@@ -55,6 +57,18 @@ def test_training_curve_recorded(fitted):
     assert curve["train_loss"][-1] < curve["train_loss"][0], "training did not reduce its loss"
     # early stopping keeps the best epoch's weights
     assert fitted.best_epoch_ == curve["epoch"][int(np.argmin(curve["valid_loss"]))]
+    weight = fitted.get_params()["delta_weight"]
+    np.testing.assert_allclose(
+        curve["valid_loss"],
+        np.add(curve["valid_ce"], weight * np.asarray(curve["valid_mse_z"])),
+        rtol=1e-12,
+    )
+    valid = excerpt.valid()
+    positions = np.arange(valid.start, valid.start + len(valid))
+    proba = fitted.predict(excerpt, positions).task_proba.astype(np.float64)
+    cross_entropy = -np.mean(np.log(proba[np.arange(len(positions)), valid.task]))
+    kept = curve["valid_ce"][fitted.best_epoch_ - 1]
+    assert kept == pytest.approx(cross_entropy, rel=1e-5)
 
 
 @pytest.mark.parametrize("cell", CELLS)
