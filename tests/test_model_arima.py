@@ -87,10 +87,23 @@ def test_compiled_kalman_step_equals_statsmodels(excerpt, transform):
 
 
 def test_log1p_back_transform(excerpt):
+    """The log model's exp(forecast) - 1 tracks the median run length; Duan's smearing
+    multiplies 1 + that by one factor and brings the mean forecast near the mean run length."""
+    import copy
+
     model = Arima(transform="log1p", fit_tail=2000).fit(excerpt.train())
     assert model.smearing_ > 1.0  # Duan's smearing factor of a noisy log model
-    pred = model.predict(excerpt, excerpt.test_positions()).delta_us
+    positions = excerpt.test_positions()
+    pred = model.predict(excerpt, positions).delta_us
     assert np.isfinite(pred).all() and (pred >= 0).all()
+    median_model = copy.deepcopy(model)
+    median_model.smearing_ = 1.0  # no smearing: the back-transformed conditional median
+    median = median_model.predict(excerpt, positions).delta_us
+    np.testing.assert_allclose(pred + 1.0, model.smearing_ * (median + 1.0), rtol=1e-12)
+    truth = excerpt.delta_us[positions]
+    assert np.median(median) == pytest.approx(np.median(truth), rel=0.1)
+    assert pred.mean() == pytest.approx(truth.mean(), rel=0.1)
+    assert abs(pred.mean() - truth.mean()) < abs(median.mean() - truth.mean())
 
 
 def test_bad_parameters(excerpt):
