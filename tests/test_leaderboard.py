@@ -305,7 +305,20 @@ def test_no_ceiling_module_means_no_ceiling_row(tmp_path):
 
 
 # -- the evaluation path, end to end on a small synthetic trace ---------------------------------
+def _majority_acc_of_syn_excerpt() -> float:
+    """Share of the excerpt's test rows (the last 20% of its 2,500 runs) equal to the most
+    frequent task of the rows before them, from the synthetic frame itself."""
+    from tests.fixtures.synthetic import synthetic_frame
+
+    task = synthetic_frame(3000, seed=0)["task"].iloc[:2500]  # "syn" is written first: seed 0
+    counts = task.iloc[:2000].value_counts()
+    mode = sorted(counts[counts == counts.max()].index)[0]
+    return float((task.iloc[2000:] == mode).mean())
+
+
 def test_quick_profile_end_to_end_with_an_unloadable_registered_model(tmp_path, monkeypatch):
+    """A quick run with a model that cannot load: the failure is listed beside the good rows,
+    the tables hold the measured scores (majority's by hand), and a rebuild is byte-identical."""
     import models
     from benchmark.reporting import board as lb
     from benchmark.running import runner
@@ -335,6 +348,16 @@ def test_quick_profile_end_to_end_with_an_unloadable_registered_model(tmp_path, 
     for name in OUTPUTS:
         assert (out / name).stat().st_size > 0
     assert "| ghost | failed |" in (out / "README.md").read_text()
+    # the tables say what the runs measured: majority's accuracy by hand on the excerpt
+    rows = {
+        r["model"]: r for r in csv.DictReader(io.StringIO((out / "leaderboard.csv").read_text()))
+    }
+    assert set(rows) == {"majority", "markov", "ghost"}
+    assert [rows[m]["status"] for m in ("majority", "markov", "ghost")] == ["ok", "ok", "failed"]
+    assert float(rows["majority"]["acc"]) == pytest.approx(_majority_acc_of_syn_excerpt(), abs=1e-6)
+    assert float(rows["markov"]["acc"]) > float(rows["majority"]["acc"])
+    published = json.loads((out / "leaderboard.json").read_text())
+    assert {m["model"] for m in published["models"]} == set(rows)
     # Re-building from the stored results alone gives the same files.
     again = tmp_path / "again"
     lb.build(out, again, out / "data")
