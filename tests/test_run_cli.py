@@ -101,13 +101,38 @@ def test_both_spellings_and_commas_name_models_and_traces(data, tmp_path):
         assert stored["status"] == "ok" and stored["trace"] == trace
 
 
+def _hand_majority(trace: str, runs: int) -> tuple[int, float]:
+    """(test rows, majority accuracy) of the first `runs` runs of a shipped trace, by hand:
+    test = rows from floor(0.8 runs) on, majority = the most frequent task of the rows before."""
+    from benchmark.data.manifest import read_run_table
+
+    task = read_run_table(trace)["task"].iloc[:runs]
+    cut = runs * 8 // 10
+    counts = task.iloc[:cut].value_counts()
+    mode = sorted(counts[counts == counts.max()].index)[0]
+    return runs - cut, float((task.iloc[cut:] == mode).mean())
+
+
 def test_holdout_results_go_inside_the_holdout_folder_by_default(data, tmp_path):
+    """The result lands in the holdout folder, validates against the published result schema
+    (checked by jsonschema) and scores majority on the excerpt's test rows as computed by hand."""
+    import jsonschema
+
+    from benchmark.results.schema import schema
+
     copy = tmp_path / "private"
     shutil.copytree(data, copy)
     result = _invoke("evaluate", "--model", "majority", "--holdout", copy)
     assert result.exit_code == 0, result.output
     trace = trace_names(copy)[0]
-    assert (copy / "leaderboard" / "results" / "majority" / trace / "seed0.json").is_file()
+    path = copy / "leaderboard" / "results" / "majority" / trace / "seed0.json"
+    assert path.is_file()
+    stored = json.loads(path.read_text())
+    jsonschema.Draft202012Validator(schema("result")).validate(stored)
+    assert (stored["status"], stored["model"], stored["trace"]) == ("ok", "majority", trace)
+    n_test, acc = _hand_majority(trace, 3000)
+    assert stored["n_positions"] == n_test
+    assert stored["metrics"]["acc"]["value"] == pytest.approx(acc, abs=1e-12)
 
 
 def test_quick_and_holdout_together_are_refused(data):
