@@ -3,12 +3,14 @@ round, and its compiled online path equals Booster.predict."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
 from benchmark.running.protocol import row_at
 from models.fast.trees import Forest, apply
-from models.lgbm import DELTA_REPORT_OFFSET, LightGBM
+from models.lgbm import LightGBM
 from models.reference import Majority
 
 PARAMS = {"n_estimators": 40, "delta_n_estimators": 60}
@@ -35,7 +37,7 @@ def fitted(excerpt, reports):
         excerpt.train(),
         valid=excerpt.valid(),
         seed=0,
-        report=lambda step, value: reports.append((step, value)),
+        report=lambda step, value, *, target=None: reports.append((step, value, target)),
     )
 
 
@@ -57,13 +59,15 @@ def test_same_seed_same_predictions(fitted, excerpt):
 def test_early_stopping_and_reports(fitted, reports, excerpt):
     """Reports come per round; the kept round is the best reported one, stopping follows it by
     PATIENCE rounds, and the reported scores are the valid log loss and mse_z of the model."""
-    task_steps = [s for s, _ in reports if s < DELTA_REPORT_OFFSET]
-    delta_steps = [s - DELTA_REPORT_OFFSET for s, _ in reports if s >= DELTA_REPORT_OFFSET]
+    assert {t for _, _, t in reports} == {"task", "delta"}  # every report names its target
+    task_steps = [s for s, _, t in reports if t == "task"]
+    delta_steps = [s for s, _, t in reports if t == "delta"]
+    # each booster counts its own rounds from 0; no offset is folded into the steps
     assert task_steps == list(range(len(task_steps))) and len(task_steps) >= 1
     assert delta_steps == list(range(len(delta_steps))) and len(delta_steps) >= 1
-    assert all(np.isfinite(v) and v >= 0 for _, v in reports)
-    task_scores = [v for s, v in reports if s < DELTA_REPORT_OFFSET]
-    delta_scores = [v for s, v in reports if s >= DELTA_REPORT_OFFSET]
+    assert all(np.isfinite(v) and v >= 0 for _, v, _ in reports)
+    task_scores = [v for _, v, t in reports if t == "task"]
+    delta_scores = [v for _, v, t in reports if t == "delta"]
     # early stopping keeps the round with the lowest valid score, and stops PATIENCE rounds
     # after it unless the rounds ran out first
     for booster, scores_, rounds in (
@@ -84,7 +88,7 @@ def test_early_stopping_and_reports(fitted, reports, excerpt):
     valid = excerpt.valid()
     pred = fitted.predict(excerpt, np.arange(valid.start, valid.start + len(valid))).delta_us
     mse_z = np.mean(((pred - valid.delta_us) / excerpt.sigma_us) ** 2)
-    assert dict(reports)[DELTA_REPORT_OFFSET + best - 1] == pytest.approx(mse_z, rel=1e-6)
+    assert delta_scores[best - 1] == pytest.approx(mse_z, rel=1e-6)
     # and the training curve holds the same per-round scores
     curve = fitted.training_curve_
     assert curve["round"][0] == 1
@@ -96,8 +100,11 @@ def test_compiled_online_equals_booster_predict(fitted, excerpt):
     """The compiled step repeats LightGBM's own operations in its order: equal to the last
     bit on the excerpt (tolerance 1e-12 for a libm whose exp rounds differently)."""
     start = excerpt.split.test[0]
+    t0 = time.perf_counter()
     stream = fitted.online(excerpt.rows(excerpt.start, start))
+    built_s = time.perf_counter() - t0
     assert isinstance(stream.compile_s, float) and stream.compile_s >= 0.0
+    assert 0.0 < stream.compile_s <= built_s  # timed inside online(), not made up
     assert stream.state_bytes >= 16 * len(fitted.online_forest()[0].feature)
     pos = np.arange(start, start + 300)
     batch = fitted.predict(excerpt, pos)
