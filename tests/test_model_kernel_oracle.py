@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -130,8 +131,11 @@ def test_online_carries_both_cells(fitted, excerpt, dtype):
         start = excerpt.split.test[0]
         positions = np.arange(start, start + 200)
         batch = fitted.predict(excerpt, positions)
+        t0 = time.perf_counter()
         stream = fitted.online(excerpt.rows(excerpt.start, start))
+        built_s = time.perf_counter() - t0
         assert isinstance(stream.compile_s, float) and stream.compile_s >= 0.0
+        assert 0.0 < stream.compile_s <= built_s  # timed inside online(), not made up
         for k, position in enumerate(positions):
             proba, delta = stream.predict_next()
             assert proba.dtype == np.float32
