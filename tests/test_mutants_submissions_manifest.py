@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.data.manifest import load_manifest
-from benchmark.scoring.submission_rows import parse_rows_fast
+from benchmark.scoring.submission_rows import parse_rows_fast, parse_rows_slow
 from benchmark.scoring.submissions import (
     SubmissionError,
     read_submission,
@@ -85,6 +85,40 @@ def test_a_quoted_cell_with_line_breaks_is_quoted_as_written(
     assert error.detail == (
         f"unknown task {shown}; tasks must be in the trace's vocabulary (data/splits.json) "
         "or `<other>` for any other task"
+    )
+
+
+def test_a_loose_number_is_refused_with_its_line_and_rule(tmp_path, truth, runs) -> None:
+    """`1_000` parses in Python but is no plain decimal: refused, naming the cell and line."""
+    header, rows = perfect_rows(truth)
+    rows[7][2] = "1_000"
+    with pytest.raises(SubmissionError) as info:
+        read_submission(write_csv(tmp_path / "loose.csv", header, rows), runs)
+    error = info.value
+    assert (error.line, error.rule, error.detail) == (
+        9,
+        "non-numeric",
+        "delta_us '1_000' is not a plain decimal number (ASCII digits, no `_`)",
+    )
+
+
+def test_a_delta_above_the_longest_run_is_refused(tmp_path, truth, runs) -> None:
+    """1e12 us is the largest delta accepted (by both parsers); above it the line is named."""
+    header, rows = perfect_rows(truth)
+    rows[3][2] = "1e12"
+    path = write_csv(tmp_path / "edge.csv", header, rows)
+    index = {name: i for i, name in enumerate(runs.vocabulary)}
+    slow = parse_rows_slow(path.read_text(), header, index, truth["lo"], truth["hi"])
+    assert slow[2][3] == 1e12
+    assert read_submission(path, runs).delta_us[3] == 1e12
+    rows[5][2] = " 1.5e12"
+    with pytest.raises(SubmissionError) as info:
+        read_submission(write_csv(tmp_path / "long.csv", header, rows), runs)
+    error = info.value
+    assert (error.line, error.rule, error.detail) == (
+        7,
+        "delta too large",
+        "delta_us 1.5e12 is above 1e+12 microseconds (11.6 days), longer than any run",
     )
 
 
