@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -41,6 +42,7 @@ from benchmark.running.protocol import (
     Reporter,
     RunRow,
     check_fit_input,
+    resolve_targets,
 )
 from models.fast.kalman import kalman_forecast, kalman_step, pack
 from models.fast.online import WARM_UP_ROW
@@ -75,7 +77,7 @@ class Arima(Predictor):
         self.maxiter = maxiter
 
     @classmethod
-    def search_space(cls, trial: Any) -> dict[str, Any]:
+    def search_space(cls, trial: Any, target: str | None = None) -> dict[str, Any]:
         return {
             "p": trial.suggest_int("p", 0, 4),
             "d": trial.suggest_int("d", 0, 1),
@@ -115,7 +117,9 @@ class Arima(Predictor):
         valid: Runs | None = None,
         seed: int = 0,
         report: Reporter | None = None,
+        targets: Iterable[str] | None = None,
     ) -> Arima:
+        resolve_targets(self, targets)  # delta is its only target
         if self.transform not in TRANSFORMS:
             raise ValueError(f"transform must be one of {TRANSFORMS}, got {self.transform!r}")
         if min(self.p, self.d, self.q) < 0 or self.d > 1:

@@ -11,7 +11,7 @@ Knowledge in a Neural Network", 2015; for trees, Bucilua, Caruana and Niculescu-
 Compression", KDD 2006). The teacher's labels are less noisy than the raw ones, so the same
 depth spends its splits on what the teacher can predict. Trains on valid: yes (the valid
 rows' features and the teacher's labels of them, never their true labels; `label_valid=False`
-keeps to train).
+keeps to train). `fit(..., targets=[t])` fits the teacher's booster and the tree of `t` only.
 """
 
 from __future__ import annotations
@@ -66,26 +66,31 @@ class DistilledTree(NegiDecisionTree):
         self.label_valid = label_valid
 
     @classmethod
-    def search_space(cls, trial: Any) -> dict[str, Any]:
-        return NegiDecisionTree.search_space(trial)
+    def search_space(cls, trial: Any, target: str | None = None) -> dict[str, Any]:
+        return NegiDecisionTree.search_space(trial, target)
 
     def _targets(
-        self, train: Runs, valid: Runs | None, seed: int
+        self, train: Runs, valid: Runs | None, seed: int, targets: frozenset[str]
     ) -> tuple[Runs, np.ndarray, np.ndarray]:
         """The teacher's most probable task and predicted delta for every row after the first
-        of train (and valid, with `label_valid`)."""
+        of train (and valid, with `label_valid`); the teacher fits only the boosters of
+        `targets` (the labels of another target are zeros, never used)."""
         teacher = LightGBM(
             k=self.k,
             top_m=self.top_m,
             window=self.window,
             n_estimators=self.teacher_n_estimators,
             delta_n_estimators=self.teacher_delta_n_estimators,
-        ).fit(train, valid=valid, seed=seed)
+        ).fit(train, valid=valid, seed=seed, targets=sorted(targets))
         rows = train
         if self.label_valid and valid is not None and len(valid):
             rows = train.concat(valid)
         taught = teacher.predict(rows, np.arange(rows.start + 1, rows.start + len(rows)))
+        n = len(rows) - 1
+        task = np.zeros(n, dtype=np.int64)
+        if taught.task_proba is not None:
+            task = taught.task_proba.argmax(axis=1).astype(np.int64)
         # the teacher's L2 regressor can go below 0 where runs are short; a run length cannot
         # (and a leaf mean of negative labels would be an invalid prediction)
-        delta = np.maximum(taught.delta_us, 0.0)
-        return rows, taught.task_proba.argmax(axis=1).astype(np.int64), delta
+        delta = np.zeros(n) if taught.delta_us is None else np.maximum(taught.delta_us, 0.0)
+        return rows, task, delta

@@ -317,11 +317,14 @@ class ClassMap:
         return cache[classes]
 
 
-def feature_search_space(trial: Any) -> dict[str, Any]:
-    """The feature parameters shared by the tree models' Optuna search spaces."""
-    return {
-            "k": trial.suggest_int("k", 1, 8),
-            "top_m": trial.suggest_int("top_m", 4, 32, log=True),
-            "window": trial.suggest_int("window", 16, 512, log=True),
-            "max_classes": trial.suggest_int("max_classes", 8, 64, log=True),
+def feature_search_space(trial: Any, target: str | None = None) -> dict[str, Any]:
+    """The feature parameters shared by the tree models' Optuna search spaces; `max_classes`
+    (the classifier's class cap) only where the task target is fitted (`target` not "delta")."""
+    out = {
+        "k": trial.suggest_int("k", 1, 8),
+        "top_m": trial.suggest_int("top_m", 4, 32, log=True),
+        "window": trial.suggest_int("window", 16, 512, log=True),
     }
+    if target != "delta":
+        out["max_classes"] = trial.suggest_int("max_classes", 8, 64, log=True)
+    return out

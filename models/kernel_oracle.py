@@ -20,6 +20,11 @@ without a line search blows up on some seeds: a step that leaves the loss above 
 network's is undone and ends training, and a blow-up in the first step restarts the fit from a
 fresh initialisation (at most RESTARTS times).
 
+`fit(..., targets=[t])` keeps the network and rows but the loss reads only `t`'s part of the
+next row (task: the one-hot columns, delta: the delta column); `predict` / `online` then return
+None for the other target. `report(step, mse, target=t)` gets, per L-BFGS step, the valid MSE of
+each fitted target's columns.
+
 Prediction: the task is the one-hot part of the output, clipped at 0 and normalized (uniform if
 all zero); the delta is the inverse-scaled delta part, clipped at 0. `predict` and `online`
 carry both cells' states from the first history row on, one step per run, in float32 by
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,12 +45,16 @@ from torch import nn
 from benchmark.core.threads import apply_threads
 from benchmark.data.dataset import Runs
 from benchmark.running.protocol import (
+    DELTA,
+    TASK,
     OnlinePredictor,
     Prediction,
     Predictor,
     Reporter,
     RunRow,
     check_fit_input,
+    only_targets,
+    resolve_targets,
 )
 from models.fast.cells import oracle_emit, oracle_step, pack_network
 from models.fast.online import WARM_UP_ROW
@@ -86,7 +96,10 @@ class KernelOracleLSTM(Predictor):
     name = "kernel_oracle_lstm"
     tags = frozenset({"neural", "stochastic"})
     trains_on_valid = False
-    report_metric = ("valid_loss", False)
+    report_metric: ClassVar[dict[str, tuple[str, bool]]] = {
+        TASK: ("valid MSE of the one-hot task columns per L-BFGS step", False),
+        DELTA: ("valid MSE of the scaled delta column per L-BFGS step", False),
+    }
     fast_params: ClassVar[dict[str, Any]] = {
         "seq_len": 20,
         "n_windows": 8,
@@ -114,7 +127,7 @@ class KernelOracleLSTM(Predictor):
         self.inference_dtype = inference_dtype
 
     @classmethod
-    def search_space(cls, trial: Any) -> dict[str, Any]:
+    def search_space(cls, trial: Any, target: str | None = None) -> dict[str, Any]:
         """Nothing: this row reproduces the paper's settings and is not tuned."""
         return {}
 
@@ -149,7 +162,9 @@ class KernelOracleLSTM(Predictor):
         valid: Runs | None = None,
         seed: int = 0,
         report: Reporter | None = None,
+        targets: Iterable[str] | None = None,
     ) -> KernelOracleLSTM:
+        self.fitted_targets_ = resolve_targets(self, targets)
         if self.inference_dtype not in DTYPES:
             raise ValueError(f"inference_dtype must be one of {sorted(DTYPES)}")
         if self.seq_len < 1 or self.n_windows < 1 or self.steps < 1:
@@ -190,10 +205,18 @@ class KernelOracleLSTM(Predictor):
         held: torch.Tensor | None,
         report: Reporter | None,
     ) -> tuple[Sequence, torch.optim.LBFGS, dict[str, list[float]], bool]:
-        """The original's loop: a fresh float64 network, L-BFGS(lr) full-batch steps."""
+        """The original's loop: a fresh float64 network, L-BFGS(lr) full-batch steps, on the
+        MSE of the whole next row (or of the fitted target's columns only)."""
         seq = Sequence(1 + self.n_tasks_, self.hidden_size)
         seq.double()
-        criterion = nn.MSELoss()
+        parts = {TASK: slice(1, None), DELTA: slice(0, 1)}
+        fitted = self.fitted_targets_
+        cols = parts[next(iter(fitted))] if len(fitted) == 1 else slice(None)
+        mse = nn.MSELoss()
+
+        def criterion(out: torch.Tensor, y: torch.Tensor, part: slice = cols) -> torch.Tensor:
+            return mse(out[..., part], y[..., part])
+
         optimizer = torch.optim.LBFGS(seq.parameters(), lr=self.lr, max_iter=self.max_iter)
 
         def closure() -> torch.Tensor:
@@ -224,7 +247,11 @@ class KernelOracleLSTM(Predictor):
             curve["train_loss"].append(train_loss)
             curve["valid_loss"].append(valid_loss)
             if report is not None and held is not None:
-                report(step + 1, valid_loss)
+                with torch.no_grad():
+                    out = seq(held[:, :-1])
+                for target in sorted(fitted):
+                    value = float(criterion(out, held[:, 1:], parts[target]))
+                    report(step + 1, value, target=target)
         return seq, optimizer, curve, False
 
     # -- predict -----------------------------------------------------------------------------
@@ -289,11 +316,12 @@ class KernelOracleLSTM(Predictor):
                 f"fitted on {self.n_tasks_} tasks; trace {runs.name!r} has {runs.n_tasks}"
             )
         if len(positions) == 0:
-            return Prediction(np.zeros((0, self.n_tasks_), np.float32), np.zeros(0))
+            empty = Prediction(np.zeros((0, self.n_tasks_), np.float32), np.zeros(0))
+            return only_targets(empty, self.fitted_targets_)
         local = positions - runs.start
         hidden, _ = self._pass(runs, local - 1, int(local.max()))
         proba, delta = self._decode(self._head(hidden))
-        return Prediction(task_proba=proba, delta_us=delta)
+        return only_targets(Prediction(task_proba=proba, delta_us=delta), self.fitted_targets_)
 
     def online(self, history: Runs) -> OnlinePredictor:
         self.check_fitted()
@@ -350,15 +378,20 @@ class _KernelOracleOnline(OnlinePredictor):
         self.proba = np.zeros(model.n_tasks_, dtype=np.float32)
         # compile (or load the cached kernel) now, on copies, outside any timing
         oracle_step(self.meta, self.weights.copy(), self.proba.copy(), 0, WARM_UP_ROW.delta_us)
-        self.next = self.proba, oracle_emit(self.meta, self.weights, self.proba)
+        # a target the model was not fitted on is None (`fit(..., targets=...)`)
+        self.task, self.delta = (t in model.fitted_targets_ for t in (TASK, DELTA))
+        self.next = self._emit(oracle_emit(self.meta, self.weights, self.proba))
         self.compile_s = time.perf_counter() - t0
         # the compiled path's memory: its state and model arrays
         self.state_bytes = int(self.meta.nbytes + self.weights.nbytes + self.proba.nbytes)
 
-    def predict_next(self) -> tuple[np.ndarray, float]:
+    def _emit(self, delta: float) -> tuple[np.ndarray | None, float | None]:
+        return (self.proba if self.task else None), (delta if self.delta else None)
+
+    def predict_next(self) -> tuple[np.ndarray | None, float | None]:
         """The next run's task probabilities (an array reused by the next `update`: copy it
         to keep it) and delta."""
         return self.next
 
     def update(self, row: RunRow) -> None:
-        self.next = self.proba, oracle_step(self.meta, self.weights, self.proba, row[0], row[2])
+        self.next = self._emit(oracle_step(self.meta, self.weights, self.proba, row[0], row[2]))

@@ -16,9 +16,11 @@ Both fit on the training rows and early-stop on the valid rows (`valid` rows are
 the seed as LightGBM's `seed`: the same seed gives the same model. Without valid rows, they run
 `n_estimators` rounds.
 
-`report(round, score)` (Optuna pruning) gets, per classifier round, the valid multi_logloss at
-`round` and then, per regressor round, the valid mse_z at `DELTA_REPORT_OFFSET + round`, so that
-a median pruner compares like with like; both are lower-is-better.
+`fit(..., targets=[t])` fits only the booster of `t` (the classifier for task, the regressor for
+delta), and `predict` / `online` return None for the other target. `report(round, score,
+target=t)` (Optuna pruning) gets, per classifier round (from 0), the valid multi_logloss with
+target "task" and, per regressor round (from 0), the valid mse_z with target "delta"; both are
+lower-is-better, and the tuner keeps the reports of its study's target only.
 
 `online()` is compiled (numba, models/fast/boost.py): the kept trees of both boosters, from
 `Booster.dump_model()`, become flat arrays, and one call per run updates the streaming features,
@@ -30,6 +32,7 @@ row costs ~100s of microseconds of per-call Python and thread set-up.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,12 +40,17 @@ import numpy as np
 from benchmark.core.threads import threads_per_run
 from benchmark.data.dataset import Runs
 from benchmark.running.protocol import (
+    DELTA,
+    TASK,
+    BufferedOnline,
     OnlinePredictor,
     Prediction,
     Predictor,
     Reporter,
     RunRow,
     check_fit_input,
+    only_targets,
+    resolve_targets,
 )
 from models.fast.boost import boost_predict, boost_step, pack
 from models.fast.online import WARM_UP_ROW
@@ -51,7 +59,9 @@ from models.fast.trees import Forest
 from models.features import ClassMap, FeatureBuilder, feature_search_space
 
 MIN_TRAIN_RUNS = 10
-DELTA_REPORT_OFFSET = 50_000  # inside the tuner's per-trace STEP_STRIDE (100_000)
+# parameters that only one booster reads (the others: the features and both boosters)
+TASK_ONLY = ("n_estimators", "num_leaves")
+DELTA_ONLY = ("delta_n_estimators", "delta_num_leaves")
 
 
 class LightGBM(Predictor):
@@ -59,11 +69,10 @@ class LightGBM(Predictor):
 
     name = "lightgbm"
     trains_on_valid = False  # valid rows only early-stop the boosting
-    report_metric = (
-        f"valid multi_logloss per classifier round, then valid mse_z at "
-        f"{DELTA_REPORT_OFFSET} + regressor round",
-        False,
-    )
+    report_metric: ClassVar[dict[str, tuple[str, bool]]] = {
+        TASK: ("valid multi_logloss per classifier round", False),
+        DELTA: ("valid mse_z per regressor round", False),
+    }
     fast_params: ClassVar[dict[str, Any]] = {
         "k": 2,
         "top_m": 4,
@@ -109,19 +118,24 @@ class LightGBM(Predictor):
         self.early_stopping_rounds = early_stopping_rounds
 
     @classmethod
-    def search_space(cls, trial: Any) -> dict[str, Any]:
+    def search_space(cls, trial: Any, target: str | None = None) -> dict[str, Any]:
+        """A task study samples no regressor-only parameter, a delta study no classifier-only
+        one (`TASK_ONLY`, `DELTA_ONLY`); None samples both."""
+        out: dict[str, Any] = {**feature_search_space(trial, target)}
+        if target != DELTA:
+            out["n_estimators"] = trial.suggest_int("n_estimators", 20, 300, log=True)
+            out["num_leaves"] = trial.suggest_int("num_leaves", 7, 127, log=True)
+        if target != TASK:
+            out["delta_n_estimators"] = trial.suggest_int("delta_n_estimators", 50, 1000, log=True)
+            out["delta_num_leaves"] = trial.suggest_int("delta_num_leaves", 7, 127, log=True)
         return {
-            **feature_search_space(trial),
-            "n_estimators": trial.suggest_int("n_estimators", 20, 300, log=True),
+            **out,
             "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
-            "num_leaves": trial.suggest_int("num_leaves", 7, 127, log=True),
             "min_child_samples": trial.suggest_int("min_child_samples", 5, 200, log=True),
             "min_child_weight": trial.suggest_float("min_child_weight", 0.1, 100.0, log=True),
             "subsample": trial.suggest_float("subsample", 0.5, 1.0),
             "colsample_bytree": trial.suggest_float("colsample_bytree", 0.4, 1.0),
             "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 10.0, log=True),
-            "delta_n_estimators": trial.suggest_int("delta_n_estimators", 50, 1000, log=True),
-            "delta_num_leaves": trial.suggest_int("delta_num_leaves", 7, 127, log=True),
         }
 
     # -- fit ---------------------------------------------------------------------------------
@@ -150,16 +164,19 @@ class LightGBM(Predictor):
         valid: Runs | None = None,
         seed: int = 0,
         report: Reporter | None = None,
+        targets: Iterable[str] | None = None,
     ) -> LightGBM:
         import lightgbm as lgb
 
+        fitting = resolve_targets(self, targets)
         check_fit_input(self, train, MIN_TRAIN_RUNS)
         for label, rounds in (
             ("n_estimators", self.n_estimators),
             ("delta_n_estimators", self.delta_n_estimators),
         ):
-            if not 1 <= rounds < DELTA_REPORT_OFFSET:
-                raise ValueError(f"{label} must lie in [1, {DELTA_REPORT_OFFSET}), got {rounds}")
+            if rounds < 1:
+                raise ValueError(f"{label} must be at least 1, got {rounds}")
+        self.fitted_targets_ = fitting
         builder = FeatureBuilder.fit(train, k=self.k, top_m=self.top_m, window=self.window)
         self.features_ = builder
         n_tasks = train.n_tasks
@@ -186,7 +203,7 @@ class LightGBM(Predictor):
 
         history: dict[str, dict[str, Any]] = {"task": {}, "delta": {}}
 
-        def callbacks(offset: int, scale: float, record: dict[str, Any]) -> list[Any]:
+        def callbacks(target: str, scale: float, record: dict[str, Any]) -> list[Any]:
             out: list[Any] = [lgb.record_evaluation(record)]
             if has_valid and self.early_stopping_rounds > 0:
                 out.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
@@ -194,15 +211,15 @@ class LightGBM(Predictor):
 
                 def _report(env: Any) -> None:
                     for _, _, value, _ in env.evaluation_result_list:
-                        report(offset + env.iteration, float(value) / scale)
+                        report(env.iteration, float(value) / scale, target=target)
                         break
 
                 _report.order = 5  # type: ignore[attr-defined]  # before early stopping
                 out.append(_report)
             return out
 
-        if len(classes) == 1:
-            self.classifier_ = None  # a single class: constant prediction
+        if len(classes) == 1 or TASK not in fitting:
+            self.classifier_ = None  # a single class: constant prediction (or no task head)
         else:
             eval_args: dict[str, Any] = {}
             if has_valid:
@@ -216,7 +233,7 @@ class LightGBM(Predictor):
                 x,
                 y,
                 categorical_feature=categorical,
-                callbacks=callbacks(0, 1.0, history["task"]) if eval_args else [],
+                callbacks=callbacks(TASK, 1.0, history["task"]) if eval_args else [],
                 **eval_args,
             )
         delta_params = {
@@ -224,13 +241,15 @@ class LightGBM(Predictor):
             "n_estimators": self.delta_n_estimators,
             "num_leaves": self.delta_num_leaves,
         }
-        self.regressor_ = lgb.LGBMRegressor(objective="regression", **delta_params).fit(
-            x,
-            delta,
-            categorical_feature=categorical,
-            callbacks=callbacks(DELTA_REPORT_OFFSET, sigma2, history["delta"]) if has_valid else [],
-            **(_eval_args(lgb, xv, delta_v) if has_valid else {}),
-        )
+        self.regressor_ = None
+        if DELTA in fitting:
+            self.regressor_ = lgb.LGBMRegressor(objective="regression", **delta_params).fit(
+                x,
+                delta,
+                categorical_feature=categorical,
+                callbacks=callbacks(DELTA, sigma2, history["delta"]) if has_valid else [],
+                **(_eval_args(lgb, xv, delta_v) if has_valid else {}),
+            )
         self.training_curve_ = _curve(history, sigma2)
         self.fitted_ = True
         return self
@@ -255,19 +274,26 @@ class LightGBM(Predictor):
         x = _shift_categorical(
             self.features_.transform(runs, positions), self.features_.categorical
         )
+        fitted = self.fitted_targets_
         if len(positions) == 0:
-            return Prediction(
+            empty = Prediction(
                 np.zeros((0, runs.n_tasks), dtype=np.float32), np.zeros(0, dtype=np.float64)
             )
-        delta = self.regressor_.booster_.predict(x, num_iteration=self._best(self.regressor_))
-        return Prediction(
-            task_proba=self._vocabulary_proba(self._class_proba(x)),
+            return only_targets(empty, fitted)
+        delta = None
+        if DELTA in fitted:
+            raw = self.regressor_.booster_.predict(x, num_iteration=self._best(self.regressor_))
             # the L2 regressor can go below 0 on rare rows; a run length cannot
-            delta_us=np.maximum(np.asarray(delta, dtype=np.float64), 0.0),
+            delta = np.maximum(np.asarray(raw, dtype=np.float64), 0.0)
+        return Prediction(
+            task_proba=self._vocabulary_proba(self._class_proba(x)) if TASK in fitted else None,
+            delta_us=delta,
         )
 
     def online(self, history: Runs) -> OnlinePredictor:
         self.check_fitted()
+        if self.classifier_ is None and self.regressor_ is None:  # no tree to compile
+            return BufferedOnline(self, history)
         return _LightGBMOnline(self, history)
 
     def online_forest(self) -> tuple[Forest, int]:
@@ -281,7 +307,8 @@ class LightGBM(Predictor):
                     Forest.from_lightgbm(self.classifier_.booster_, self._best(self.classifier_))
                 )
             regressor = self.regressor_
-            parts.append(Forest.from_lightgbm(regressor.booster_, self._best(regressor)))
+            if regressor is not None:
+                parts.append(Forest.from_lightgbm(regressor.booster_, self._best(regressor)))
             n_class_trees = parts[0].n_trees if self.classifier_ is not None else 0
             self.online_forest_ = (Forest.concat(parts), n_class_trees)
         return self.online_forest_
@@ -364,17 +391,21 @@ class _LightGBMOnline(OnlinePredictor):
         boost_step(stream.ints.copy(), stream.floats.copy(), self.proba.copy(),
                    *WARM_UP_ROW[:5], WARM_UP_ROW.t_ns)  # fmt: skip
         self.ints, self.floats = stream.ints, stream.floats
-        self.next = self.proba, max(boost_predict(self.ints, self.floats, self.proba), 0.0)
+        self.task, self.delta = (t in model.fitted_targets_ for t in (TASK, DELTA))
+        self.next = self._emit(boost_predict(self.ints, self.floats, self.proba))
         self.compile_s = time.perf_counter() - t0
         # the compiled path's memory: its state and model arrays
         self.state_bytes = int(self.ints.nbytes + self.floats.nbytes + self.proba.nbytes)
 
-    def predict_next(self) -> tuple[np.ndarray, float]:
+    def _emit(self, delta: float) -> tuple[np.ndarray | None, float | None]:
+        """The next prediction, None for a target the model was not fitted on."""
+        return (self.proba if self.task else None), (max(delta, 0.0) if self.delta else None)
+
+    def predict_next(self) -> tuple[np.ndarray | None, float | None]:
         return self.next
 
     def update(self, row: RunRow) -> None:
-        proba = self.proba
         delta = boost_step(
-            self.ints, self.floats, proba, row[0], row[1], row[2], row[3], row[4], row[6]
+            self.ints, self.floats, self.proba, row[0], row[1], row[2], row[3], row[4], row[6]
         )
-        self.next = proba, max(delta, 0.0)
+        self.next = self._emit(delta)

@@ -2,10 +2,12 @@
 
 All three are fitted on train + valid (they have no hyperparameter worth early stopping) and
 predict from counts fixed at fit time; `ewma` also follows each task's recent run lengths.
+They are cheap, so `fit(..., targets=...)` checks `targets` but fits and predicts every target.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,7 @@ from benchmark.running.protocol import (
     Reporter,
     RunRow,
     check_fit_input,
+    resolve_targets,
 )
 
 
@@ -43,7 +46,9 @@ class Majority(Predictor):
         valid: Runs | None = None,
         seed: int = 0,
         report: Reporter | None = None,
+        targets: Iterable[str] | None = None,
     ) -> Majority:
+        resolve_targets(self, targets)  # every target is fitted either way (cheap)
         check_fit_input(self, train, 1)
         seen = _train_and_valid(train, valid)
         counts = np.bincount(seen.task, minlength=seen.n_tasks).astype(np.float64)
@@ -98,7 +103,7 @@ class Markov(Predictor):
         return int(self.order)
 
     @classmethod
-    def search_space(cls, trial: Any) -> dict[str, Any]:
+    def search_space(cls, trial: Any, target: str | None = None) -> dict[str, Any]:
         return {
             "order": trial.suggest_int("order", 1, 4),
             "alpha": trial.suggest_float("alpha", 1e-3, 1.0, log=True),
@@ -112,7 +117,9 @@ class Markov(Predictor):
         valid: Runs | None = None,
         seed: int = 0,
         report: Reporter | None = None,
+        targets: Iterable[str] | None = None,
     ) -> Markov:
+        resolve_targets(self, targets)  # every target is fitted either way (cheap)
         if self.order < 0:
             raise ValueError(f"order must be >= 0, got {self.order}")
         if self.alpha <= 0:
@@ -233,7 +240,7 @@ class Ewma(Predictor):
         self.alpha = alpha
 
     @classmethod
-    def search_space(cls, trial: Any) -> dict[str, Any]:
+    def search_space(cls, trial: Any, target: str | None = None) -> dict[str, Any]:
         return {
             "a": trial.suggest_float("a", 0.01, 1.0),
             "order": trial.suggest_int("order", 1, 4),
@@ -247,7 +254,9 @@ class Ewma(Predictor):
         valid: Runs | None = None,
         seed: int = 0,
         report: Reporter | None = None,
+        targets: Iterable[str] | None = None,
     ) -> Ewma:
+        resolve_targets(self, targets)  # every target is fitted either way (cheap)
         if not 0 < self.a <= 1:
             raise ValueError(f"a must lie in (0, 1], got {self.a}")
         self.markov_ = Markov(order=self.order, alpha=self.alpha).fit(train, valid=valid)

@@ -13,8 +13,13 @@ microseconds, which is what `mse_z` rewards; see models/cards/lstm.md).
 
 Training: truncated back-propagation through time over `batch_size` contiguous streams of the
 training rows, `window` runs at a time with the state carried (detached) between windows;
-Adam; early stopping on the validation loss. The budget is counted in rows, not seconds: at
-most `max_epochs` epochs and `max_rows_seen` training rows read in all (reproducible fits).
+Adam; early stopping on the validation loss (`ce + delta_weight * mse` when both heads are
+trained). `fit(..., targets=[t])` trains on one head's term only (task: the cross-entropy,
+delta: the squared error) and early-stops on that term; `predict` / `online` then return None
+for the other target. `report(epoch, loss, target=t)` gets each fitted head's valid loss per
+epoch (cross-entropy for task, the standardized squared error for delta). The budget is
+counted in rows, not seconds: at most `max_epochs` epochs and `max_rows_seen` training rows
+read in all (reproducible fits).
 `predict` is one causal pass over the history; `online` carries the state and costs one cell
 step per run.
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,67 +37,24 @@ from torch import nn
 from torch.nn import functional as F
 
 from benchmark.core.threads import apply_threads
-from benchmark.data.dataset import END_STATES, Runs
+from benchmark.data.dataset import Runs
 from benchmark.running.protocol import (
+    DELTA,
+    TASK,
     OnlinePredictor,
     Prediction,
     Predictor,
     Reporter,
     check_fit_input,
+    only_targets,
+    resolve_targets,
 )
-from models.rnn_inference import PRIO_SCALE, GRUScan, RNNOnline
+from models.rnn_inference import PRIO_SCALE, GRUScan, RNNOnline, _Net, _take
 
 CELLS = ("lstm", "gru")
 PREDICT_CHUNK = 16384  # runs per forward call in predict(): bounds memory on long traces
 VALID_SEGMENT = 512  # valid runs scored per parallel stream when computing the valid loss
 VALID_BURN_IN = 256  # runs each valid stream reads (unscored) before its segment
-
-
-class _Net(nn.Module):
-    """Embeddings + numeric inputs -> nn.LSTM / nn.GRU -> task logits and standardized delta."""
-
-    def __init__(
-        self,
-        *,
-        cell: str,
-        n_tasks: int,
-        n_comms: int,
-        hidden_size: int,
-        num_layers: int,
-        task_dim: int,
-        comm_dim: int,
-        end_dim: int,
-        dropout: float,
-    ) -> None:
-        super().__init__()
-        self.task_emb = nn.Embedding(n_tasks, task_dim)
-        self.comm_emb = nn.Embedding(n_comms, comm_dim)
-        self.end_emb = nn.Embedding(len(END_STATES), end_dim)
-        rnn = nn.LSTM if cell == "lstm" else nn.GRU
-        self.rnn = rnn(
-            task_dim + comm_dim + end_dim + 2,
-            hidden_size,
-            num_layers,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-        )
-        self.drop = nn.Dropout(dropout)
-        self.task_head = nn.Linear(hidden_size, n_tasks)
-        self.delta_head = nn.Linear(hidden_size, 1)
-
-    def embed(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
-        return torch.cat(
-            [self.task_emb(x["task"]), self.comm_emb(x["comm"]), self.end_emb(x["end"]), x["num"]],
-            dim=-1,
-        )
-
-    def heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.drop(h)
-        return self.task_head(h), self.delta_head(h).squeeze(-1)
-
-
-def _take(x: dict[str, torch.Tensor], index: Any) -> dict[str, torch.Tensor]:
-    return {k: v[index] for k, v in x.items()}
 
 
 class RNNPredictor(Predictor):
@@ -100,7 +63,10 @@ class RNNPredictor(Predictor):
     name = "rnn"
     tags = frozenset({"neural", "stochastic"})
     trains_on_valid = False
-    report_metric = ("valid_loss", False)
+    report_metric: ClassVar[dict[str, tuple[str, bool]]] = {
+        TASK: ("valid cross-entropy per epoch", False),
+        DELTA: ("valid mse of the standardized delta per epoch", False),
+    }
     fast_params: ClassVar[dict[str, Any]] = {
         "hidden_size": 16,
         "task_dim": 4,
@@ -149,8 +115,10 @@ class RNNPredictor(Predictor):
         self.max_rows_seen = max_rows_seen
 
     @classmethod
-    def search_space(cls, trial: Any) -> dict[str, Any]:
-        return {
+    def search_space(cls, trial: Any, target: str | None = None) -> dict[str, Any]:
+        """Shared by both heads, but `delta_weight` (the weight of the delta term in the joint
+        loss) exists only when both heads are trained (`target` None)."""
+        out = {
             "hidden_size": trial.suggest_categorical("hidden_size", [32, 64, 128, 256]),
             "num_layers": trial.suggest_int("num_layers", 1, 2),
             "task_dim": trial.suggest_categorical("task_dim", [8, 16, 32]),
@@ -161,8 +129,10 @@ class RNNPredictor(Predictor):
             "lr": trial.suggest_float("lr", 3e-4, 1e-2, log=True),
             "weight_decay": trial.suggest_float("weight_decay", 1e-7, 1e-3, log=True),
             "dropout": trial.suggest_float("dropout", 0.0, 0.4),
-            "delta_weight": trial.suggest_float("delta_weight", 0.1, 10.0, log=True),
         }
+        if target is None:
+            out["delta_weight"] = trial.suggest_float("delta_weight", 0.1, 10.0, log=True)
+        return out
 
     # -- features ------------------------------------------------------------------------------
     def _features(self, runs: Runs, stop: int | None = None) -> dict[str, torch.Tensor]:
@@ -201,7 +171,9 @@ class RNNPredictor(Predictor):
         valid: Runs | None = None,
         seed: int = 0,
         report: Reporter | None = None,
+        targets: Iterable[str] | None = None,
     ) -> RNNPredictor:
+        fitting = resolve_targets(self, targets)
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
         if self.window < 1 or self.batch_size < 1 or self.max_epochs < 1:
@@ -210,6 +182,10 @@ class RNNPredictor(Predictor):
         apply_threads()
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
+        self.fitted_targets_ = fitting
+        # the weights of the loss terms: a head that is not fitted has none
+        w_task = 1.0 if TASK in fitting else 0.0
+        w_delta = (self.delta_weight if TASK in fitting else 1.0) if DELTA in fitting else 0.0
 
         self.n_tasks_ = train.n_tasks
         self.n_comms_ = train.n_comms
@@ -264,9 +240,13 @@ class RNNPredictor(Predictor):
                 out, state = net.rnn(net.embed(_take(x, idx)), state)
                 state = _detach(state)
                 logits, dz = net.heads(out)
-                ce = F.cross_entropy(logits.reshape(-1, self.n_tasks_), next_task[idx + 1].ravel())
-                mse = F.mse_loss(dz, next_delta[idx + 1])
-                loss = ce + self.delta_weight * mse
+                loss = torch.zeros(())
+                if w_task:
+                    loss = loss + w_task * F.cross_entropy(
+                        logits.reshape(-1, self.n_tasks_), next_task[idx + 1].ravel()
+                    )
+                if w_delta:
+                    loss = loss + w_delta * F.mse_loss(dz, next_delta[idx + 1])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if self.grad_clip:
@@ -281,12 +261,14 @@ class RNNPredictor(Predictor):
                     curve[key].append(math.nan)
                 continue
             ce_v, mse_v = self._valid_loss(*valid_data)
-            loss_v = ce_v + self.delta_weight * mse_v
+            loss_v = w_task * ce_v + w_delta * mse_v
             curve["valid_loss"].append(loss_v)
             curve["valid_ce"].append(ce_v)
             curve["valid_mse_z"].append(mse_v)
             if report is not None:
-                report(epoch + 1, loss_v)
+                for target, value in ((TASK, ce_v), (DELTA, mse_v)):
+                    if target in fitting:
+                        report(epoch + 1, value, target=target)
             if loss_v < best - 1e-6:
                 best, best_state, bad = loss_v, copy.deepcopy(net.state_dict()), 0
             else:
@@ -394,13 +376,14 @@ class RNNPredictor(Predictor):
         positions = self.check_positions(runs, positions)
         self._check_runs(runs)
         if len(positions) == 0:
-            return Prediction(
+            empty = Prediction(
                 np.zeros((0, self.n_tasks_), dtype=np.float32), np.zeros(0, dtype=np.float64)
             )
+            return only_targets(empty, self.fitted_targets_)
         local = positions - runs.start
         hidden, _ = self._hidden_at(runs, local - 1, int(local.max()))
         proba, delta = self._heads(hidden)
-        return Prediction(task_proba=proba, delta_us=delta)
+        return only_targets(Prediction(task_proba=proba, delta_us=delta), self.fitted_targets_)
 
     def online(self, history: Runs) -> OnlinePredictor:
         self.check_fitted()

@@ -1,5 +1,6 @@
-"""Inference paths of the fitted RNN (models/rnn.py): the numpy GRU scan that `predict` uses at
-batch 1, and the compiled batch-1 online predictor (models/fast/cells.py).
+"""The RNN's network and inference paths (models/rnn.py): `_Net` (embeddings, the recurrent
+layers, the two heads), the numpy GRU scan that `predict` uses at batch 1, and the compiled
+batch-1 online predictor (models/fast/cells.py).
 """
 
 from __future__ import annotations
@@ -8,14 +9,62 @@ import time
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
-from benchmark.data.dataset import Runs
+from benchmark.data.dataset import END_STATES, Runs
 from benchmark.running.protocol import OnlinePredictor, RunRow
 from models.fast.cells import pack_network, rnn_emit, rnn_step
 from models.fast.online import WARM_UP_ROW
 
 PRIO_SCALE = 140.0  # kernel priorities lie in [0, 140); -1 marks an unknown priority
+
+
+class _Net(nn.Module):
+    """Embeddings + numeric inputs -> nn.LSTM / nn.GRU -> task logits and standardized delta."""
+
+    def __init__(
+        self,
+        *,
+        cell: str,
+        n_tasks: int,
+        n_comms: int,
+        hidden_size: int,
+        num_layers: int,
+        task_dim: int,
+        comm_dim: int,
+        end_dim: int,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        self.task_emb = nn.Embedding(n_tasks, task_dim)
+        self.comm_emb = nn.Embedding(n_comms, comm_dim)
+        self.end_emb = nn.Embedding(len(END_STATES), end_dim)
+        rnn = nn.LSTM if cell == "lstm" else nn.GRU
+        self.rnn = rnn(
+            task_dim + comm_dim + end_dim + 2,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.drop = nn.Dropout(dropout)
+        self.task_head = nn.Linear(hidden_size, n_tasks)
+        self.delta_head = nn.Linear(hidden_size, 1)
+
+    def embed(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat(
+            [self.task_emb(x["task"]), self.comm_emb(x["comm"]), self.end_emb(x["end"]), x["num"]],
+            dim=-1,
+        )
+
+    def heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.drop(h)
+        return self.task_head(h), self.delta_head(h).squeeze(-1)
+
+
+def _take(x: dict[str, torch.Tensor], index: Any) -> dict[str, torch.Tensor]:
+    return {k: v[index] for k, v in x.items()}
 
 
 class GRUScan:
@@ -141,17 +190,23 @@ class RNNOnline(OnlinePredictor):
         self.proba = np.zeros(model.n_tasks_, dtype=np.float32)
         # compile (or load the cached kernel) now, on copies, outside any timing
         rnn_step(self.meta, self.weights.copy(), self.proba.copy(), *WARM_UP_ROW[:5])
-        self.next = self.proba, rnn_emit(self.meta, self.weights, self.proba)
+        # a target the model was not fitted on is None (`fit(..., targets=...)`)
+        self.task, self.delta = (t in model.fitted_targets_ for t in ("task", "delta"))
+        self.next = self._emit(rnn_emit(self.meta, self.weights, self.proba))
         self.compile_s = time.perf_counter() - t0
         # the compiled path's memory: its state and model arrays
         self.state_bytes = int(self.meta.nbytes + self.weights.nbytes + self.proba.nbytes)
 
-    def predict_next(self) -> tuple[np.ndarray, float]:
+    def _emit(self, delta: float) -> tuple[np.ndarray | None, float | None]:
+        return (self.proba if self.task else None), (delta if self.delta else None)
+
+    def predict_next(self) -> tuple[np.ndarray | None, float | None]:
         """The next run's task probabilities (an array reused by the next `update`: copy it
         to keep it) and delta."""
         return self.next
 
     def update(self, row: RunRow) -> None:
-        proba = self.proba
-        delta = rnn_step(self.meta, self.weights, proba, row[0], row[1], row[2], row[3], row[4])
-        self.next = proba, delta
+        delta = rnn_step(
+            self.meta, self.weights, self.proba, row[0], row[1], row[2], row[3], row[4]
+        )
+        self.next = self._emit(delta)

@@ -18,6 +18,7 @@ import pytest
 from optuna.trial import FixedTrial, TrialState
 
 from benchmark.running import tuning
+from benchmark.running.protocol import search_space_for
 from benchmark.running.registry import build_model, get_model_class, registered
 from tests.fixtures import tuning_models as tm
 from tests.fixtures.synthetic import write_data_root
@@ -279,14 +280,15 @@ def test_search_space_of_each_registered_model(name):
         cls = get_model_class(name)
     except ImportError as error:
         pytest.skip(f"{name} is registered but cannot be imported yet: {error}")
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
-    trial = study.ask()
-    params = cls.search_space(trial)
-    model = build_model(name, params)  # the suggested values construct the model
-    assert {k: model.get_params()[k] for k in params} == params
-    fixed = cls.search_space(FixedTrial(dict(trial.params)))
-    assert fixed == params  # the same space replays from the suggested values alone
-    build_model(name, fixed)
+    for target in sorted(cls.targets):  # each study's space (search_space(trial, target))
+        study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+        trial = study.ask()
+        params = search_space_for(cls, trial, target)
+        model = build_model(name, params)  # the suggested values construct the model
+        assert {k: model.get_params()[k] for k in params} == params
+        fixed = search_space_for(cls, FixedTrial(dict(trial.params)), target)
+        assert fixed == params  # the same space replays from the suggested values alone
+        build_model(name, fixed)
 
 
 # -- two processes on one study -----------------------------------------------------------------

@@ -37,6 +37,7 @@ from benchmark.running.contract import (
     check_pickle_round_trip,
     check_predict_before_fit,
     check_same_seed_same_output,
+    check_single_target_fit,
     check_targets_declared,
     check_too_short_trace,
 )
@@ -59,6 +60,7 @@ CHECKS: tuple[Check, ...] = (
     check_fit_idempotent,
     check_inputs_not_mutated,
     check_pickle_round_trip,
+    check_single_target_fit,
     check_too_short_trace,
     check_batch_equals_single,
     check_causality,

@@ -19,7 +19,15 @@ import numpy as np
 
 from benchmark.data.dataset import COLUMNS, Runs
 from benchmark.results.store import check_name
-from benchmark.running.protocol import DELTA, TAGS, TARGETS, TASK, Prediction, Predictor
+from benchmark.running.protocol import (
+    DELTA,
+    TAGS,
+    TARGETS,
+    TASK,
+    Prediction,
+    Predictor,
+    accepts_targets,
+)
 from benchmark.running.verify import ModelOutputError, check_prediction
 
 # Tolerances for "the same prediction" where two different computations should agree (a
@@ -117,26 +125,45 @@ def predict_checked(model: Predictor, runs: Runs, positions: np.ndarray) -> Pred
     metrics need (dtypes, probabilities finite, non-negative and summing to 1, None for a
     target it does not declare); raises AssertionError."""
     pred = model.predict(runs, positions)
-    n, targets = len(positions), type(model).targets
+    check_output(pred, len(positions), runs.n_tasks, type(model).targets)
+    return pred
+
+
+def check_output(
+    pred: Any,
+    n: int,
+    n_tasks: int,
+    required: frozenset[str],
+    optional: frozenset[str] = frozenset(),
+) -> None:
+    """`predict_checked`'s rules on `pred`: every `required` target present and valid, every
+    `optional` one None or valid, every other target None; raises AssertionError."""
+    present = set(required) | {
+        t
+        for t, value in (
+            (TASK, getattr(pred, "task_proba", None)),
+            (DELTA, getattr(pred, "delta_us", None)),
+        )
+        if t in optional and value is not None
+    }
     try:
-        check_prediction(pred, n, runs.n_tasks, sorted(targets))
+        check_prediction(pred, n, n_tasks, sorted(present))
     except ModelOutputError as error:
         raise AssertionError(str(error)) from None
     proba, delta = pred.task_proba, pred.delta_us
-    if TASK in targets:
+    if TASK in present:
         assert proba.dtype == np.float32, f"task_proba dtype {proba.dtype}, expected float32"
         bad = ~(np.isfinite(proba) & (proba >= 0)).all(axis=1)
         assert not bad.any(), f"task_proba row {int(np.argmax(bad))} has NaN, inf or negatives"
         sums = proba.sum(axis=1, dtype=np.float64)
         worst = int(np.argmax(np.abs(sums - 1))) if n else 0
         assert np.allclose(sums, 1.0, atol=1e-4), f"task_proba row {worst} sums to {sums[worst]}"
-    else:
+    elif TASK not in optional:
         assert proba is None, "task is not among the targets but task_proba is set"
-    if DELTA in targets:
+    if DELTA in present:
         assert delta.dtype == np.float64, f"delta_us dtype {delta.dtype}, expected float64"
-    else:
+    elif DELTA not in optional:
         assert delta is None, "delta is not among the targets but delta_us is set"
-    return pred
 
 
 def differences(a: Prediction, b: Prediction, exact: bool = False) -> np.ndarray:
@@ -295,6 +322,31 @@ def check_pickle_round_trip(ctx: Context) -> None:
         "after a pickle round-trip",
         positions,
     )
+
+
+def check_single_target_fit(ctx: Context) -> None:
+    """A `fit` that takes `targets` fits what it is asked: after `fit(..., targets=[t])` the
+    predictions hold `t`, valid (shape, finite, probabilities summing to 1); the other target
+    is None or valid. (Passes for a class whose `fit` has no `targets`: it fits every target.)"""
+    cls = type(ctx.model)
+    if not accepts_targets(cls):
+        return
+    positions = sample(ctx.window, 50)
+    for target in sorted(cls.targets):
+        model = ctx.fresh()
+        runs = ctx.runs
+        try:
+            out = model.fit(runs.train(), valid=runs.valid(), seed=0, targets=[target])
+        except Exception as error:
+            raise AssertionError(f"fit(targets=[{target!r}]) raised {_describe(error)}") from error
+        assert out is model, f"fit(targets=[{target!r}]) must return self"
+        pred = model.predict(runs, positions)
+        try:
+            check_output(
+                pred, len(positions), runs.n_tasks, frozenset({target}), cls.targets - {target}
+            )
+        except AssertionError as error:
+            raise AssertionError(f"after fit(targets=[{target!r}]): {error}") from None
 
 
 def check_too_short_trace(ctx: Context) -> None:

@@ -1,7 +1,8 @@
 """The Predictor protocol every model follows (README §4), in scikit-learn's manner.
 
 * The constructor only stores keyword parameters; `get_params` reads them back by name.
-* `fit(train, valid=valid, seed=...)` learns; fitted state ends in `_`.
+* `fit(train, valid=valid, seed=..., targets=...)` learns; fitted state ends in `_`. `targets`
+  (optional for a submitted class) asks for a subset of the model's targets; see `Predictor.fit`.
 * `predict(runs, positions)` predicts the task and delta of each position `p` from rows `< p`.
 * `online(history)` gives a batch-1 streaming predictor: `predict_next()` then `update(row)`.
 * `tags` say what kind of model it is (`TAGS`); `stochastic` ones are evaluated over several seeds.
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 import abc
 import inspect
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 import numpy as np
 
@@ -29,10 +30,19 @@ TARGETS = frozenset({TASK, DELTA})
 #   stochastic - fitted by a seeded random procedure: evaluated over several seeds.
 TAGS = frozenset({"reference", "neural", "stochastic"})
 
-# Called by iterative models after each epoch / boosting round with the validation score, so
-# that a tuner can prune (it may raise to stop the fit). Lower-is-better or not is the tuner's
-# business: the model reports the score it early-stops on and says which in `report_metric`.
-Reporter = Callable[[int, float], None]
+
+class Reporter(Protocol):
+    """Called by iterative models after each epoch / boosting round with a validation score,
+    so that a tuner can prune (it may raise to stop the fit): `report(step, value, target=t)`.
+
+    `step` counts the rounds of the head that `value` scores (from 0 or 1, below the tuner's
+    `STEP_STRIDE`); `target` names the target the score is about (a model with two heads reports
+    each head's score with its own target and its own round numbers; the tuner of a study of
+    one target drops the other's). `target=None` (a model written before targets were named)
+    means "the study's target". Which way is better is said per target in `report_metric`.
+    """
+
+    def __call__(self, step: int, value: float, *, target: str | None = None) -> None: ...
 
 
 class NotFittedError(RuntimeError):
@@ -100,8 +110,10 @@ class Predictor(abc.ABC):
     context: ClassVar[int | None] = None
     # Whether `fit` trains on the valid rows too (the model card says so).
     trains_on_valid: ClassVar[bool] = False
-    # The validation score a `Reporter` receives, if the model reports one: (name, higher_is_better)
-    report_metric: ClassVar[tuple[str, bool] | None] = None
+    # The validation scores a `Reporter` receives, if the model reports any: per target,
+    # {target: (name, higher_is_better)}. A plain (name, higher_is_better) (older classes) is
+    # taken to describe the score of every target.
+    report_metric: ClassVar[dict[str, tuple[str, bool]] | tuple[str, bool] | None] = None
     # Parameters that make a fit quick (few epochs, small nets) for the conformance suite.
     fast_params: ClassVar[dict[str, Any]] = {}
 
@@ -154,8 +166,18 @@ class Predictor(abc.ABC):
         valid: Runs | None = None,
         seed: int = 0,
         report: Reporter | None = None,
+        targets: Iterable[str] | None = None,
     ) -> Predictor:
-        """Learn from `train` (rows [0, a)); `valid` (rows [a, b)) follows it directly."""
+        """Learn from `train` (rows [0, a)); `valid` (rows [a, b)) follows it directly.
+
+        `targets`: the targets to fit, a non-empty subset of the class's `targets` (None: all
+        of them). A model with a separate head per target trains only the asked heads (a tree
+        per target, a loss term per target), and `predict` / `online` then return None for a
+        target it was not asked to fit; a model with one shared computation may fit
+        everything and return every target. `resolve_targets` checks the argument. A class
+        whose `fit` has no `targets` parameter is still accepted: the harness and the tuner
+        pass it only where `accepts_targets` says so, and otherwise fit every target.
+        """
 
     @abc.abstractmethod
     def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
@@ -167,8 +189,11 @@ class Predictor(abc.ABC):
         return BufferedOnline(self, history)
 
     @classmethod
-    def search_space(cls, trial: Any) -> dict[str, Any]:
-        """Hyperparameters for an Optuna trial; the default model has nothing to tune."""
+    def search_space(cls, trial: Any, target: str | None = None) -> dict[str, Any]:
+        """Hyperparameters for an Optuna trial of a study of `target` (None: a model fitted on
+        all its targets): suggest only the parameters that matter for that target. The default
+        model has nothing to tune. A class whose `search_space` takes only `trial` is still
+        tuned (`search_space_for`)."""
         return {}
 
     # -- helpers for subclasses --------------------------------------------------------------
@@ -202,6 +227,46 @@ def check_fit_input(model: Predictor, train: Runs, minimum: int) -> None:
             f"{type(model).__name__} needs at least {minimum} training runs, got {len(train)} "
             f"(trace {train.name!r}); use a longer trace or a shorter context"
         )
+
+
+def accepts_targets(model: Predictor | type[Predictor]) -> bool:
+    """Whether `fit` takes `targets` (a submitted class written before it may not)."""
+    cls = model if isinstance(model, type) else type(model)
+    params = inspect.signature(cls.fit).parameters.values()
+    return any(p.name == "targets" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def resolve_targets(model: Predictor, targets: Iterable[str] | None) -> frozenset[str]:
+    """The targets a `fit(..., targets=targets)` must fit: all of the class's for None, else
+    the given ones, which must be a non-empty subset of them (else a ValueError)."""
+    declared = frozenset(type(model).targets)
+    if targets is None:
+        return declared
+    asked = frozenset([targets] if isinstance(targets, str) else targets)
+    if not asked or not asked <= declared:
+        raise ValueError(
+            f"{type(model).__name__}.fit(targets={sorted(asked)}): give a non-empty subset of "
+            f"its targets {sorted(declared)} (or None for all)"
+        )
+    return asked
+
+
+def only_targets(pred: Prediction, targets: frozenset[str]) -> Prediction:
+    """`pred` with None for every target outside `targets` (those not fitted)."""
+    return Prediction(
+        pred.task_proba if TASK in targets else None, pred.delta_us if DELTA in targets else None
+    )
+
+
+def search_space_for(cls: type[Predictor], trial: Any, target: str | None) -> dict[str, Any]:
+    """`cls.search_space(trial, target)`, or `cls.search_space(trial)` for a class whose
+    `search_space` takes only the trial (written before targets were passed)."""
+    params = list(inspect.signature(cls.search_space).parameters.values())
+    if any(p.name == "target" for p in params):
+        return cls.search_space(trial, target=target)
+    if len(params) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params):
+        return cls.search_space(trial, target)
+    return cls.search_space(trial)
 
 
 class BufferedOnline(OnlinePredictor):

@@ -1,12 +1,15 @@
 """Hyperparameter tuning with Optuna (README §6): seeded TPE, median pruning, valid rows only.
 
-One study per (model, target). A trial builds the model from `cls.search_space(trial)`, fits it
-on each tuning trace's train rows, predicts that trace's valid rows (history: train + valid, so
-the test rows are never read) and scores them: `acc` (maximised) for the task target, `mse_z`
-(minimised) for delta. The objective is the unweighted mean over the tuning traces, as the
-leaderboard's. Iterative models call `report(step, score)` after each epoch / boosting round;
-those scores feed Optuna's `MedianPruner` (trace `i`'s steps are offset by `i * STEP_STRIDE`, so
-trials are compared at the same trace and epoch).
+One study per (model, target). A trial builds the model from `cls.search_space(trial, target)`
+(only the parameters that matter for that target), fits it with `targets=[target]` (where `fit`
+accepts it; else every target) on each tuning trace's train rows, predicts that trace's valid
+rows (history: train + valid, so the test rows are never read) and scores them: `acc`
+(maximised) for the task target, `mse_z` (minimised) for delta. The objective is the unweighted
+mean over the tuning traces, as the leaderboard's. Iterative models call
+`report(step, score, target=t)` after each epoch / boosting round; the scores of the study's
+target feed Optuna's `MedianPruner` (others are dropped), and only the tuner turns a step into
+Optuna's: trace `i`'s steps are offset by `i * STEP_STRIDE`, so trials are compared at the same
+trace and epoch.
 
 * A model that trains on its valid rows (`trains_on_valid`) would be scored in-sample on them,
   so for tuning it gets the tail of train (as many rows as valid) as its `valid` and the real
@@ -46,7 +49,8 @@ from benchmark.core.text import console as text_console
 from benchmark.data.dataset import Runs, load_trace
 from benchmark.data.manifest import trace_names, trace_sha256
 from benchmark.results.store import params_path
-from benchmark.running.protocol import DELTA, TASK, Predictor
+from benchmark.running.protocol import DELTA, TASK, Predictor, accepts_targets, search_space_for
+from benchmark.running.pruning import STEP_STRIDE, make_reporter, report_sign  # noqa: F401 (re-export)
 from benchmark.running.study_records import best_value, budget_used, check_study, study_summary
 from benchmark.running.study_runner import InterruptGate, open_study, run_trials, worker_id
 from benchmark.running.study_storage import (
@@ -62,7 +66,6 @@ from benchmark.scoring.metrics import METRICS, main_metric
 
 DEFAULT_TRIALS = 30
 DEFAULT_TIMEOUT_S = 900.0
-STEP_STRIDE = 100_000
 PRUNER_STARTUP_TRIALS = 5
 PRUNER_WARMUP_STEPS = 1
 # target -> (its main metric, scored on the valid rows; Optuna direction), from README §5's facts
@@ -107,41 +110,6 @@ def valid_score(model: Predictor, runs: Runs, target: str) -> float:
     return float(score_delta(runs.delta_us[local], pred.delta_us, runs.sigma_us)["mse_z"])
 
 
-def report_sign(cls: type[Predictor], direction: str) -> float:
-    """+1 if the model's reported score already points the study's way, else -1.
-
-    A model without `report_metric` is taken to report a score in the study's direction.
-    """
-    if cls.report_metric is None:
-        return 1.0
-    _, higher_is_better = cls.report_metric
-    return 1.0 if higher_is_better == (direction == "maximize") else -1.0
-
-
-def make_reporter(
-    trial: Any, offset: int, sign: float, gate: InterruptGate | None = None
-) -> Callable[[int, float], None]:
-    """The `report` callback for `fit`: feeds the pruner, raises TrialPruned when told to.
-
-    The storage write is held from Ctrl-C (`gate`), so a report is never half written.
-    """
-    import optuna
-
-    gate = gate or InterruptGate()
-
-    def report(step: int, value: float) -> None:
-        value = float(value)
-        if not math.isfinite(value):
-            return
-        with gate.held():
-            trial.report(sign * value, offset + int(step))
-            prune = trial.should_prune()
-        if prune:
-            raise optuna.TrialPruned(f"pruned at step {step} (reported {value:.6g})")
-
-    return report
-
-
 def constructor_defaults(cls: type[Predictor]) -> dict[str, Any]:
     """The constructor's keyword defaults (what an untuned model uses)."""
     out = {}
@@ -151,14 +119,18 @@ def constructor_defaults(cls: type[Predictor]) -> dict[str, Any]:
     return out
 
 
-def search_space_is_empty(cls: type[Predictor]) -> bool:
-    """Whether `search_space` suggests nothing (then one trial with the defaults suffices)."""
+def search_space_is_empty(cls: type[Predictor], target: str | None = None) -> bool:
+    """Whether `search_space` suggests nothing for `target` (None: for any of the class's
+    targets); then one trial with the defaults suffices."""
     from optuna.trial import FixedTrial
 
-    try:
-        return cls.search_space(FixedTrial({})) == {}
-    except Exception:
-        return False
+    for one in sorted(cls.targets) if target is None else [target]:
+        try:
+            if search_space_for(cls, FixedTrial({}), one) != {}:
+                return False
+        except Exception:
+            return False
+    return True
 
 
 def make_objective(
@@ -181,7 +153,8 @@ def make_objective(
     defaults = constructor_defaults(cls) if defaults is None else defaults
     gate = gate or InterruptGate()
     metric, direction = OBJECTIVES[target]
-    sign = report_sign(cls, direction)
+    sign = report_sign(cls, direction, target)
+    only = {"targets": [target]} if accepts_targets(cls) else {}
 
     def objective(trial: Any) -> float:
         import optuna
@@ -191,7 +164,7 @@ def make_objective(
         try:
             if use_defaults:
                 trial.set_user_attr("defaults", True)
-            params = dict(defaults) if use_defaults else cls.search_space(trial)
+            params = dict(defaults) if use_defaults else search_space_for(cls, trial, target)
             trial.set_user_attr("constructor_params", _jsonable(params))
             scores = []
             for i, runs in enumerate(traces):
@@ -202,7 +175,8 @@ def make_objective(
                         train,
                         valid=valid,
                         seed=seed,
-                        report=make_reporter(trial, i * STEP_STRIDE, sign, gate),
+                        report=make_reporter(trial, i, sign, gate, target),
+                        **only,
                     )
                     score = valid_score(model, runs, target)
                 trial.set_user_attr(f"valid_{metric}:{runs.name}", score)
@@ -274,7 +248,7 @@ def _checked(
             f"--target {target}: {label} does not predict it (its targets: "
             f"{', '.join(sorted(cls.targets))})"
         )
-    if search_space_is_empty(cls):
+    if search_space_is_empty(cls, target):
         raise TuningError(
             f"--model {model}: nothing to tune, its search space is empty (it runs with its "
             "defaults)"

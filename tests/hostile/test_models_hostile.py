@@ -16,6 +16,7 @@ import pytest
 
 import benchmark.cli.harness  # noqa: F401  (registers `check`)
 from benchmark.core.paths import data_dir
+from benchmark.running.conformance import CHECKS
 from tests.hostile import hostile_models
 from tests.hostile.datacli import refused, run
 
@@ -30,7 +31,8 @@ def verdict(result, *rules: str) -> str:
     )
     assert "Traceback" not in result.output
     if not rules:
-        assert result.exit_code == 0 and "all 13 rules hold" in result.output, result.output
+        held = f"all {len(CHECKS)} rules hold"
+        assert result.exit_code == 0 and held in result.output, result.output
         return result.output
     assert result.exit_code == 1, result.output
     summary = result.output.rsplit("rules broken: ", 1)[1].split(" (")[0]
