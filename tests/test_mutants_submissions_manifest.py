@@ -110,6 +110,8 @@ def test_a_delta_above_the_longest_run_is_refused(tmp_path, truth, runs) -> None
     index = {name: i for i, name in enumerate(runs.vocabulary)}
     slow = parse_rows_slow(path.read_text(), header, index, truth["lo"], truth["hi"])
     assert slow[2][3] == 1e12
+    fast = parse_rows_fast(path.read_text(), header, index, truth["lo"], truth["hi"])
+    assert fast is not None and fast[2][3] == 1e12  # a valid file, read by the fast path
     assert read_submission(path, runs).delta_us[3] == 1e12
     rows[5][2] = " 1.5e12"
     with pytest.raises(SubmissionError) as info:
