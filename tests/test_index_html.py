@@ -1,7 +1,8 @@
 """index.html in a real browser (headless Chromium): one row per model, sorting, escaped names.
 
-Sorting is driven by the page's own JS through the URL hash (`#sort=acc`, `#sort=acc&dir=asc`),
-the same code a header click runs; the DOM is read back with `--dump-dom`. The hostile model
+Sorting is driven by the page's own JS through the URL hash (`#sort=acc`, `#sort=acc&dir=asc`,
+`#view=trace&trace=alpha&sort=acc`), the same code a header click runs; the DOM is read back
+with `--dump-dom`. The views, toggles, links and timing: tests/test_page_views.py. The hostile model
 name `<script>alert(1)</script>` must show as text: the test page gets a first script that turns
 any call of `alert` into a mark on the document, and the mark must be absent.
 """
@@ -66,8 +67,8 @@ def dump(path: Path, fragment: str, tmp_path: Path) -> str:
     return done.stdout
 
 
-def row_models(dom: str) -> list[str]:
-    body = dom.split('id="board"', 1)[1].split("</table>", 1)[0]
+def row_models(dom: str, table: str = "board") -> list[str]:
+    body = dom.split(f'id="{table}"', 1)[1].split("</table>", 1)[0]
     return [unescape(m) for m in re.findall(r'<tr [^>]*data-model="([^"]*)"', body)]
 
 
@@ -101,7 +102,8 @@ def test_sorting_by_name_and_by_a_per_trace_column(page, tmp_path):
     out, _ = page
     rows = row_models(dump(out / "trapped.html", "#sort=model&dir=asc", tmp_path))
     assert rows == sorted(rows)
-    rows = row_models(dump(out / "trapped.html", "#sort=acc:alpha", tmp_path))
+    dom = dump(out / "trapped.html", "#view=trace&trace=alpha&sort=acc", tmp_path)
+    rows = row_models(dom, "trace-alpha-task")
     assert rows[:2] == ["lightgbm", "lstm"]  # lightgbm's alpha run is ok (0.85)
 
 

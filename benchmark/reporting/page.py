@@ -1,7 +1,14 @@
-"""The board as one self-contained, sortable HTML page, index.html (README §6).
+"""The board as one self-contained HTML page, index.html (README §6).
 
-Inline CSS and JS, no external resource; every name from a result file is HTML-escaped, so a
-model named `<script>...` shows as text. Deterministic, for the golden test.
+Views (chosen by the URL hash, `#view=trace&trace=mixed&refs=0`, so a view can be linked and
+back/forward work): the overall table (means with 95% intervals, normalized score, ranks with
+ties `2=`) with the accuracy-vs-latency frontier; one view per trace (every metric with its
+interval, the paired difference to the next rank, links to the result files, bars with
+intervals); latency budgets; ceilings and headroom; the transfer view of a holdout board;
+failed and refused runs. Inline CSS and JS, no external resource: the figures are inline SVG
+drawn from the board's numbers embedded as JSON. Every name from a result file is HTML-escaped
+here and only ever set as text by the script, so a model named `<script>...` shows as text.
+Deterministic, for the golden test.
 """
 
 from __future__ import annotations
@@ -9,26 +16,42 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from benchmark.reporting.boardtypes import Board, Interval, Row
-from benchmark.reporting.ceilings import TITLES, ceiling_value, kinds
+from benchmark.reporting.boardtypes import Board, Cell, Comparison, Interval, Row
 from benchmark.reporting.format import (
     ARROW,
-    CEILING,
-    COST_TITLES,
-    SHOWN_COSTS,
-    cell_text,
+    CELL_TEXT,
+    diff_text,
+    digits,
     fmt,
     status_text,
 )
 from benchmark.reporting.format import html_escape as _e
 from benchmark.reporting.page_assets import CSS, JS
+from benchmark.reporting.page_data import (
+    datasheet_href,
+    figure_data,
+    params_links,
+    result_links,
+    script_json,
+    variant_of,
+)
+from benchmark.reporting.page_figures import FIGURES_JS
+from benchmark.reporting.page_sections import (
+    budgets_section,
+    ceilings_section,
+    runs_section,
+    section,
+    transfer_section,
+)
 from benchmark.reporting.texts import REPRODUCIBILITY
 from benchmark.scoring.metrics import METRICS, TARGETS, main_metric, target_metrics
+
+Column = tuple[str, str, str, str]  # key, title, type (number/text), better (higher/lower/text)
 
 
 def _td(value: Any, key: str, entry: Interval | None = None, text: str | None = None) -> str:
     """A numeric cell: data-v holds the full value for sorting, the text the rounded one (or
-    `text`, when given with a value, e.g. a rank `2=`)."""
+    `text`, when given with a value, e.g. a rank `2=`), the interval on a line below."""
     if value is None:
         return f'<td data-v="">{_e(text or "")}</td>'
     shown = _e(text if text is not None else fmt(value, key))
@@ -37,173 +60,322 @@ def _td(value: Any, key: str, entry: Interval | None = None, text: str | None = 
     return f'<td data-v="{_e(repr(float(value)))}">{shown}</td>'
 
 
-def _text_td(text: str, css: str = "text") -> str:
-    return f'<td class="{css}" data-v="{_e(text)}">{_e(text)}</td>'
+def _text_td(text: str, css: str = "text", html: str | None = None) -> str:
+    return f'<td class="{css}" data-v="{_e(text)}">{html if html is not None else _e(text)}</td>'
 
 
-EXTRA = {"task": ("normalized", "normalized ↑"), "delta": ("mse_ratio", "÷ best ref ↓")}
+def _links(links: list[tuple[str, str]]) -> str:
+    return " ".join(f'<a href="{_e(href)}">{_e(label)}</a>' for label, href in links)
 
 
-def _columns(board: Board) -> list[tuple[str, str, str, str]]:
-    """(key, title, type, better) of every column of the board table."""
-    columns = [
+def _head(columns: list[Column]) -> str:
+    """Sortable headers: each title is a button (keyboard usable)."""
+    cells = []
+    for key, title, kind, better in columns:
+        css = ' class="name"' if kind == "text" else ""
+        cells.append(
+            f'<th scope="col" data-key="{_e(key)}" data-type="{kind}" data-better="{better}"'
+            f'{css}><button type="button">{_e(title)}</button></th>'
+        )
+    return "".join(cells)
+
+
+def _arrow(metric: str) -> str:
+    return f"{metric} {ARROW[METRICS[metric].higher_is_better]}"
+
+
+def _better(metric: str) -> str:
+    return METRICS[metric].direction
+
+
+# ---------------------------------------------------------------------------------------------
+# The overall view: few columns, so that it fits 1024 px; the details are per trace.
+# ---------------------------------------------------------------------------------------------
+def _overall_columns() -> list[Column]:
+    task, delta = main_metric("task"), main_metric("delta")
+    return [
         ("rank_task", "# task", "number", "lower"),
         ("model", "model", "text", "text"),
         ("kind", "kind", "text", "text"),
+        (task, _arrow(task), "number", _better(task)),
+        ("normalized", "normalized ↑", "number", "higher"),
+        ("rank_delta", "# delta", "number", "lower"),
+        (delta, _arrow(delta), "number", _better(delta)),
+        ("mse_ratio", "÷ best ref ↓", "number", "lower"),
+        ("online_p50_us", "p50 µs", "number", "lower"),
+        ("seeds", "seeds", "number", "higher"),
+        ("flags", "marks", "text", "text"),
     ]
-    for target in TARGETS:
-        if target == "delta":
-            columns.append(("rank_delta", "# delta", "number", "lower"))
-        for metric in target_metrics(target):
-            better = METRICS[metric].direction
-            columns.append((metric, f"{metric} {ARROW[better == 'higher']}", "number", better))
-        key, title = EXTRA[target]
-        columns.append((key, title, "number", "higher" if target == "task" else "lower"))
-    for target in TARGETS:
-        main = main_metric(target)
-        better = METRICS[main].direction
-        for trace in board.traces:
-            columns.append((f"{main}:{trace}", f"{main} {trace}", "number", better))
-    for cost in SHOWN_COSTS:
-        columns.append((cost, COST_TITLES[cost], "number", "lower"))
-    columns.append(("seeds", "seeds", "number", "higher"))
-    columns.append(("flags", "marks", "text", "text"))
-    return columns
 
 
-def _target_cells(model: Row, target: str) -> list[str]:
-    """The mean metrics of one target, then its normalized score or mse_z ratio."""
-    main, status = main_metric(target), status_text(model.status)
-    cells = []
-    for metric in target_metrics(target):
-        if not model.shows(target):
-            cells.append(_td(None, metric))
-        elif status:
-            cells.append(_td(None, metric, text=status if metric == main else ""))
-        else:
-            entry = model.mean.get(metric)
-            value = entry.value if entry else None
-            cells.append(_td(value, metric, entry if metric == main else None))
-    extra = getattr(model, EXTRA[target][0])
-    key = main if target == "task" else "ratio"
-    cells.append(_td(extra.value if extra else None, key, extra))
-    return cells
+def _mean_cell(model: Row, target: str) -> str:
+    main = main_metric(target)
+    if not model.shows(target):
+        return _td(None, main)
+    status = status_text(model.status)
+    if status:
+        return _td(None, main, text=status)
+    entry = model.mean.get(main)
+    return _td(entry.value if entry else None, main, entry)
 
 
-def _row(model: Row, board: Board) -> str:
+def _marks(model: Row) -> str:
+    """Each trace with a mark (a ceiling flag), linked to its view; a suspected leak."""
+    parts = ["suspected leak"] if model.suspected_leak else []
+    html = [_e(p) for p in parts]
+    for trace, cell in model.per_trace.items():
+        if cell.flags:
+            flag_text = "; ".join(cell.flags)
+            parts.append(f"{trace}: {flag_text}")
+            html.append(
+                f'<a href="#view=trace&amp;trace={_e(trace)}" data-nav="trace" '
+                f'data-trace="{_e(trace)}" title="{_e(flag_text)}">{_e(trace)} ⚑</a>'
+            )
+    return _text_td("; ".join(parts), "text marks", " ".join(html))
+
+
+def _row_attrs(model: Row) -> str:
+    classes = " ".join(c for c in (model.kind, model.status) if c)
+    classes += " suspected-leak" if model.suspected_leak else ""
+    variant = variant_of(model)
+    extra = f' data-variant="{_e(variant)}"' if variant else ""
+    return (
+        f'class="{_e(classes)}" data-model="{_e(model.model)}" data-kind="{_e(model.kind)}"'
+        + extra
+    )
+
+
+def _overall_row(model: Row) -> str:
     def rank(target: str) -> str:
         return _td(model.rank.get(target), "rank", text=model.rank_text(target))
 
-    cells = [rank("task"), _text_td(model.model, "name"), _text_td(model.kind)]
-    for target in TARGETS:
-        if target == "delta":
-            cells.append(rank("delta"))
-        cells += _target_cells(model, target)
-    for target in TARGETS:
-        main = main_metric(target)
-        for trace in board.traces:
-            cell = model.per_trace[trace]
-            entry = cell.metrics.get(main) if cell.status == "ok" else None
-            text = cell_text(cell, main, target) if model.shows(target) else ""
-            cells.append(_td(entry.value if entry else None, main, text=text))
-    for cost in SHOWN_COSTS:
-        cells.append(_td(model.costs.get(cost), cost))
-    cells.append(_td(model.seeds, "seeds"))
-    flags = sorted({f for c in model.per_trace.values() for f in c.flags})
-    cells.append(_text_td("; ".join(flags)))
-    classes = " ".join(c for c in (model.kind, model.status) if c)
-    classes += " suspected-leak" if model.suspected_leak else ""
-    return f'<tr class="{_e(classes)}" data-model="{_e(model.model)}">{"".join(cells)}</tr>'
+    normalized, ratio = model.normalized, model.mse_ratio
+    cells = [
+        rank("task"),
+        _text_td(model.model, "name"),
+        _text_td(model.kind + (f" ({variant_of(model)})" if variant_of(model) else "")),
+        _mean_cell(model, "task"),
+        _td(normalized.value if normalized else None, main_metric("task"), normalized),
+        rank("delta"),
+        _mean_cell(model, "delta"),
+        _td(ratio.value if ratio else None, "ratio", ratio),
+        _td(model.costs.get("online_p50_us"), "online_p50_us"),
+        _td(model.seeds, "seeds"),
+        _marks(model),
+    ]
+    return f'<tr {_row_attrs(model)}>{"".join(cells)}</tr>'
 
 
-def _table(table_id: str, header: list[str], rows: list[list[str]]) -> str:
-    """A plain table of escaped text cells (the first column left-aligned as a name)."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f'<td class="text">{_e(c)}</td>' for c in row) + "</tr>" for row in rows
-    )
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _extra_tables(board: Board) -> list[str]:
-    """Ceilings, latency budgets, suspected leaks, failed runs and refused files."""
-    extra = []
-    if board.ceiling:
-        present = kinds(board.ceiling)
-        rows = [
-            [t] + [fmt(ceiling_value(board.ceiling.get(t), k), CEILING) for k in present]
-            for t in board.traces
-        ]
-        covers = "; ".join(f"{TITLES[k]}: {_covers(board, k)}" for k in present)
-        extra.append(
-            '<h2>Predictability ceilings</h2><p class="note">The best top-1 accuracy a model '
-            f"could reach on each trace's test rows, each for what it covers ({_e(covers)}).</p>"
-            + _table("ceiling", ["trace", *(TITLES[k] for k in present)], rows)
-        )
-    if board.budgets:
-        rows = [
-            [f"≤ {b.budget_us:g} µs", *_pick_cells(b.task, "acc"), *_pick_cells(b.delta, "mse_z")]
-            for b in board.budgets
-        ]
-        header = ["p50 budget", "best task model", "acc", "best delta model", "mse_z"]
-        extra.append("<h2>Inside the scheduler's budget</h2>" + _table("budgets", header, rows))
-    if board.warnings:
-        rows = [[w] for w in board.warnings]
-        extra.append("<h2>Suspected leaks</h2>" + _table("leaks", ["warning"], rows))
-    if board.failed:
-        rows = [[f.model, f.trace, str(f.seed), f.error] for f in board.failed]
-        header = ["model", "trace", "seed", "error"]
-        extra.append("<h2>Failed runs</h2>" + _table("failed", header, rows))
-    if board.refused:
-        rows = [[r.file, r.reason] for r in board.refused]
-        extra.append(
-            '<h2>Refused results</h2><p class="note">Stale or unreadable result files: not '
-            "scored.</p>" + _table("refused", ["file", "reason"], rows)
-        )
-    extra.append(f'<h2>Reproducibility</h2><p class="note">{_e(REPRODUCIBILITY)}</p>')
-    return extra
-
-
-def _covers(board: Board, kind: str) -> str:
-    """What the ceiling `kind` covers, as its first trace states it."""
-    return next((str(e[kind].get("covers", "")) for e in board.ceiling.values() if kind in e), "")
-
-
-def _pick_cells(pick: Any, metric: str) -> list[str]:
-    """A budget's best model (with its p50) and its score on `metric`."""
-    if pick is None:
-        return ["none", ""]
-    p50 = fmt(pick.online_p50_us, "online_p50_us")
-    return [f"{pick.model} ({p50} µs)", fmt(getattr(pick, metric), metric)]
-
-
-def html_page(board: Board) -> str:
-    """index.html: the board table (sortable), then the ceiling, failed and refused tables."""
-    head = "".join(
-        f'<th data-key="{_e(k)}" data-type="{t}" data-better="{b}"'
-        f"{' class=' + chr(34) + 'name' + chr(34) if k == 'model' else ''}>{_e(title)}</th>"
-        for k, title, t, b in _columns(board)
-    )
-    models = sorted(
+def _ordered(board: Board) -> list[Row]:
+    return sorted(
         board.models,
         key=lambda m: (m.rank.get("task", math.inf), m.rank.get("delta", math.inf), m.model),
     )
-    body_rows = [_row(model, board) for model in models]
+
+
+def _overall(board: Board) -> str:
+    rows = "\n".join(_overall_row(m) for m in _ordered(board))
+    table = (
+        f'<div class="wide"><table id="board" class="sortable"><thead><tr>'
+        f"{_head(_overall_columns())}</tr></thead>\n<tbody>\n{rows}\n</tbody></table></div>"
+    )
+    note = (
+        '<p class="note">Means over traces with 95% bootstrap intervals; ranks with ties '
+        "(<code>2=</code>: the paired interval to the next model covers 0). Click a column to "
+        "sort (best first; again to reverse). Each trace's view has every metric, the paired "
+        "difference to the next rank and the result files.</p>"
+    )
+    figure = (
+        '<figure class="chart"><svg id="frontier" class="plot" role="img" '
+        'aria-labelledby="frontier-caption" viewBox="0 0 760 360"></svg>'
+        '<figcaption id="frontier-caption">Accuracy against online latency (median µs per '
+        "prediction, log scale): mean accuracy over traces; the line joins the models no "
+        "faster model beats.</figcaption></figure>"
+    )
+    return section("overall", "Overall", note + table + figure)
+
+
+# ---------------------------------------------------------------------------------------------
+# One view per trace: every metric with its interval, the paired difference to the next rank.
+# ---------------------------------------------------------------------------------------------
+EXTRA = {"task": ("normalized", "normalized ↑", "higher"), "delta": ("mse_ratio", "÷ best ref ↓",
+                                                                   "lower")}  # fmt: skip
+
+
+def _trace_columns(target: str) -> list[Column]:
+    key, title, better = EXTRA[target]
+    columns: list[Column] = [
+        ("rank", "#", "number", "lower"),
+        ("model", "model", "text", "text"),
+    ]
+    columns += [(m, _arrow(m), "number", _better(m)) for m in target_metrics(target)]
+    columns.append((key, title, "number", better))
+    columns.append(("vs_next", f"− next ({main_metric(target)})", "number", "text"))
+    if target == "delta":
+        columns.append(("online_p50_us", "p50 µs", "number", "lower"))
+    columns.append(("files", "result files", "text", "text"))
+    return columns
+
+
+def _trace_row(board: Board, model: Row, trace: str, target: str) -> str:
+    cell = model.per_trace.get(trace) or Cell(status="missing")
+    standing = cell.standing.get(target)
+    metrics = target_metrics(target)
+    main = main_metric(target)
+    cells = [
+        _td(standing.rank if standing else None, "rank", text=standing.text if standing else ""),
+        _text_td(model.model, "name"),
+    ]
+    if cell.status == "ok":
+        for metric in metrics:
+            entry = cell.metrics.get(metric)
+            cells.append(_td(entry.value if entry else None, metric, entry))
+        extra = getattr(cell, EXTRA[target][0])
+        cells.append(_td(extra.value if extra else None, main if target == "task" else "ratio",
+                         extra))  # fmt: skip
+        cells.append(_vs_next_td(standing.vs_next if standing else None, main))
+    else:
+        text = CELL_TEXT.get(cell.status, cell.status)
+        reason = f" <small>{_e(cell.reason)}</small>" if cell.reason else ""
+        cells.append(f'<td class="text status" data-v="">{_e(text)}{reason}</td>')
+        cells += [_td(None, m) for m in metrics[1:]] + [_td(None, main), _td(None, main)]
+    if target == "delta":
+        cells.append(_td(cell.costs.get("online_p50_us"), "online_p50_us"))
+    links = result_links(board, model, trace, cell) + params_links(model)
+    cells.append(_text_td(" ".join(label for label, _ in links), "text files", _links(links)))
+    return f'<tr {_row_attrs(model)}>{"".join(cells)}</tr>'
+
+
+def _vs_next_td(vs: Comparison | None, metric: str) -> str:
+    """The paired difference to the next rank: the value, then its interval and the other
+    model on a line below (or, without stored predictions, whether the intervals overlap)."""
+    if vs is None:
+        return _td(None, metric)
+    tie = " (tie)" if vs.tie else ""
+    if vs.diff is None:
+        text = diff_text(vs, metric)
+        return f'<td class="vs" data-v="" title="{_e(text)}">{_e(text)}</td>'
+    spec = "+" + digits(metric)
+    value = format(vs.diff.value, spec)
+    below = f"[{format(vs.diff.low, spec)}, {format(vs.diff.high, spec)}] vs {vs.other}{tie}"
+    return (
+        f'<td class="vs" data-v="{_e(repr(float(vs.diff.value)))}">{_e(value)} '
+        f"<small>{_e(below)}</small></td>"
+    )
+
+
+def _trace_order(board: Board, trace: str, target: str) -> list[Row]:
+    """Models predicting `target`, by their rank on `trace` (then the main metric there, then
+    the name); the unranked (failed, stale, missing) last."""
+    metric = METRICS[main_metric(target)]
+
+    def key(m: Row) -> tuple[float, float, str]:
+        cell = m.per_trace.get(trace)
+        standing = cell.standing.get(target) if cell else None
+        entry = cell.metrics.get(metric.name) if cell and cell.status == "ok" else None
+        rank = standing.rank if standing else math.inf
+        return (rank, metric.sort_key(entry.value) if entry else 0.0, m.model)
+
+    return sorted((m for m in board.models if m.shows(target)), key=key)
+
+
+def _trace_view(board: Board, trace: str) -> str:
+    tables = []
+    for target in TARGETS:
+        models = _trace_order(board, trace, target)
+        rows = "\n".join(_trace_row(board, m, trace, target) for m in models)
+        tables.append(
+            f"<h3>{_e(target)}: {_e(main_metric(target))} and the other metrics</h3>"
+            f'<div class="wide"><table id="trace-{_e(trace)}-{target}" class="sortable '
+            f'trace-table" data-target="{target}"><thead><tr>{_head(_trace_columns(target))}'
+            f"</tr></thead>\n<tbody>\n{rows}\n</tbody></table></div>"
+        )
+    flags = [
+        f"<li>{_e(m.model)}: {_e(flag)}</li>"
+        for m in board.models
+        for flag in (m.per_trace[trace].flags if trace in m.per_trace else [])
+    ]
+    marks = f'<ul class="marks">{"".join(flags)}</ul>' if flags else ""
+    note = (
+        f'<p class="note">Test rows of <code>{_e(trace)}</code> (<a '
+        f'href="{_e(datasheet_href(trace))}">datasheet</a>): each metric with its 95% '
+        "interval (mean over seeds); <em>− next</em> is the paired difference to the model "
+        "ranked below, with its interval.</p>"
+    )
+    figure = (
+        f'<figure class="chart"><svg class="plot bars" data-trace="{_e(trace)}" role="img" '
+        f'aria-label="{_e(trace)}: main metrics with 95% intervals" viewBox="0 0 760 300">'
+        "</svg><figcaption>Each model's accuracy and mse_z on this trace, 95% intervals as "
+        "whiskers, best first.</figcaption></figure>"
+    )
+    title = f'Trace <code>{_e(trace)}</code>'
+    return section("trace", title, note + "\n".join(tables) + marks + figure, trace=trace)
+
+
+# ---------------------------------------------------------------------------------------------
+# The page
+# ---------------------------------------------------------------------------------------------
+def _nav(board: Board, more: str) -> str:
+    links = ['<a href="#view=overall" data-nav="overall">Overall</a>']
+    links += [
+        f'<a href="#view=trace&amp;trace={_e(t)}" data-nav="trace" data-trace="{_e(t)}">'
+        f"{_e(t)}</a>"
+        for t in board.traces
+    ]
+    return '<nav id="views" aria-label="Views">' + " ".join(links) + more + "</nav>"
+
+
+def _toggles(board: Board) -> str:
+    buttons = [
+        '<button type="button" id="toggle-refs" aria-pressed="true">reference rows shown'
+        "</button>"
+    ]
+    if any(variant_of(m) for m in board.models):
+        buttons.append(
+            '<button type="button" id="toggle-variant" data-variant="all">default and tuned '
+            "rows</button>"
+        )
+    return '<div id="toggles">' + " ".join(buttons) + "</div>"
+
+
+MORE = {"budgets": "Latency budgets", "ceilings": "Ceilings", "transfer": "Transfer",
+        "runs": "Failed and refused"}  # fmt: skip
+
+
+def html_page(board: Board) -> str:
+    """index.html: the views, the figures' data and the script that switches between them."""
+    extra = {
+        "budgets": budgets_section(board),
+        "ceilings": ceilings_section(board),
+        "transfer": transfer_section(board),
+        "runs": runs_section(board),
+    }
+    more = "".join(
+        f' <a href="#view={k}" data-nav="{k}">{MORE[k]}</a>' for k, v in extra.items() if v
+    )
+    sections = [_overall(board)] + [_trace_view(board, t) for t in board.traces]
+    sections += [v for v in extra.values() if v]
     trace_list = ", ".join(_e(t) for t in board.traces)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>kernel-oracle leaderboard</title>"
-        f"<style>{CSS}</style></head><body>\n"
-        "<h1>kernel-oracle leaderboard</h1>\n"
+        f"<style>{CSS}</style>"
+        f"<script>{FIGURES_JS}\n{JS}</script></head><body>\n"
+        "<header><h1>kernel-oracle leaderboard</h1>\n"
         f'<p class="note">Predicting the Linux scheduler\'s next move on {len(board.traces)} '
-        f"trace(s): {trace_list}. Means over traces with 95% bootstrap intervals; click a column "
-        "to sort (best first; again to reverse), or link to <code>#sort=KEY&amp;dir=asc</code>. "
-        f"Built from {_e(board.result_files)} result files.</p>\n"
-        f'<table id="board"><thead><tr>{head}</tr></thead>\n<tbody>\n'
-        + "\n".join(body_rows)
-        + "\n</tbody></table>\n"
-        + "\n".join(_extra_tables(board))
-        + f"\n<script>{JS}</script>\n</body></html>\n"
+        f"trace(s): {trace_list}. Built from {_e(board.result_files)} result files; every "
+        "number links to its evidence in the trace views. A view can be linked: "
+        "<code>#view=trace&amp;trace=NAME&amp;refs=0&amp;sort=KEY&amp;dir=asc</code>.</p>\n"
+        + _nav(board, more)
+        + "\n"
+        + _toggles(board)
+        + "</header>\n<main>\n"
+        + "\n".join(sections)
+        + "\n</main>\n"
+        + f'<footer><h2>Reproducibility</h2><p class="note">{_e(REPRODUCIBILITY)}</p></footer>\n'
+        + '<script type="application/json" id="board-data">'
+        + script_json(figure_data(board))
+        + "</script>\n</body></html>\n"
     )
