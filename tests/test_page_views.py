@@ -17,7 +17,7 @@ import re
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -28,10 +28,13 @@ from benchmark.reporting.boardtypes import (
     BudgetPick,
     Cell,
     Comparison,
+    Failure,
     Interval,
     Row,
     SeedMean,
     Standing,
+    Transfer,
+    TransferRank,
 )
 from benchmark.reporting.page import html_page
 from benchmark.scoring.metrics import METRICS
@@ -40,6 +43,8 @@ from tests.test_index_html import CHROMIUM, FIXTURE, TRAP
 REPO = Path(__file__).resolve().parents[1]
 SHOTS = REPO / "build" / "screenshots"
 HOSTILE = "<img src=x onerror=alert(1)></script>"
+HOSTILE_TRACE = '"><svg onload=alert(1)>&amp;'
+
 CEILINGS = {
     t: {"task_history": {"max_predictability": 0.8, "covers": "the task history alone"}}
     for t in ("alpha", "beta")
@@ -127,9 +132,13 @@ class Browser:
         self.settle()
 
     def key(self, key: str, code: int) -> None:
-        for kind in ("rawKeyDown", "keyUp"):
-            self.send("Input.dispatchKeyEvent", type=kind, key=key, code=key,
-                      windowsVirtualKeyCode=code)  # fmt: skip
+        """Press and release a key as a user would (Enter and Space also type their text,
+        which is what activates a button)."""
+        text = {"Enter": "\r", " ": " "}.get(key)
+        down = {"type": "keyDown", "text": text} if text else {"type": "rawKeyDown"}
+        for event in (down, {"type": "keyUp"}):
+            self.send("Input.dispatchKeyEvent", key=key, code=key, windowsVirtualKeyCode=code,
+                      **event)  # fmt: skip
         self.settle()
 
     def resize(self, width: int, height: int) -> None:
@@ -169,10 +178,12 @@ def golden(tmp_path_factory) -> tuple[Path, Board]:
     return out / "trapped.html", board
 
 
-def synthetic(n_models: int = 20, n_traces: int = 10, name: str | None = None) -> Board:
+def synthetic(
+    n_models: int = 20, n_traces: int = 10, name: str | None = None, trace: str | None = None
+) -> Board:
     """A board of `n_models` x `n_traces` ok cells with every metric, ranks and comparisons;
     every second model is a tuned variant; model 3 is a reference row."""
-    traces = [f"trace-{i}" for i in range(n_traces)]
+    traces = [trace if (trace and i == 0) else f"trace-{i}" for i in range(n_traces)]
     rows = []
     for m in range(n_models):
         model = name if (name and m == 0) else f"model_{m:02d}"
@@ -318,6 +329,13 @@ def test_the_keyboard_reaches_the_views_with_a_visible_focus(browser, golden):
     assert browser.js("document.activeElement.getAttribute('data-trace')") == "alpha"
     browser.key("Enter", 13)
     assert shown_sections(browser) == ["view-trace-alpha"]
+    browser.js("document.querySelector('#trace-alpha-task th[data-key=\"top3\"] button').focus()")
+    browser.key("Enter", 13)  # a header is a button: Enter sorts
+    assert browser.js("location.hash") == "#view=trace&trace=alpha&sort=top3"
+    assert visible_rows(browser, "#trace-alpha-task")[0] == "lightgbm"  # top3 1.0
+    browser.js("document.getElementById('toggle-refs').focus()")
+    browser.key(" ", 32)  # so is the reference toggle: Space toggles
+    assert browser.js("location.hash") == "#view=trace&trace=alpha&refs=0&sort=top3"
     focusable = browser.js(
         "document.querySelectorAll('th button, #toggles button, nav a').length"
     )
@@ -390,7 +408,9 @@ def test_the_variant_toggle_cycles_all_default_tuned(browser, tmp_path):
 
 
 def test_a_hostile_model_name_stays_text_everywhere(browser, tmp_path):
-    board = synthetic(5, 2, name=HOSTILE)
+    board = synthetic(5, 2, name=HOSTILE, trace=HOSTILE_TRACE)
+    board.failed = [Failure("model_01", HOSTILE_TRACE, 0, f"RuntimeError: {HOSTILE}", "a/b.json")]
+    board.transfer = [Transfer("task", HOSTILE, [TransferRank(HOSTILE, 1, 2)], None, HOSTILE)]
     text = html_page(board)
     assert HOSTILE not in text
     embedded = text.split('id="board-data">', 1)[1].split("</script>", 1)[0]
@@ -399,7 +419,9 @@ def test_a_hostile_model_name_stays_text_everywhere(browser, tmp_path):
     page = tmp_path / "hostile.html"
     page.write_text(text.replace("<head>", "<head>" + TRAP, 1))
     titles = []
-    for fragment in ("#view=overall", "#view=trace&trace=trace-1", "#view=budgets"):
+    trace_view = "#view=trace&trace=" + quote(HOSTILE_TRACE, safe="")
+    views = ("#view=overall", trace_view, "#view=budgets", "#view=runs", "#view=transfer")
+    for fragment in views:
         browser.open(page, fragment)
         browser.js("new Promise(function (r) { setTimeout(r, 100); })")  # an onerror would run
         assert browser.js("document.documentElement.getAttribute('data-xss')") is None
@@ -415,8 +437,34 @@ def test_a_hostile_model_name_stays_text_everywhere(browser, tmp_path):
             "Array.prototype.slice.call(document.querySelectorAll('svg title'))"
             ".map(function (t) { return t.textContent; })"
         )
+    assert browser.js("document.documentElement.getAttribute('data-view')") == "transfer"
+    assert browser.js("document.getElementById('failed').textContent").count(HOSTILE) == 1
+    assert HOSTILE_TRACE in browser.js("document.getElementById('failed').textContent")
+    assert HOSTILE in browser.js("document.getElementById('transfer-task').textContent")
+    assert browser.js("document.querySelectorAll('svg').length") == 3  # the page's own
     assert sum(t.startswith(HOSTILE + ": ") for t in titles) == 3  # frontier, two bar panels
+    browser.open(page, trace_view)
+    assert browser.js("document.documentElement.getAttribute('data-trace')") == HOSTILE_TRACE
+    assert browser.js("document.querySelector('svg.bars:not([hidden])') !== null")
     assert browser.js("document.querySelectorAll('script').length") == 3  # trap, data, page
+
+
+def test_the_transfer_view_of_a_holdout_board(browser, tmp_path):
+    board = synthetic(4, 2)
+    ranks = [TransferRank("model_00", 1, 2), TransferRank("model_01", 2, 1)]
+    board.transfer = [
+        Transfer("task", "leaderboard/leaderboard.json", ranks, None, "2 model(s) ranked"),
+        Transfer("delta", "leaderboard/leaderboard.json", ranks, -1.0, None),
+    ]
+    page = tmp_path / "index.html"
+    page.write_text(html_page(board))
+    browser.open(page, "#view=transfer")
+    assert shown_sections(browser) == ["view-transfer"]
+    text = browser.js("document.getElementById('view-transfer').textContent")
+    assert "no rho: 2 model(s) ranked" in text and "rho = -1.000" in text
+    assert browser.js("document.querySelectorAll('#transfer-delta tbody tr').length") == 2
+    assert "Transfer" in browser.js("document.getElementById('views').textContent")
+    assert "#view=transfer" not in html_page(synthetic(4, 2))  # no holdout, no view
 
 
 def test_first_paint_of_a_20_model_10_trace_board(browser, tmp_path, capsys):
