@@ -279,3 +279,62 @@ def test_real_tls_capture(tmp_path: Path) -> None:
     assert any("https://127.0.0.1:" in c for c in meta["commands"])
     assert not [ref for ref in result.processes if ref.running()]
     assert {"nginx", "ab"} <= set(parse_trace(tmp_path / cap.PERF_SCRIPT_FILE).runs["comm"])
+
+
+def test_extra_clients_are_checked_and_get_their_own_ab(tmp_path: Path) -> None:
+    """`extra_clients` entries need a concurrency, take keep-alive, and each becomes one more
+    ab command with its own -c and -k; unknown keys are refused by name."""
+    path = tmp_path / "s.toml"
+    path.write_text(
+        "[scenarios.x]\nab_concurrency = 8\n"
+        "extra_clients = [{ concurrency = 1, keepalive = true }, { concurrency = 4 }]\n"
+    )
+    scenario = cap.load_scenarios(path)["x"]
+    assert scenario.extra_clients == (cap.Client(1, True), cap.Client(4, False))
+    first = cap.ab_argv(scenario, 1, "http://h/b", 3, scenario.extra_clients[0])
+    assert first[first.index("-c", 3) + 1] == "1" and "-k" in first
+    main = cap.ab_argv(scenario, 1, "http://h/b", 3)
+    assert main[main.index("-c", 3) + 1] == "8" and "-k" not in main
+    assert scenario.to_json()["extra_clients"] == [
+        {"concurrency": 1, "keepalive": True}, {"concurrency": 4, "keepalive": False}
+    ]  # fmt: skip
+    path.write_text("[scenarios.x]\nextra_clients = [{ keepalive = true }]\n")
+    with pytest.raises(cap.ScenarioError, match="needs concurrency = N"):
+        cap.load_scenarios(path)
+    path.write_text("[scenarios.x]\nextra_clients = [{ concurrency = 2, colour = 1 }]\n")
+    with pytest.raises(cap.ScenarioError, match=r"extra_clients key\(s\) colour unknown"):
+        cap.load_scenarios(path)
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_cpu_limit_writes_the_quota_and_removes_its_group(tmp_path: Path, version: str) -> None:
+    """A 25% limit is a 2,500 µs quota per 10,000 µs period, in cpu.max (v2) or the two
+    cfs files (v1); processes are moved by writing their PID; the group is gone afterwards."""
+    from benchmark.data.capture.throttle import CpuLimit
+
+    parent = tmp_path if version == "v2" else tmp_path / "cpu"
+    parent.mkdir(exist_ok=True)
+    (parent / ("cgroup.controllers" if version == "v2" else "cpu.cfs_quota_us")).write_text("")
+    (parent / "cgroup.procs").write_text("")
+    with CpuLimit(0.25, root=tmp_path) as limit:
+        assert limit.path.parent == parent
+        if version == "v2":
+            assert (limit.path / "cpu.max").read_text() == "2500 10000\n"
+        else:
+            assert (limit.path / "cpu.cfs_quota_us").read_text() == "2500\n"
+            assert (limit.path / "cpu.cfs_period_us").read_text() == "10000\n"
+        limit.add(4242)
+        assert (limit.path / "cgroup.procs").read_text() == "4242\n"
+        assert limit.settings()["quota_us"] == 2500
+        (limit.path / "cgroup.procs").write_text("")  # what the kernel shows once it has exited
+        for name in list(limit.path.iterdir()):
+            name.unlink()  # a real cgroup folder's files vanish with it; a plain one must be empty
+    assert not limit.path.exists()
+
+
+def test_cpu_limit_without_a_cpu_controller_is_one_line(tmp_path: Path) -> None:
+    """No cgroup CPU controller: a CaptureError naming the folder and what is missing."""
+    from benchmark.data.capture.throttle import CpuLimit
+
+    with pytest.raises(cap.CaptureError, match="needs the cgroup CPU controller under"):
+        CpuLimit(0.5, root=tmp_path)

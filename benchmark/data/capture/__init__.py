@@ -22,6 +22,7 @@ from benchmark.data.capture.processes import ProcessGroup, ProcessRef
 from benchmark.data.capture.record import parse_lost, perf_can_record
 from benchmark.data.capture.scenario import (
     Background,
+    Client,
     Scenario,
     load_scenario,
     load_scenarios,
@@ -37,6 +38,7 @@ __all__ = [
     "Background",
     "CaptureError",
     "CaptureResult",
+    "Client",
     "ProcessGroup",
     "ProcessRef",
     "Scenario",

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from benchmark.data.capture.record import (
     record,
 )
 from benchmark.data.capture.scenario import Scenario
+from benchmark.data.capture.throttle import CpuLimit
 from benchmark.data.capture.workload import (
     ab_argv,
     parse_ab_output,
@@ -119,11 +121,20 @@ def write_capture(
 
 
 def _run_load(
-    scenario: Scenario, tmp: Path, group: ProcessGroup, log: Callable[[str], None]
+    scenario: Scenario,
+    tmp: Path,
+    group: ProcessGroup,
+    log: Callable[[str], None],
+    limit: CpuLimit | None = None,
 ) -> dict[str, Any]:
-    """Start nginx, the loads and ab; record perf; wait for ab. Returns the metadata so far."""
+    """Start nginx (inside `limit`, if any), the loads and ab; record perf; wait for ab.
+    Returns the metadata so far."""
     cpu = scenario.cpu
     port, conf_text, workers = start_nginx(scenario, tmp, group, log)
+    if limit is not None:
+        log(f"limiting nginx to {scenario.nginx_cpu_limit:g} of a CPU ({limit.path})")
+        for ref in [r for r in group.refs if r.label == "nginx"] + workers:
+            limit.add(ref.pid)
     start_background(scenario, tmp, group, log)
     ab_seconds = scenario.warmup_seconds + scenario.seconds + 2
     ab_out = tmp / "ab.txt"
@@ -131,6 +142,13 @@ def _run_load(
     with open(ab_out, "wb") as ab_handle:
         ab_cmd = ab_argv(scenario, cpu, url, ab_seconds)
         ab = group.start("ab", ab_cmd, stdout=ab_handle, stderr=subprocess.STDOUT)
+    extra = []  # (the process, its output file) of each extra client
+    for i, client in enumerate(scenario.extra_clients):
+        out_file = tmp / f"ab-{i + 1}.txt"
+        with open(out_file, "wb") as handle:
+            argv = ab_argv(scenario, cpu, url, ab_seconds, client)
+            extra.append((group.start(f"ab client {i + 1}", argv, stdout=handle,
+                                      stderr=subprocess.STDOUT), out_file))  # fmt: skip
     time.sleep(scenario.warmup_seconds)
     if ab.poll() is not None:
         raise CaptureError(f"ab exited early ({ab.returncode}): {ab_out.read_text()[-500:]}")
@@ -145,6 +163,15 @@ def _run_load(
     ab_text = ab_out.read_text(errors="replace")
     if not ab_alive_at_end:
         raise CaptureError(f"ab ended before the recording did: {ab_text.strip()[-500:]}")
+    clients = []
+    for proc, out_file in extra:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired as exc:
+            raise CaptureError("an extra ab client did not stop at its time limit") from exc
+        clients.append(
+            {**parse_ab_output(out_file.read_text(errors="replace")), "exit_code": proc.returncode}
+        )
     return {
         "scenario": scenario.to_json(),
         "cpu": cpu,
@@ -152,6 +179,8 @@ def _run_load(
         "nginx_conf": conf_text,
         "nginx_workers_pids": [w.pid for w in workers],
         "ab": {**parse_ab_output(ab_text), "exit_code": ab.returncode},
+        "extra_clients": clients,
+        "nginx_cpu_limit": limit.settings() if limit is not None else None,
         "perf_record_stderr": perf_stderr.strip().splitlines()[-5:],
         "_perf_output": perf_stderr + perf_stdout,
         "machine": machine_facts(),
@@ -182,8 +211,9 @@ def capture(
     if others:  # keep this driver (all its threads, e.g. a progress spinner) off the traced CPU
         set_process_affinity(others)
     try:
-        with sigterm_as_interrupt(), group:
-            meta = _run_load(scenario, tmp, group, log)
+        limit = CpuLimit(scenario.nginx_cpu_limit) if scenario.nginx_cpu_limit else None
+        with sigterm_as_interrupt(), limit or nullcontext(), group:
+            meta = _run_load(scenario, tmp, group, log, limit)
         refs = group.refs
         commands = group.commands
         log("exporting perf script and perf sched map text")

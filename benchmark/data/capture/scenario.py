@@ -33,6 +33,14 @@ class Background:
 
 
 @dataclass(frozen=True)
+class Client:
+    """One more ab client beside the main one: its own concurrency and keep-alive."""
+
+    concurrency: int
+    keepalive: bool = False
+
+
+@dataclass(frozen=True)
 class Scenario:
     """What runs on the traced CPU while perf records (one table of `data/scenarios.toml`)."""
 
@@ -42,15 +50,18 @@ class Scenario:
     ab_concurrency: int = 10
     keepalive: bool = False
     tls: bool = False
+    nginx_cpu_limit: float = 0.0  # a share of one CPU for nginx (cgroup bandwidth); 0: none
     body_bytes: int = 4096
     seconds: float = 10.0
     cpu: int = 1
     warmup_seconds: float = 1.0
     background: tuple[Background, ...] = ()
+    extra_clients: tuple[Client, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["background"] = [asdict(b) for b in self.background]
+        out["extra_clients"] = [asdict(c) for c in self.extra_clients]
         return out
 
 
@@ -62,6 +73,7 @@ _KEYS: dict[str, Rule] = {
     "ab_concurrency": ((int,), 1, 20_000, "an integer from 1 to 20000 (ab's limit)"),
     "keepalive": ((bool,), None, None, "true or false"),
     "tls": ((bool,), None, None, "true or false (HTTPS with a self-signed certificate)"),
+    "nginx_cpu_limit": ((int, float), 0, 1, "a share of one CPU from 0 (no limit) to 1"),
     "body_bytes": ((int,), 0, 1 << 30, "an integer from 0 to 1 GiB"),
     "seconds": ((int, float), 0.001, 3600, "a number of seconds above 0, at most 3600"),
     "cpu": ((int,), 0, 4095, "a CPU number from 0 to 4095"),
@@ -106,21 +118,42 @@ def _background(item: Any, where: str) -> Background:
     return Background(kind=item["kind"], **values)
 
 
+_CLIENT_KEYS: dict[str, Rule] = {
+    "concurrency": _KEYS["ab_concurrency"],
+    "keepalive": _KEYS["keepalive"],
+}
+
+
+def _client(item: Any, where: str) -> Client:
+    if not isinstance(item, dict) or "concurrency" not in item:
+        raise ScenarioError(f"{where}: extra_clients entry {item!r} needs concurrency = N")
+    extra = sorted(set(item) - set(_CLIENT_KEYS))
+    if extra:
+        raise ScenarioError(f"{where}: extra_clients key(s) {', '.join(extra)} unknown")
+    return Client(**{k: _check(where, k, v, _CLIENT_KEYS[k]) for k, v in item.items()})
+
+
 def _scenario_from_table(name: str, table: Any, path: Path) -> Scenario:
     where = f"{path}: scenario {name!r}"
     if not isinstance(table, dict):
         raise ScenarioError(f"{where}: a table is expected, got {table!r}")
-    unknown = sorted(set(table) - set(_KEYS) - {"background"})
+    lists = ("background", "extra_clients")
+    unknown = sorted(set(table) - set(_KEYS) - set(lists))
     if unknown:
         raise ScenarioError(
             f"{where} has unknown key(s) {', '.join(unknown)}; known keys: "
-            f"{', '.join(sorted([*_KEYS, 'background']))}"
+            f"{', '.join(sorted([*_KEYS, *lists]))}"
         )
-    values = {k: _check(where, k, v, _KEYS[k]) for k, v in table.items() if k != "background"}
-    loads = table.get("background", [])
-    if not isinstance(loads, list):
-        raise ScenarioError(f"{where}: background = {loads!r}; expected a list of tables")
-    return Scenario(name=name, background=tuple(_background(b, where) for b in loads), **values)
+    values = {k: _check(where, k, v, _KEYS[k]) for k, v in table.items() if k not in lists}
+    for key in lists:
+        if not isinstance(table.get(key, []), list):
+            raise ScenarioError(f"{where}: {key} = {table[key]!r}; expected a list of tables")
+    return Scenario(
+        name=name,
+        background=tuple(_background(b, where) for b in table.get("background", [])),
+        extra_clients=tuple(_client(c, where) for c in table.get("extra_clients", [])),
+        **values,
+    )
 
 
 def load_scenarios(path: Path | None = None) -> dict[str, Scenario]:

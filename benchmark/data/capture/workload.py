@@ -23,7 +23,7 @@ from typing import Any
 
 from benchmark.data.capture.errors import CaptureError
 from benchmark.data.capture.processes import ProcessGroup, ProcessRef, children
-from benchmark.data.capture.scenario import Background, Scenario
+from benchmark.data.capture.scenario import Background, Client, Scenario
 
 AB_REQUESTS = 100_000_000  # with -t first, -n only bounds the run; ab stops at the time limit
 
@@ -117,11 +117,16 @@ def scenario_url(scenario: Scenario, port: int) -> str:
     return f"{'https' if scenario.tls else 'http'}://127.0.0.1:{port}/body.bin"
 
 
-def ab_argv(scenario: Scenario, cpu: int, url: str, seconds: float) -> list[str]:
-    """ab with `-t` before `-n` (so `-n` is not capped at 50000), pinned to the CPU."""
+def ab_argv(
+    scenario: Scenario, cpu: int, url: str, seconds: float, client: Client | None = None
+) -> list[str]:
+    """ab with `-t` before `-n` (so `-n` is not capped at 50000), pinned to the CPU: the
+    scenario's main client, or one of its `extra_clients`."""
+    concurrency = client.concurrency if client else scenario.ab_concurrency
+    keepalive = client.keepalive if client else scenario.keepalive
     argv = ["taskset", "-c", str(cpu), "ab", "-q", "-r", "-t", str(max(1, math.ceil(seconds)))]
-    argv += ["-n", str(AB_REQUESTS), "-c", str(scenario.ab_concurrency)]
-    if scenario.keepalive:
+    argv += ["-n", str(AB_REQUESTS), "-c", str(concurrency)]
+    if keepalive:
         argv.append("-k")
     return [*argv, url]
 
