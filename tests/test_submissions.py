@@ -293,6 +293,16 @@ def test_wrong_header(tmp_path, truth) -> None:
     assert_refused(score_cli(path), "line 1", "appears twice")
 
 
+def test_a_lone_carriage_return_in_the_header_is_one_line(tmp_path, truth) -> None:
+    """A CR inside the header line (csv: "new-line character seen in unquoted field") is a
+    refusal naming line 1 and the expected header, not a traceback."""
+    _, rows = perfect_rows(truth)
+    body = "".join(",".join(str(v) for v in r) + "\n" for r in rows)
+    path = tmp_path / "cr.csv"
+    path.write_bytes(("position,task\r,delta_us\n" + body).encode())
+    assert_refused(score_cli(path), "line 1", "not one CSV line", "position,task,delta_us")
+
+
 def test_empty_file(tmp_path) -> None:
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")

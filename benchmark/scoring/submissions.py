@@ -156,7 +156,14 @@ def _is_binary(line: bytes) -> bool:
 def _parse_header(first: bytes, vocab_index: dict[str, int]) -> tuple[list[str], list[int]]:
     """Columns and the vocabulary id of each probability column."""
     text = first.decode("utf-8-sig").rstrip("\r\n")
-    fields = next(csv.reader([text]), [])
+    try:
+        fields = next(csv.reader([text]), [])
+    except csv.Error as error:  # e.g. a lone carriage return inside the header line
+        raise SubmissionError(
+            f"header {clip(text)!r} is not one CSV line ({error}); expected `{HEADER_HINT}`",
+            1,
+            "header",
+        ) from None
     if tuple(fields[:3]) != BASE_COLUMNS:
         raise SubmissionError(
             f"wrong header {clip(text)!r}; expected `{HEADER_HINT}`", 1, "header"
