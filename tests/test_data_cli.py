@@ -55,6 +55,15 @@ def test_data_json_headroom_is_the_boards_ceiling_minus_markov() -> None:
         assert abs(t["headroom"] - (ceiling - acc)) < 1e-9, name
 
 
+def test_the_shipped_data_leaves_headroom() -> None:
+    """Issue 12's bar, on the committed data and board: at least 8 traces, at least 5 of them
+    with a task-history ceiling at least 0.10 above markov's test accuracy."""
+    info = json.loads(runner.invoke(app, ["data", "--json"]).stdout)
+    room = {t["name"]: t["headroom"] for t in info["traces"]}
+    assert len(room) >= 8, room
+    assert sum(1 for v in room.values() if v is not None and v >= 0.10) >= 5, room
+
+
 def test_data_table() -> None:
     result = runner.invoke(app, ["data"], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
