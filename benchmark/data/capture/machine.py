@@ -84,8 +84,19 @@ def machine_facts() -> dict[str, Any]:
         "ab": tool_version(["ab", "-V"]),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
+        # 1: each process the capture starts (each in its own session) is its own scheduling
+        # group, so nice matters only inside it; a trace depends on this setting
+        "sched_autogroup": _read_int(Path("/proc/sys/kernel/sched_autogroup_enabled")),
         **read_kernel_hz(),
     }
+
+
+def _read_int(path: Path) -> int | None:
+    """The integer in a /proc file, None when it is absent or unreadable."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _cpu_times(cpu: int) -> tuple[int, int]:
