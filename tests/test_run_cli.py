@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmark.cli import _load_parts, app
+from benchmark.core.paths import leaderboard_dir
 from benchmark.data.manifest import trace_names
 from benchmark.reporting.board import build
 from benchmark.running.profiles import make_quick_data
@@ -149,7 +150,9 @@ def test_build_only_rebuilds_the_board_from_stored_results_without_evaluating(tm
     after = sorted(p.read_bytes() for p in (tmp_path / "results").rglob("*") if p.is_file())
     assert after == before  # nothing evaluated, nothing rewritten
     direct = tmp_path / "direct"
-    build(tmp_path, direct, FIXTURE / "data")
+    # a holdout board is the plain build plus the transfer view against the committed board
+    build(tmp_path, direct, FIXTURE / "data", shipped=leaderboard_dir() / "leaderboard.json")
+    assert "## Does the ranking transfer?" in (tmp_path / "README.md").read_text()
     for name in ("README.md", "leaderboard.csv", "leaderboard.json", "index.html"):
         assert (tmp_path / name).read_bytes() == (direct / name).read_bytes(), name
 

@@ -557,3 +557,13 @@ def test_map_name_followed_by_many_spaces(tmp_path: Path) -> None:
     parsed = parse_trace(write(tmp_path, "m.txt", lines))
     assert list(parsed.runs["task"]) == ["nginx:20", "ab:21"]
     assert parsed.damage.total == 0
+
+
+def test_a_time_beyond_int64_nanoseconds_is_damage_not_a_crash(tmp_path: Path) -> None:
+    """A switch at 99,999,999,999 s (its ns would overflow int64) is an unknown line, counted
+    with its line number; the rest of the trace parses (was: an OverflowError traceback)."""
+    huge = sw("99999999999.000001", ("nginx", 20, "S"), ("ab", 30))
+    lines = [*SCRIPT[:3], huge, *SCRIPT[3:]]
+    parsed = parse_trace(write(tmp_path, "s.txt", lines))
+    assert parsed.damage.lines["unknown"] == [4]
+    assert int(parsed.runs["t_ns"].max()) < 2**63

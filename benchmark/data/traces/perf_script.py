@@ -25,7 +25,7 @@ from benchmark.data.traces.runtable import Switches
 # The lead (comm, tid, [cpu]) is free text; the time ends it: "<sec>.<frac>: <event>: ".
 # Widths are bounded (a comm is at most 15 bytes, 60 characters when escaped).
 LEAD = r"^(?P<lead>.{0,512}?)"
-TIME = r"(?<!\d)(?P<sec>\d{1,20})\.(?P<frac>\d{1,9}):"
+TIME = r"(?<!\d)(?P<sec>\d{1,9})\.(?P<frac>\d{1,9}):"  # seconds < 1e9: ns fit int64
 EVENT = re.compile(LEAD + TIME + r"\s+(?P<event>[\w:.-]{1,200}?):(?:\s|$)")
 SWITCH_FIELDS = re.compile(
     r"prev_comm=(?P<pc>.{0,64}?) prev_pid=(?P<pp>-?\d{1,10}) prev_prio=(?P<ppr>-?\d{1,10}) "

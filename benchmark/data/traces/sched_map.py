@@ -29,7 +29,7 @@ from benchmark.data.traces.runtable import FILTERED, UNKNOWN, Switches
 
 # Bounded widths and a greedy name (stripped afterwards) keep every match linear in the line.
 ROW = re.compile(
-    r"^(?P<cells>.*?)\s(?P<sec>\d{1,20})\.(?P<usec>\d{6}) secs\b"
+    r"^(?P<cells>.*?)\s(?P<sec>\d{1,9})\.(?P<usec>\d{6}) secs\b"
     r"(?:\s+(?P<short>\S{1,8})\s+=> (?P<name>.*)|\s*)$"
 )
 CELLS_ONLY = re.compile(r"^[\sA-Za-z0-9.*-]*$")
