@@ -10,10 +10,9 @@ import math
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from benchmark.data.dataset import Runs, runs_from_frame
+from benchmark.data.dataset import Runs
 from benchmark.scoring.bootstrap import (
     intervals,
     paired_interval,
@@ -31,6 +30,7 @@ from benchmark.scoring.metrics import (
     top1_contributions,
 )
 from models.reference import Markov
+from tests.test_reference_models import runs  # noqa: F401  (its hand-made table, one fixture)
 
 
 def plain_macro_f1(y: np.ndarray, pred: np.ndarray, labels) -> float:
@@ -231,28 +231,7 @@ def test_paired_interval_names_an_unknown_or_unshared_metric() -> None:
 # --------------------------------------------------------------------------------------------
 # reference: Markov online answers exactly what batch answers
 # --------------------------------------------------------------------------------------------
-TASKS = [*"abababababab", "a", "c", "b", "b", "a", "b", "c", "d"]
-
-
-@pytest.fixture(scope="module")
-def runs() -> Runs:
-    names = [f"{t}:{ord(t)}" for t in TASKS]
-    n = len(names)
-    frame = pd.DataFrame(
-        {
-            "t_ns": np.arange(n, dtype=np.int64) * 1000,
-            "task": names,
-            "comm": TASKS,
-            "pid": [ord(t) for t in TASKS],
-            "prio": np.full(n, 120),
-            "delta_us": np.arange(1, n + 1, dtype=np.float64),
-            "end_state": ["S"] * n,
-        }
-    )
-    return runs_from_frame(frame, "hand")
-
-
-def test_markov_online_probabilities_are_the_batch_float32_values(runs: Runs) -> None:
+def test_markov_online_probabilities_are_the_batch_float32_values(runs: Runs) -> None:  # noqa: F811
     model = Markov(order=1, alpha=0.5).fit(runs.train(), valid=runs.valid())
     batch = model.predict(runs, np.arange(16, 20))
     assert batch.task_proba.dtype == np.float32
