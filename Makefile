@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 1
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 
-.PHONY: test leaderboard leaderboard-quick lint venv figures perf clean mutation
+.PHONY: test leaderboard leaderboard-quick lint venv figures perf clean mutation tune
 
 venv: $(STAMP)
 
@@ -49,3 +49,8 @@ clean:
 MUTATION_JOBS ?= $(JOBS)
 mutation: $(STAMP)
 	$(BIN)/python tests/mutation.py --jobs $(MUTATION_JOBS) $(MUTATE)
+
+# Every tunable (model, target) study with the equal budget (README §6); resumable: the studies
+# are journal files in leaderboard/studies/, re-running continues them.
+tune: $(STAMP)
+	$(BIN)/kernel-oracle tune --all --jobs $(JOBS)

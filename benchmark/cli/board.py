@@ -24,8 +24,15 @@ def _split(values: list[str] | None) -> list[str] | None:
 
 @app.command()
 def tune(
-    model: str = typer.Option(..., "--model", help="A registered model (or file.py:Class)."),
-    target: str = typer.Option(..., "--target", help="task or delta."),
+    model: str = typer.Option(None, "--model", help="A registered model (or file.py:Class)."),
+    target: str = typer.Option(None, "--target", help="task or delta."),
+    every: bool = typer.Option(
+        False,
+        "--all",
+        help="Every tunable (model, target) study with the equal budget, in two fidelity rungs, "
+        "into leaderboard/studies/*.jsonl and leaderboard/params/ (resumes where it stopped).",
+    ),
+    jobs: int = typer.Option(1, "--jobs", help="With --all: studies at a time (one process each)."),
     trace: list[str] = typer.Option(
         None, "--trace", help="Tune on this trace (repeatable; default: every shipped trace)."
     ),
@@ -58,6 +65,11 @@ def tune(
     from benchmark.cli.harness import fail, input_errors
     from benchmark.running import tuning
 
+    if every:
+        _tune_every(model, target, trace, trials, timeout, storage, study, jobs)
+        return
+    if model is None or target is None:
+        raise fail(f"--{'model' if model is None else 'target'}: give one, or use --all")
     try:
         report = tuning.tune(
             model,
@@ -174,6 +186,57 @@ def leaderboard(
         f"{time.perf_counter() - t0:.0f} s"
         + (f"; {failed} failed runs" if failed else "")
         + (f"; {refused} refused result files" if refused else "")
+    )
+
+
+def _tune_every(
+    model: str | None,
+    target: str | None,
+    trace: list[str] | None,
+    trials: int | None,
+    timeout: float | None,
+    storage: str | None,
+    study: str | None,
+    jobs: int,
+) -> None:
+    """`tune --all`: every study of `tune_all.tunable_studies` (README §6)."""
+    import time
+
+    from benchmark.cli.harness import fail, input_errors
+    from benchmark.running import tune_all
+    from benchmark.running.tuning import TuningError
+
+    given = {
+        "--model": model, "--target": target, "--trace": trace or None, "--timeout": timeout,
+        "--storage": storage, "--study": study,
+    }
+    clash = [name for name, value in given.items() if value is not None]
+    if clash:
+        raise fail(
+            f"{clash[0]}: not with --all (it runs every study on every trace, stored in "
+            "leaderboard/studies/)"
+        )
+    if jobs < 1:
+        raise fail(f"--jobs {jobs}: give at least 1")
+    if trials is not None and trials < 1:
+        raise fail(f"--trials {trials}: give at least 1")
+    t0 = time.monotonic()
+    try:
+        outcomes = tune_all.tune_all(
+            jobs=jobs, trials=tune_all.RUNG0_TRIALS if trials is None else trials, log=_say
+        )
+    except KeyboardInterrupt as exc:
+        raise fail(
+            "interrupted: every study is kept in leaderboard/studies/; re-run the same command "
+            "to resume",
+            130,
+        ) from exc
+    except (TuningError, *input_errors()) as exc:
+        raise fail(exc) from exc
+    counted = sum(o.counted for o in outcomes)
+    _say(
+        f"tune --all: {len(outcomes)} studies, {counted} counted rung-0 trials, "
+        f"{time.monotonic() - t0:.0f} s wall ({jobs} at a time)"
     )
 
 

@@ -79,14 +79,19 @@ OBJECTIVES: dict[str, tuple[str, str]] = {
 
 
 # -- the objective ------------------------------------------------------------------------------
-def tuning_fit_rows(runs: Runs, cls: type[Predictor]) -> tuple[Runs, Runs]:
-    """(train, valid) given to `fit` while tuning; see the module docstring."""
-    train, valid = runs.train(), runs.valid()
-    if not cls.trains_on_valid:
-        return train, valid
-    start, end = runs.split.train
-    cut = max(start + 1, end - len(valid))
-    return runs.rows(start, cut), runs.rows(cut, end)
+def tuning_fit_rows(
+    runs: Runs, cls: type[Predictor], train_rows: int | None = None
+) -> tuple[Runs, Runs]:
+    """(train, valid) given to `fit` while tuning; see the module docstring. `train_rows` keeps
+    only the last that many rows of that train (the low fidelity of a multi-fidelity study: the
+    rows nearest the valid rows; None keeps them all)."""
+    first, end = runs.split.train
+    valid = runs.valid()
+    if cls.trains_on_valid:  # the tail of train stands in for valid
+        end = max(first + 1, end - len(valid))
+        valid = runs.rows(end, runs.split.train[1])
+    start = first if train_rows is None else max(first, end - int(train_rows))
+    return runs.rows(start, end), valid
 
 
 def valid_positions(runs: Runs) -> np.ndarray:
@@ -142,12 +147,15 @@ def make_objective(
     build: Callable[[dict[str, Any]], Predictor] | None = None,
     defaults: dict[str, Any] | None = None,
     gate: InterruptGate | None = None,
+    train_rows: int | None = None,
 ) -> Callable[[Any], float]:
     """The Optuna objective: mean valid score over `traces`; model errors become FAILED.
 
     `build` makes a model from a trial's parameters (a registered entry applies its preset
     first, as the harness does); `defaults` are the parameters of the defaults trial (trial 0,
-    or a queued retry of it). Ctrl-C reaches only the model code (`gate`).
+    or a queued retry of it). Ctrl-C reaches only the model code (`gate`). `train_rows` fits on
+    the last that many train rows of each trace (`tuning_fit_rows`); the valid rows scored are
+    always all of them.
     """
     build = build or (lambda params: cls(**params))
     defaults = constructor_defaults(cls) if defaults is None else defaults
@@ -170,7 +178,7 @@ def make_objective(
             for i, runs in enumerate(traces):
                 with gate.interruptible():
                     model = build(params)
-                    train, valid = tuning_fit_rows(runs, cls)
+                    train, valid = tuning_fit_rows(runs, cls, train_rows)
                     model.fit(
                         train,
                         valid=valid,
@@ -196,6 +204,27 @@ def make_objective(
             raise
 
     return objective
+
+
+def queue_missing(study: Any, params_sets: Sequence[dict[str, Any]]) -> None:
+    """Enqueue each parameter set the study has not run or queued yet (by its parameters), so
+    that re-running a rung after a kill runs what is missing and nothing twice."""
+    from optuna.trial import TrialState
+
+    if not params_sets:
+        return
+    trials = study.get_trials(deepcopy=False)
+    if not trials:  # trial 0 is the defaults, as in every study
+        study.enqueue_trial({}, user_attrs={"defaults": True})
+    seen = [
+        t.params or t.system_attrs.get("fixed_params", {})
+        for t in trials
+        if not (t.state == TrialState.FAIL and "error" not in t.user_attrs)
+    ]
+    for params in params_sets:
+        if dict(params) not in seen:
+            study.enqueue_trial(dict(params), skip_if_exists=False)
+            seen.append(dict(params))
 
 
 def _jsonable(value: Any) -> Any:
@@ -285,8 +314,14 @@ def tune(
     write_params: bool = True,
     quiet: bool = False,
     log: Callable[[str], None] | None = None,
+    train_rows: int | None = None,
+    enqueue: Sequence[dict[str, Any]] = (),
 ) -> TuneReport:
     """Run (or resume) the study of `model` on `target` until its budget is spent.
+
+    `train_rows` fits every trial on the last that many train rows of each trace (a low
+    fidelity); `enqueue` are parameter sets to run (once each, before any sampled trial) when
+    the study does not hold them yet: the promoted trials of a higher fidelity rung.
 
     Raises TuningError (one line naming the option) for bad input, KeyboardInterrupt after a
     Ctrl-C once the interrupted trial is recorded (not charged).
@@ -326,7 +361,9 @@ def tune(
         build=lambda params: build_model(model, params),
         defaults=model_defaults(model),
         gate=gate,
+        train_rows=train_rows,
     )
+    queue_missing(study, enqueue)
     t_start = time.monotonic()
     title = f"tuning {label} ({target})"
     with Progress(
@@ -379,7 +416,8 @@ def tune(
             "rows": "valid (history: train + valid; the test rows are never read)",
             "traces": names,
             "aggregate": "unweighted mean over traces",
-            "fit_rows": "tail of train as valid" if cls.trains_on_valid else "train, valid",
+            "fit_rows": ("tail of train as valid" if cls.trains_on_valid else "train, valid")
+            + ("" if train_rows is None else f" (the last {train_rows} train rows)"),
         },
         budget={
             "trials": trials,
