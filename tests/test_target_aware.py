@@ -242,7 +242,8 @@ def test_search_spaces_sample_only_what_the_target_uses():
     assert "delta_weight" in set(RNNPredictor.search_space(Recording()))  # both heads
     tree_task, tree_delta = _names(NegiDecisionTree, TASK), _names(NegiDecisionTree, DELTA)
     assert "delta_min_samples_leaf" not in tree_task and "ccp_alpha" not in tree_delta
-    assert _names(DistilledTree, DELTA) == tree_delta
+    # distilled_tree is built for a latency budget with fixed parameters: nothing to tune.
+    assert _names(DistilledTree, DELTA) == set() == _names(DistilledTree, TASK)
 
 
 def test_search_space_for_keeps_one_argument_search_spaces():

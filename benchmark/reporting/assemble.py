@@ -39,15 +39,16 @@ from benchmark.reporting.ceilings import HEADROOM_BASELINE, headroom
 from benchmark.reporting.evidence import Evidence
 from benchmark.reporting.significance import rank_board
 from benchmark.reporting.trust import flag_leaks, mse_ratios, normalize
-from benchmark.results.store import Stored
+from benchmark.results.store import Stored, base_model, is_default_label
 from benchmark.scoring.metrics import target_metrics
 
 
 def model_facts(name: str) -> tuple[str, list[str]]:
     """(kind, tags): reference (tagged so), baseline (another registered model) or submission
-    (tags unknown to the board: none)."""
+    (tags unknown to the board: none); a default row has its model's."""
     from benchmark.running.registry import model_tags, registered
 
+    name = base_model(name)
     if name not in registered():
         return "submission", []
     tags = sorted(model_tags(name))
@@ -196,16 +197,24 @@ def make_board(
     evidence: dict[tuple[str, str], Evidence] | None = None,
 ) -> Board:
     """The board of the accepted results on the manifest's traces; `evidence` (per (model,
-    trace) cell, from the stored predictions) makes the comparisons paired."""
+    trace) cell, from the stored predictions) makes the comparisons paired.
+
+    Default rows (`<model>.default`, README §6) get every number but no rank: they sit in
+    `Board.default_models`, beside their tuned rows, and are left out of the budget table."""
     traces = sorted(manifest.get("traces", {}))
     by_model = group(accepted)
-    rows = [_row(name, by_model[name], traces) for name in sorted(by_model)]
+    every = [_row(name, by_model[name], traces) for name in sorted(by_model)]
+    rows = [r for r in every if not is_default_label(r.model)]
+    defaults = [r for r in every if is_default_label(r.model)]
     ceiling = {t: by_kind(ceilings[t]) for t in traces if ceilings and t in ceilings}
     evidence = evidence or {}
     rank_board(rows, traces, evidence)
-    warnings = flag_leaks(rows, ceiling)
-    normalize(rows, traces, ceiling, evidence)
-    mse_ratios(rows, traces, evidence)
+    warnings = flag_leaks(every, ceiling)
+    normalize(every, traces, ceiling, evidence)
+    mse_ratios(every, traces, evidence)
+    with_tuned = {base_model(r.model) for r in defaults}
+    for row in every:
+        row.variant = "default" if row in defaults else "tuned" if row.model in with_tuned else ""
     failed = [
         Failure(s.model, s.trace, s.result.get("seed"), error_text(s.result.get("error")), s.file)
         for name in sorted(by_model)
@@ -218,6 +227,7 @@ def make_board(
         data_sha256={t: manifest.get("files", {}).get(f"traces/{t}.parquet") for t in traces},
         split_version=SPLIT_VERSION,
         models=rows,
+        default_models=defaults,
         ceiling=ceiling,
         failed=failed,
         refused=[Refusal(**r) for r in refused],

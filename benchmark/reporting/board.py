@@ -23,7 +23,8 @@ from benchmark.reporting.markdown import markdown
 from benchmark.reporting.page import html_page
 from benchmark.reporting.tables import csv_text, json_text
 from benchmark.reporting.transfer import transfer_view
-from benchmark.results.store import Stored, read_results
+from benchmark.reporting.tuning_gain import tuning_gains
+from benchmark.results.store import Stored, is_default_label, read_results
 from benchmark.scoring.bootstrap import N_RESAMPLES
 
 OUTPUTS = ("README.md", "leaderboard.csv", "leaderboard.json", "index.html")
@@ -52,17 +53,16 @@ def collect(
     accepted, refused = read_results(root, manifest)
     first = make_board(accepted, refused, manifest, ceilings)
     by_model = group(accepted)
-    cells = {
-        (row.model, trace): by_model[row.model][trace]
-        for row in first.models
+    ok_cells = [
+        (row.model, trace, cell)
+        for row in (*first.models, *first.default_models)
         for trace, cell in row.per_trace.items()
         if cell.status == "ok"
-    }
+    ]
+    cells = {(model, trace): by_model[model][trace] for model, trace, _ in ok_cells}
     recorded = {
-        (row.model, trace): {m: e.value for m, e in cell.metrics.items()}
-        for row in first.models
-        for trace, cell in row.per_trace.items()
-        if cell.status == "ok"
+        (model, trace): {m: e.value for m, e in cell.metrics.items()}
+        for model, trace, cell in ok_cells
     }
     notes: list[str] = []
 
@@ -73,11 +73,28 @@ def collect(
 
     evidence = gather(root, data_root, cells, recorded, first.traces, n_resamples, note)
     board = make_board(accepted, refused, manifest, ceilings, evidence)
+    board.tuning = tuning_gains(
+        board.models,
+        board.default_models,
+        board.traces,
+        evidence,
+        _tuned_sources(accepted),
+        n_resamples,
+    )
     board.notes = notes  # which cells' comparisons could not use stored predictions, and why
     for warning in board.warnings:
         if log:
             log(f"warning: {warning}")
-    return board, accepted
+    return board, [s for s in accepted if not is_default_label(s.model)]
+
+
+def _tuned_sources(accepted: list[Stored]) -> dict[tuple[str, str], str]:
+    """(model, target) -> the params file its results were run with (the first ok result's)."""
+    out: dict[tuple[str, str], str] = {}
+    for stored in accepted:
+        for target, source in (stored.result.get("params_source") or {}).items():
+            out.setdefault((stored.model, target), source)
+    return out
 
 
 def board_of(

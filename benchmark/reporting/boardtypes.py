@@ -109,6 +109,7 @@ class Row:
     normalized: Interval | None = None
     mse_ratio: Interval | None = None  # geometric mean over traces
     suspected_leak: bool = False
+    variant: str = ""  # "tuned" (it has a default row), "default" (that row), else ""
 
     def shows(self, target: str) -> bool:
         """Whether the model has a row for `target` (one whose targets are unknown, because it
@@ -182,6 +183,31 @@ class Transfer:
 
 
 @dataclass
+class Gain:
+    """Default vs tuned on one trace (or the mean over traces)."""
+
+    default: float
+    tuned: float
+    diff: float  # tuned - default
+    low: float | None = None
+    high: float | None = None
+    better: bool = False
+    significant: bool = False
+
+
+@dataclass
+class TuningGain:
+    """One model's default and tuned rows on one target."""
+
+    model: str
+    target: str
+    metric: str
+    params_source: str  # the tuned parameters' file
+    per_trace: dict[str, Gain] = field(default_factory=dict)
+    mean: Gain | None = None
+
+
+@dataclass
 class Board:
     """The leaderboard: rows in name order, per-trace ceilings, failed runs and refused files."""
 
@@ -198,6 +224,8 @@ class Board:
     notes: list[str] = field(default_factory=list)
     headroom: dict[str, float | None] = field(default_factory=dict)  # task ceiling - markov acc
     transfer: list[Transfer] = field(default_factory=list)  # holdout boards only
+    default_models: list[Row] = field(default_factory=list)  # `<model>.default`, not ranked
+    tuning: list[TuningGain] = field(default_factory=list)  # default vs tuned rows
 
     def row(self, model: str) -> Row:
         return next(r for r in self.models if r.model == model)

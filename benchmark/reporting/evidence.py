@@ -48,6 +48,7 @@ class Evidence:
     positions: np.ndarray
     values: dict[str, float]
     draws: dict[str, np.ndarray]
+    contributions: Contributions | None = None  # the seed mean per position (paired intervals)
 
 
 def load_truth(trace: str, data_root: Path | None) -> Truth:
@@ -105,7 +106,7 @@ def cell_evidence(
                 f"stored predictions give {m} {values[m]:.6g}, the results record {recorded[m]:.6g}"
             )
     draws = resampled(mean, names, n_resamples=n_resamples, seed=seed)
-    return Evidence(first.astype(np.int64), {m: values[m] for m in names}, draws)
+    return Evidence(first.astype(np.int64), {m: values[m] for m in names}, draws, mean)
 
 
 def gather(

@@ -27,6 +27,8 @@ from benchmark.reporting.format import (
     spread_text,
     status_text,
 )
+from benchmark.reporting.tuning_gain import TABLE_HEADER as TUNING_HEADER
+from benchmark.reporting.tuning_gain import table_rows as tuning_rows
 from benchmark.scoring.metrics import METRICS, TARGETS, main_metric, target_metrics
 
 EXTRA = {"task": ("normalized", "normalized [95% CI]"), "delta": ("mse_ratio", "÷ best ref")}
@@ -169,6 +171,9 @@ def markdown(board: Board) -> str:
         out += transfer_section(board)
     if board.budgets:
         out += ["## Inside the scheduler's budget", "", texts.BUDGETS, "", budget_table(board), ""]
+    if board.tuning:
+        rows = [[md_escape(c) for c in row] for row in tuning_rows(board.tuning)]
+        out += ["## Default and tuned", "", texts.TUNING, "", md_table(TUNING_HEADER, rows), ""]
     out += _warnings_and_marks(board)
     if board.failed:
         rows = [

@@ -42,6 +42,7 @@ from benchmark.reporting.page_sections import (
     runs_section,
     section,
     transfer_section,
+    tuning_section,
 )
 from benchmark.reporting.texts import REPRODUCIBILITY
 from benchmark.scoring.metrics import METRICS, TARGETS, main_metric, target_metrics
@@ -168,7 +169,7 @@ def _overall_row(model: Row) -> str:
 
 def _ordered(board: Board) -> list[Row]:
     return sorted(
-        board.models,
+        [*board.models, *board.default_models],
         key=lambda m: (m.rank.get("task", math.inf), m.rank.get("delta", math.inf), m.model),
     )
 
@@ -338,14 +339,15 @@ def _toggles(board: Board) -> str:
     return '<div id="toggles">' + " ".join(buttons) + "</div>"
 
 
-MORE = {"budgets": "Latency budgets", "ceilings": "Ceilings", "transfer": "Transfer",
-        "runs": "Failed and refused"}  # fmt: skip
+MORE = {"budgets": "Latency budgets", "tuning": "Default and tuned", "ceilings": "Ceilings",
+        "transfer": "Transfer", "runs": "Failed and refused"}  # fmt: skip
 
 
 def html_page(board: Board) -> str:
     """index.html: the views, the figures' data and the script that switches between them."""
     extra = {
         "budgets": budgets_section(board),
+        "tuning": tuning_section(board),
         "ceilings": ceilings_section(board),
         "transfer": transfer_section(board),
         "runs": runs_section(board),

@@ -14,6 +14,8 @@ from benchmark.reporting.ceilings import TITLES, ceiling_value, kinds
 from benchmark.reporting.format import CEILING, fmt
 from benchmark.reporting.format import html_escape as _e
 from benchmark.reporting.page_data import datasheet_href, href_of
+from benchmark.reporting.texts import TUNING
+from benchmark.reporting.tuning_gain import TABLE_HEADER, table_rows
 
 
 def section(view: str, title: str, body: str, trace: str | None = None) -> str:
@@ -72,6 +74,17 @@ def budgets_section(board: Board) -> str:
     )
     return section("budgets", "Inside the scheduler's budget", note + plain_table(
         "budgets", header, rows))  # fmt: skip
+
+
+def tuning_section(board: Board) -> str:
+    """Default vs tuned (README §6): tuned − default with its paired interval."""
+    if not board.tuning:
+        return ""
+    note = f'<p class="note">{_e(TUNING)}</p>'
+    return section(
+        "tuning", "Default and tuned", note + plain_table("tuning", TABLE_HEADER,
+                                                          table_rows(board.tuning))
+    )  # fmt: skip
 
 
 def _covers(board: Board, kind: str) -> str:

@@ -50,7 +50,7 @@ def csv_text(board: Board) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    for model in board.models:
+    for model in [*board.models, *board.default_models]:
         row = [
             csv_cell(model.model),
             model.kind,

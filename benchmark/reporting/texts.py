@@ -45,6 +45,13 @@ BUDGETS = (
     f"({', '.join(f'{b:g}' for b in BUDGETS_US)} µs), by acc (task) and by mse_z (delta). A "
     "context switch costs about 1-4 µs."
 )
+TUNING = (
+    "Every tuned learned model also runs on its defaults (`<model>.default`, seed 0, not "
+    "ranked). Tuned − default on the same test positions, mean over traces, with the paired 95% "
+    "block-bootstrap interval (✓: tuning helped beyond the interval); then the traces where the "
+    "per-trace paired interval says better or worse. The tuned row is its seeds' mean. The "
+    "parameters were chosen on the valid rows only (`make tune`, README §6)."
+)
 REFUSED = (
     "These result files do not match the current data (or cannot be read) and are not scored; "
     "re-run their evaluations."

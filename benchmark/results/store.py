@@ -60,6 +60,24 @@ def check_name(name: str, what: str = "model name") -> str:
     return name
 
 
+# A learned model's untuned row (README §6): `<model>.default`, beside the tuned `<model>`.
+DEFAULT_VARIANT = ".default"
+
+
+def default_label(model: str) -> str:
+    """The label of `model`'s default-parameters row (its results folder)."""
+    return check_name(model + DEFAULT_VARIANT)
+
+
+def is_default_label(label: str) -> bool:
+    return label.endswith(DEFAULT_VARIANT)
+
+
+def base_model(label: str) -> str:
+    """The model a default row belongs to (`lstm.default` -> `lstm`); other labels unchanged."""
+    return label[: -len(DEFAULT_VARIANT)] if is_default_label(label) else label
+
+
 def results_dir(root: Path | None = None) -> Path:
     return (root or leaderboard_dir()) / "results"
 

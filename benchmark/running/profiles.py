@@ -3,7 +3,8 @@
 A `Profile` fixes the data a run reads, the folder its results go to, the time limit per run,
 how many seeds a stochastic model gets, and whether learned models use their `fast_params`:
 
-* full: the shipped data (`data/`), results in `leaderboard/`, 1800 s per run, 3 seeds;
+* full: the shipped data (`data/`), results in `leaderboard/`, 1800 s per run, 3 seeds, and
+  a default-parameters row (`<model>.default`, seed 0) beside every tuned learned model;
 * quick (CI): excerpts of the first trace (its first 12,000 runs, split by the fixed rule) in
   `build/leaderboard-quick/data/`, results beside them, 150 s per run, 1 seed, `fast_params`
   for learned models, a short online-latency measurement;
@@ -47,6 +48,7 @@ class Profile:
     max_test_positions: int | None = None
     excerpt_traces: int | None = None  # quick: the first k traces ...
     excerpt_runs: int | None = None  # ... cut to their first n runs
+    default_rows: bool = False  # tuned learned models also run on their defaults (seed 0)
 
     @property
     def data_root(self) -> Path | None:
@@ -110,6 +112,7 @@ def make_profile(
         seeds or STOCHASTIC_SEEDS,
         False,
         max_test_positions=max_test_positions,
+        default_rows=True,
     )
 
 

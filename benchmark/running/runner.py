@@ -88,6 +88,11 @@ def resolve(model: str) -> tuple[type[Predictor], str]:
     label = model_label(model, cls)
     store.check_name(label)
     registered = default_models()
+    if model not in registered and store.is_default_label(label):
+        raise UnknownModelError(
+            f"{model}: names ending in {store.DEFAULT_VARIANT!r} are kept for the default rows "
+            "of registered models. Give the class another `name`"
+        )
     if model not in registered and label in registered and get_model_class(label) is not cls:
         raise UnknownModelError(
             f"{model}: its name {label!r} is a registered model's; results would overwrite "
@@ -145,7 +150,31 @@ def plan(
             for trace in names
             for seed in range(seeds)
         ]
+        if has_default_row(cls, label, sources, profile, params_file):
+            untuned = {t: {} for t in params}
+            untouched = {t: "default (the untuned row beside the tuned one)" for t in params}
+            out.specs += [
+                RunSpec(model, store.default_label(label), trace, 0, untuned, untouched, **common)
+                for trace in names
+            ]
     return out
+
+
+def has_default_row(
+    cls: type[Predictor],
+    label: str,
+    sources: dict[str, str],
+    profile: Profile,
+    params_file: Path | None,
+) -> bool:
+    """A learned (not reference) model on tuned parameters gets a defaults row in profiles that
+    ask for it (the full one), one seed: the tuned-minus-default difference on the board."""
+    return (
+        profile.default_rows
+        and params_file is None
+        and not is_reference(cls, label)
+        and any(source != "default" for source in sources.values())
+    )
 
 
 # -- running ------------------------------------------------------------------------------------

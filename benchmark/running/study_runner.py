@@ -25,7 +25,7 @@ import signal
 import socket
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -68,6 +68,27 @@ def open_study(
         pruner=pruner,
         load_if_exists=True,
     )
+
+
+def queue_missing(study: Any, params_sets: Sequence[dict[str, Any]]) -> None:
+    """Enqueue each parameter set the study has not run or queued yet (by its parameters), so
+    that re-running a rung after a kill runs what is missing and nothing twice."""
+    from optuna.trial import TrialState
+
+    if not params_sets:
+        return
+    trials = study.get_trials(deepcopy=False)
+    if not trials:  # trial 0 is the defaults, as in every study
+        study.enqueue_trial({}, user_attrs={"defaults": True})
+    seen = [
+        t.params or t.system_attrs.get("fixed_params", {})
+        for t in trials
+        if not (t.state == TrialState.FAIL and "error" not in t.user_attrs)
+    ]
+    for params in params_sets:
+        if dict(params) not in seen:
+            study.enqueue_trial(dict(params), skip_if_exists=False)
+            seen.append(dict(params))
 
 
 class InterruptGate:

@@ -52,7 +52,13 @@ from benchmark.results.store import params_path
 from benchmark.running.protocol import DELTA, TASK, Predictor, accepts_targets, search_space_for
 from benchmark.running.pruning import STEP_STRIDE, make_reporter, report_sign  # noqa: F401 (re-export)
 from benchmark.running.study_records import best_value, budget_used, check_study, study_summary
-from benchmark.running.study_runner import InterruptGate, open_study, run_trials, worker_id
+from benchmark.running.study_runner import (
+    InterruptGate,
+    open_study,
+    queue_missing,
+    run_trials,
+    worker_id,
+)
 from benchmark.running.study_storage import (
     HEARTBEAT_S,
     TuningError,
@@ -204,27 +210,6 @@ def make_objective(
             raise
 
     return objective
-
-
-def queue_missing(study: Any, params_sets: Sequence[dict[str, Any]]) -> None:
-    """Enqueue each parameter set the study has not run or queued yet (by its parameters), so
-    that re-running a rung after a kill runs what is missing and nothing twice."""
-    from optuna.trial import TrialState
-
-    if not params_sets:
-        return
-    trials = study.get_trials(deepcopy=False)
-    if not trials:  # trial 0 is the defaults, as in every study
-        study.enqueue_trial({}, user_attrs={"defaults": True})
-    seen = [
-        t.params or t.system_attrs.get("fixed_params", {})
-        for t in trials
-        if not (t.state == TrialState.FAIL and "error" not in t.user_attrs)
-    ]
-    for params in params_sets:
-        if dict(params) not in seen:
-            study.enqueue_trial(dict(params), skip_if_exists=False)
-            seen.append(dict(params))
 
 
 def _jsonable(value: Any) -> Any:
