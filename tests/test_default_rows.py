@@ -40,6 +40,7 @@ def built(tmp_path_factory) -> tuple[Path, Path]:
     profile = replace(make_profile(out=lb, timeout_s=300), source_root=data, online_steps=200)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KERNEL_ORACLE_LEADERBOARD", str(lb))
+        (lb / "params" / "lightgbm-task.json").write_text(json.dumps({"params": {}}))
         planned = runner.plan(["decision_tree", "markov", "lightgbm"], None, profile)
         labels = sorted({(s.label, s.seed) for s in planned.specs})
         assert labels == [
@@ -47,8 +48,8 @@ def built(tmp_path_factory) -> tuple[Path, Path]:
             ("decision_tree.default", 0),
             ("lightgbm", 0),
             ("markov", 0),
-        ], "only a tuned learned model gets a default row (markov is a reference, lightgbm has "
-        "no params file here)"  # fmt: skip
+        ], "only a tuned learned model gets a default row (markov is a reference, lightgbm's "
+        "params file sets nothing)"  # fmt: skip
         default_spec = next(s for s in planned.specs if s.label == "decision_tree.default")
         assert default_spec.params == {"task": {}, "delta": {}}
         specs = [s for s in planned.specs if s.label != "lightgbm"]
@@ -120,3 +121,15 @@ def test_a_submitted_model_cannot_take_a_default_rows_name(tmp_path):
     )
     with pytest.raises(UnknownModelError, match="kept for the default rows"):
         runner.resolve(f"{model}:Mine")
+
+
+def test_figure_authors_see_the_default_row_as_its_models_default_variant(built):
+    from benchmark.reporting.api import load_results
+
+    lb, data = built
+    frame = load_results(lb, data_root=data)
+    acc = frame[(frame.metric == "acc") & (frame.model == "decision_tree")]
+    assert sorted(acc.variant) == ["default", "tuned"]
+    _, default_acc = _acc_from_predictions(lb, data, "decision_tree.default")
+    assert acc[acc.variant == "default"].value.item() == pytest.approx(default_acc, abs=1e-9)
+    assert set(frame[frame.model == "markov"].variant) == {"default"}

@@ -385,10 +385,14 @@ def test_datasheet_anchors_name_real_sections_and_tuned_rows_link_their_params(t
     board = synthetic(4, 2)
     assert params_links(board.models[1]) == [
         ("task params", "params/model_01-task.json"),
+        ("task study", "studies/model_01-task.jsonl"),
         ("delta params", "params/model_01-delta.json"),
+        ("delta study", "studies/model_01-delta.jsonl"),
     ]
     assert params_links(board.models[0]) == []  # a default row has no params file
-    assert 'href="params/model_01-task.json"' in html_page(board)
+    page = html_page(board)
+    assert 'href="params/model_01-task.json"' in page
+    assert 'href="studies/model_01-task.jsonl"' in page
 
 
 def test_the_variant_toggle_cycles_all_default_tuned(browser, tmp_path):

@@ -28,7 +28,13 @@ from benchmark.core.paths import leaderboard_dir
 from benchmark.data.manifest import MANIFEST_VERSION, load_manifest
 from benchmark.data.splits import SPLIT_VERSION
 from benchmark.results import schema
-from benchmark.results.store import Stored, read_results, stored_predictions
+from benchmark.results.store import (
+    Stored,
+    base_model,
+    is_default_label,
+    read_results,
+    stored_predictions,
+)
 
 RESULT_COLUMNS = (
     "model", "variant", "trace", "seed", "metric", "target", "value", "low", "high",
@@ -48,7 +54,11 @@ def _read(
     manifest = load_manifest(data_root)
     accepted, refused = read_results(root or leaderboard_dir(), manifest)
     board = make_board(accepted, refused, manifest)
-    cells = {(r.model, t): c.status for r in board.models for t, c in r.per_trace.items()}
+    cells = {
+        (r.model, t): c.status
+        for r in (*board.models, *board.default_models)
+        for t, c in r.per_trace.items()
+    }
     return accepted, refused, cells
 
 
@@ -60,9 +70,12 @@ def params_hash(params: Any) -> str:
 
 def variant(result: dict[str, Any]) -> str:
     """`tuned` when any target's parameters came from a params file (`params_source` names a
-    .json file), else `default` (the constructor's defaults, or a profile's fast parameters)."""
+    .json file), else `default` (the constructor's defaults, or a profile's fast parameters;
+    always for a `<model>.default` row)."""
     if result.get("variant"):
         return str(result["variant"])
+    if is_default_label(str(result.get("model", ""))):
+        return "default"
     sources = (result.get("params_source") or {}).values()
     return "tuned" if any(str(source).endswith(".json") for source in sources) else "default"
 
@@ -82,7 +95,7 @@ def load_results(
     for s in accepted:
         r = s.result
         base = {
-            "model": s.model,
+            "model": base_model(s.model),  # a default row is its model's `default` variant
             "variant": variant(r),
             "trace": s.trace,
             "seed": s.seed,

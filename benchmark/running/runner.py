@@ -150,7 +150,7 @@ def plan(
             for trace in names
             for seed in range(seeds)
         ]
-        if has_default_row(cls, label, sources, profile, params_file):
+        if has_default_row(cls, label, params, sources, profile, params_file):
             untuned = {t: {} for t in params}
             untouched = {t: "default (the untuned row beside the tuned one)" for t in params}
             out.specs += [
@@ -163,17 +163,19 @@ def plan(
 def has_default_row(
     cls: type[Predictor],
     label: str,
+    params: dict[str, dict[str, Any]],
     sources: dict[str, str],
     profile: Profile,
     params_file: Path | None,
 ) -> bool:
     """A learned (not reference) model on tuned parameters gets a defaults row in profiles that
-    ask for it (the full one), one seed: the tuned-minus-default difference on the board."""
+    ask for it (the full one), one seed: the tuned-minus-default difference on the board. A
+    params file that sets nothing (an empty search space's) is its defaults: no second row."""
     return (
         profile.default_rows
         and params_file is None
         and not is_reference(cls, label)
-        and any(source != "default" for source in sources.values())
+        and any(sources[t] != "default" and params[t] for t in params)
     )
 
 
