@@ -120,3 +120,10 @@ def test_usage_errors_are_one_line(args, named):
     assert result.exit_code == 2
     assert named in result.output
     assert "Traceback" not in result.output
+
+
+def test_only_registered_models_are_tuned_all_at_once(tmp_path):
+    from benchmark.running.study_storage import TuningError
+
+    with pytest.raises(TuningError, match=r"--models x\.py:Y: `tune --all` tunes registered"):
+        tune_all.tunable_studies(["markov", "x.py:Y"])

@@ -103,7 +103,10 @@ def leaderboard(
         False, "--quick", help="The small CI profile (excerpts, fast_params), into build/."
     ),
     tune_first: bool = typer.Option(
-        False, "--tune", help="Tune every model and target first (the equal default budget)."
+        False,
+        "--tune",
+        help="Run `make tune` for these models first (every study's equal budget, resumed "
+        "from leaderboard/studies/).",
     ),
     models: list[str] = typer.Option(
         None,
@@ -158,7 +161,7 @@ def leaderboard(
         if not build_only:
             chosen = names(models) or runner.default_models()
             if tune_first:
-                _tune_all(chosen, names(traces) or None, quick, holdout)
+                _tune_all(chosen, quick, jobs)
             planned = runner.plan(chosen, names(traces) or None, profile)
             data_root = planned.data_root
             for note in planned.notes:
@@ -240,23 +243,14 @@ def _tune_every(
     )
 
 
-def _tune_all(
-    models: list[str], traces: list[str] | None, quick: bool, holdout: Path | None
-) -> None:
-    """`leaderboard --tune`: tune every model and target first, always on the shipped data's
-    valid rows (a private holdout is never tuned on)."""
-    from benchmark.running import tuning
-    from benchmark.running.registry import get_model_class
+def _tune_all(models: list[str], quick: bool, jobs: int) -> None:
+    """`leaderboard --tune`: `make tune` for the chosen models first (every shipped trace's
+    valid rows; a private holdout is never tuned on)."""
+    from benchmark.running import tune_all
 
     if quick:
         raise ValueError("--tune is not part of the --quick profile (it uses fast_params)")
-    for model in models:
-        cls = get_model_class(model)
-        if tuning.search_space_is_empty(cls):
-            _say(f"{model}: nothing to tune (no search space); its defaults are used")
-            continue
-        for target in sorted(cls.targets):
-            tuning.tune(model, target, traces=None if holdout is not None else traces, log=_say)
+    tune_all.tune_all(models, jobs=jobs, log=_say)
 
 
 @app.command()

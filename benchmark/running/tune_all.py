@@ -53,9 +53,16 @@ def journal_path(model: str, target: str, root: Path | None = None) -> Path:
 def tunable_studies(models: Sequence[str] | None = None) -> list[tuple[str, str]]:
     """(model, target) of every study `tune --all` runs, slowest model first."""
     from benchmark.running.registry import get_model_class, registered
+    from benchmark.running.study_storage import TuningError
     from benchmark.running.tuning import search_space_is_empty
 
     names = list(models) if models else list(registered())
+    other = [n for n in names if n not in registered()]
+    if other:
+        raise TuningError(
+            f"--models {other[0]}: `tune --all` tunes registered models; tune this one with "
+            f"`kernel-oracle tune --model {other[0]} --target task` (and delta)"
+        )
     ranked = sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
     out = []
     for name in ranked:
