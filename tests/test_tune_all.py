@@ -127,3 +127,21 @@ def test_only_registered_models_are_tuned_all_at_once(tmp_path):
 
     with pytest.raises(TuningError, match=r"--models x\.py:Y: `tune --all` tunes registered"):
         tune_all.tunable_studies(["markov", "x.py:Y"])
+
+
+def test_two_studies_at_a_time_write_every_params_file(data, tmp_path, monkeypatch):
+    lb = tmp_path / "lb"
+    monkeypatch.setenv("KERNEL_ORACLE_LEADERBOARD", str(lb))
+    monkeypatch.setenv("KERNEL_ORACLE_DATA", str(data))
+    said: list[str] = []
+    outcomes = tune_all.tune_all(["ewma", "markov"], jobs=2, trials=3, log=said.append)
+    assert sorted((o.model, o.target) for o in outcomes) == [
+        ("ewma", "delta"), ("ewma", "task"), ("markov", "delta"), ("markov", "task")
+    ]  # fmt: skip
+    for model, target in [(o.model, o.target) for o in outcomes]:
+        summary = json.loads((lb / "params" / f"{model}-{target}.json").read_text())
+        assert summary["used"]["counted_trials"] == 3
+        assert summary["objective"]["traces"] == TRACES
+        assert (lb / "studies" / f"{model}-{target}.jsonl").is_file()
+    assert said[0] == "4 studies, 3 rung-0 trials each, 2 at a time"
+    assert sum("counted trials" in line for line in said) == 4
