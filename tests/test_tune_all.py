@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 import benchmark.cli.board  # noqa: F401 (registers the commands)
 from benchmark.cli.app import app
 from benchmark.data.dataset import load_trace
+from benchmark.results import schema
 from benchmark.running import tune_all
 from benchmark.running.profiles import make_quick_data
 from benchmark.running.tuning import tuning_fit_rows
@@ -79,7 +80,7 @@ def test_a_study_runs_both_rungs_and_resumes_from_its_journal(data, tmp_path):
     assert [t.params for t in full[1:]] == [t.params for t in done[:2]], "the 2 best promoted"
     assert all(t.state.name == "COMPLETE" for t in full)
     best = max(full, key=lambda t: t.value)
-    summary = json.loads((lb / "params" / "markov-task.json").read_text())
+    summary = schema.load(lb / "params" / "markov-task.json", "params")  # the published schema
     assert summary["best_value"] == best.value and summary["default_value"] == full[0].value
     assert summary["best_value"] >= summary["default_value"], "never worse than the defaults"
     assert summary["gain_over_default"] == pytest.approx(best.value - full[0].value)

@@ -223,7 +223,7 @@ def params_summary(
         },
         "gain_per_trace": gain_per_trace,
         "budget": {
-            "trials": search["budget"]["trials"],
+            **search["budget"],
             "rule": "rung 0: this many counted trials (complete, pruned, failed) of seeded TPE "
             "with median pruning, on the last train rows; rung 1: the defaults and the "
             "promoted best rung-0 trials refitted on all train rows, the best of them chosen",
