@@ -18,6 +18,7 @@ import numpy as np
 
 from benchmark.reporting.boardtypes import Gain, Row, TuningGain
 from benchmark.reporting.evidence import Evidence
+from benchmark.reporting.format import fmt
 from benchmark.results.store import base_model
 from benchmark.scoring.bootstrap import N_RESAMPLES, paired_interval, percentile_interval
 from benchmark.scoring.metrics import METRICS, main_metric
@@ -102,8 +103,6 @@ def _diff_text(gain: Gain) -> str:
 
 def table_rows(gains: Sequence[TuningGain]) -> list[list[str]]:
     """The view as plain-text cells (`TABLE_HEADER`), escaped by the caller."""
-    from benchmark.reporting.format import fmt
-
     out = []
     for g in gains:
         better = sum(x.better and x.significant for x in g.per_trace.values())

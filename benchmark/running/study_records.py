@@ -21,6 +21,19 @@ def counted(trial: Any) -> bool:
     return trial.state == TrialState.FAIL and "error" in trial.user_attrs
 
 
+def interrupted(trial: Any) -> bool:
+    """A trial stopped by Ctrl-C or a killed process: FAIL without a model error (not charged;
+    its parameters are still owed)."""
+    from optuna.trial import TrialState
+
+    return trial.state == TrialState.FAIL and "error" not in trial.user_attrs
+
+
+def valid_per_trace(trial: Any) -> dict[str, float]:
+    """The trial's valid score per tuning trace (its `valid_<metric>:<trace>` attributes)."""
+    return {k.split(":", 1)[1]: v for k, v in trial.user_attrs.items() if k.startswith("valid_")}
+
+
 def duration_s(trial: Any) -> float:
     if trial.datetime_start is None or trial.datetime_complete is None:
         return 0.0
@@ -113,7 +126,7 @@ def study_summary(
         "best_trial": None if best is None else best.number,
         "best_per_trace": None
         if best is None
-        else {k.split(":", 1)[1]: v for k, v in best.user_attrs.items() if k.startswith("valid_")},
+        else valid_per_trace(best),
         "default_value": None if default is None else default.value,
         "gain_over_default": None
         if best is None or default is None

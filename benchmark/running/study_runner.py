@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from benchmark.running.study_records import budget_used
+from benchmark.running.study_records import budget_used, interrupted
 from benchmark.running.study_storage import retry_callback, storage_failure
 
 
@@ -73,18 +73,12 @@ def open_study(
 def queue_missing(study: Any, params_sets: Sequence[dict[str, Any]]) -> None:
     """Enqueue each parameter set the study has not run or queued yet (by its parameters), so
     that re-running a rung after a kill runs what is missing and nothing twice."""
-    from optuna.trial import TrialState
-
     if not params_sets:
         return
     trials = study.get_trials(deepcopy=False)
     if not trials:  # trial 0 is the defaults, as in every study
         study.enqueue_trial({}, user_attrs={"defaults": True})
-    seen = [
-        t.params or t.system_attrs.get("fixed_params", {})
-        for t in trials
-        if not (t.state == TrialState.FAIL and "error" not in t.user_attrs)
-    ]
+    seen = [t.params or t.system_attrs.get("fixed_params", {}) for t in trials if not interrupted(t)]
     for params in params_sets:
         if dict(params) not in seen:
             study.enqueue_trial(dict(params), skip_if_exists=False)

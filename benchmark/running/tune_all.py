@@ -32,6 +32,7 @@ from typing import Any
 from benchmark.core.atomic import write_json
 from benchmark.core.paths import leaderboard_dir
 from benchmark.results.store import params_path, relative
+from benchmark.running.study_records import interrupted, valid_per_trace
 
 RUNG0_TRIALS = 40
 LOW_FIDELITY_TRAIN_ROWS = 10_000
@@ -169,7 +170,7 @@ def _rung1_budget(storage: str, name: str, picks: Sequence[Any]) -> int:
         done = [
             t.params
             for t in _load(storage, name).get_trials(deepcopy=False)
-            if t.params and not (t.state.name == "FAIL" and "error" not in t.user_attrs)
+            if t.params and not interrupted(t)
         ]
     except KeyError:
         done = []
@@ -187,10 +188,6 @@ def _promoted(study: Any, k: int, direction: str) -> list[Any]:
     ]
     sign = -1.0 if direction == "maximize" else 1.0
     return sorted(done, key=lambda t: (sign * t.value, t.number))[:k]
-
-
-def _per_trace(trial: Any) -> dict[str, float]:
-    return {k.split(":", 1)[1]: v for k, v in trial.user_attrs.items() if k.startswith("valid_")}
 
 
 def params_summary(
@@ -213,7 +210,7 @@ def params_summary(
     best = rung1.best_trial if full else None
     gain_per_trace = None
     if best is not None and default is not None:
-        b, d = _per_trace(best), _per_trace(default)
+        b, d = valid_per_trace(best), valid_per_trace(default)
         gain_per_trace = {k: sign * (b[k] - d[k]) for k in sorted(b) if k in d}
     return {
         **choice,
@@ -259,7 +256,7 @@ def params_summary(
                         "number": t.number,
                         "defaults": bool(t.user_attrs.get("defaults")),
                         "value": t.value,
-                        "valid_per_trace": _per_trace(t),
+                        "valid_per_trace": valid_per_trace(t),
                     }
                     for t in full
                 ],
