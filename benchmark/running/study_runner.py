@@ -78,7 +78,8 @@ def queue_missing(study: Any, params_sets: Sequence[dict[str, Any]]) -> None:
     trials = study.get_trials(deepcopy=False)
     if not trials:  # trial 0 is the defaults, as in every study
         study.enqueue_trial({}, user_attrs={"defaults": True})
-    seen = [t.params or t.system_attrs.get("fixed_params", {}) for t in trials if not interrupted(t)]
+    live = [t for t in trials if not interrupted(t)]
+    seen = [t.params or t.system_attrs.get("fixed_params", {}) for t in live]
     for params in params_sets:
         if dict(params) not in seen:
             study.enqueue_trial(dict(params), skip_if_exists=False)
