@@ -92,11 +92,14 @@ def test_a_study_runs_both_rungs_and_resumes_from_its_journal(data, tmp_path):
     # The low rung fitted on fewer rows than the full one: the same defaults score otherwise.
     assert rung0.trials[0].value != full[0].value
 
-    size = journal.stat().st_size
+    journal_bytes = journal.read_bytes()
+    params_bytes = (lb / "params" / "markov-task.json").read_bytes()
     tune_all.run_study("markov", "task", trials=6, train_rows=1500, root=lb, data_root=data)
     assert len(_study(journal, "markov-task@rung0").trials) == 6, "a finished study runs nothing"
     assert len(_study(journal, "markov-task@rung1").trials) == len(full)
-    assert journal.stat().st_size >= size
+    # ... and changes nothing: no record appended, the params file (date, commit) kept.
+    assert journal.read_bytes() == journal_bytes
+    assert (lb / "params" / "markov-task.json").read_bytes() == params_bytes
     # A bigger budget later adds trials to the same journal, and what it promotes is run.
     tune_all.run_study("markov", "task", trials=8, train_rows=1500, root=lb, data_root=data)
     rung0 = _study(journal, "markov-task@rung0")

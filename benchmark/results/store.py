@@ -104,6 +104,29 @@ def params_path(model: str, target: str, root: Path | None = None) -> Path:
     return (root or leaderboard_dir()) / "params" / f"{check_name(model)}-{target}.json"
 
 
+# What a params file records about when and from which commit it was written, not what it says.
+PARAMS_STAMP_KEYS = ("date", "git_commit")
+
+
+def store_params(path: Path, summary: dict[str, Any]) -> bool:
+    """Write a params file, unless the one there says the same but for its date and commit
+    (a re-run of a finished study keeps the file, so `make tune` twice changes nothing).
+    True when written."""
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = None
+        if isinstance(old, dict) and _unstamped(old) == _unstamped(json.loads(json.dumps(summary))):
+            return False
+    write_json(path, summary)
+    return True
+
+
+def _unstamped(params_file: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params_file.items() if k not in PARAMS_STAMP_KEYS}
+
+
 def relative(path: str | Path) -> str:
     """`path` relative to the repository (or the leaderboard or data folder); a path outside
     them all is recorded by its file name only."""

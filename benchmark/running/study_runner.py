@@ -55,16 +55,21 @@ def open_study(
 
     try:
         existing = optuna.load_study(study_name=study_name, storage=storage)
-        n_existing = len(existing.get_trials(deepcopy=False))
     except KeyError:
-        n_existing = 0
+        existing = None
+    n_existing = 0 if existing is None else len(existing.get_trials(deepcopy=False))
+    sampler = optuna.samplers.TPESampler(seed=sampler_seed(seed, n_existing, shared, worker_id()))
+    if existing is not None:
+        # Loading, not create_study(load_if_exists=True): that appends a create record to a
+        # journal on every resume, so a finished study's journal would grow on each re-run.
+        return optuna.load_study(
+            study_name=study_name, storage=storage, sampler=sampler, pruner=pruner
+        )
     return optuna.create_study(
         storage=storage,
         study_name=study_name,
         direction=direction,
-        sampler=optuna.samplers.TPESampler(
-            seed=sampler_seed(seed, n_existing, shared, worker_id())
-        ),
+        sampler=sampler,
         pruner=pruner,
         load_if_exists=True,
     )

@@ -29,9 +29,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from benchmark.core.atomic import write_json
 from benchmark.core.paths import leaderboard_dir
-from benchmark.results.store import params_path, relative
+from benchmark.results.store import params_path, relative, store_params
 from benchmark.running.study_records import interrupted, valid_per_trace
 
 RUNG0_TRIALS = 40
@@ -142,7 +141,7 @@ def run_study(
     out = None
     if summary["best_trial"] is not None:
         out = params_path(model, target, root)
-        write_json(out, summary)
+        store_params(out, summary)
     return StudyOutcome(
         model,
         target,

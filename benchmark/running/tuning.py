@@ -44,11 +44,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.core.atomic import write_json
 from benchmark.core.text import console as text_console
 from benchmark.data.dataset import Runs, load_trace
 from benchmark.data.manifest import trace_names, trace_sha256
-from benchmark.results.store import params_path
+from benchmark.results.store import params_path, store_params
 from benchmark.running.protocol import DELTA, TASK, Predictor, accepts_targets, search_space_for
 from benchmark.running.pruning import STEP_STRIDE, make_reporter, report_sign  # noqa: F401 (re-export)
 from benchmark.running.study_records import best_value, budget_used, check_study, study_summary
@@ -427,7 +426,7 @@ def tune(
             say(f"no trial of {study_name} completed: {params_path(label, target)} not written")
         else:
             path = params_path(label, target, leaderboard_root)
-            write_json(path, summary)
+            store_params(path, summary)
     counts = summary["trials"]
     say(
         f"{label} ({target}): {counts['complete']} complete, {counts['pruned']} pruned, "
