@@ -158,3 +158,32 @@ def test_the_manifest_is_read_as_utf8_whatever_the_locale(tmp_path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == r"['caf\xe9']"
+
+
+def test_a_header_that_is_not_one_csv_line_is_refused_under_the_header_rule(
+    tmp_path, truth, runs
+) -> None:
+    """The csv.Error branch of the header check reports rule `header` on line 1, like every
+    other header refusal (the rule is what `check` and the damage report group by)."""
+    _, rows = perfect_rows(truth)
+    body = "".join(",".join(str(v) for v in r) + "\n" for r in rows)
+    path = tmp_path / "cr.csv"
+    path.write_bytes(("position,task\r,delta_us\n" + body).encode())
+    with pytest.raises(SubmissionError) as info:
+        read_submission(path, runs)
+    assert (info.value.line, info.value.rule) == (1, "header")
+
+
+def test_rows_ended_by_a_lone_carriage_return_are_rows() -> None:
+    """Old Mac line ends (CR alone) after the header end rows as LF does: the line parser reads
+    the text with newline="" so that csv sees every kind of line end (with StringIO's default
+    newline="\\n" a lone CR inside a line is csv's "new-line character seen in unquoted
+    field")."""
+    index = {"<other>": 0, "a": 1, "b": 2}
+    columns = ["position", "task", "delta_us"]
+    text = "position,task,delta_us\n5,a,1.5\r6,b,2.0\r7,<other>,3.0\r"
+    positions, task, delta, probs = parse_rows_slow(text, columns, index, 5, 8)
+    assert positions.tolist() == [5, 6, 7]
+    assert task.tolist() == [1, 2, 0]
+    assert delta.tolist() == [1.5, 2.0, 3.0]
+    assert probs.shape == (3, 0)
