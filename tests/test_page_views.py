@@ -29,12 +29,14 @@ from benchmark.reporting.boardtypes import (
     Cell,
     Comparison,
     Failure,
+    Gain,
     Interval,
     Row,
     SeedMean,
     Standing,
     Transfer,
     TransferRank,
+    TuningGain,
 )
 from benchmark.reporting.page import html_page
 from benchmark.scoring.metrics import METRICS
@@ -210,6 +212,9 @@ def synthetic(
                   standing={"task": Standing(m + 1, False), "delta": Standing(m + 1, False)},
                   normalized=Interval(base, base - 0.1, base + 0.1))  # fmt: skip
         row.variant = "tuned" if m % 2 else "default"  # as rows carrying variants will
+        if m % 2:  # what the board found for a row run on params files (board.link_params)
+            row.params_files = {t: f"params/{model}-{t}.json" for t in ("task", "delta")}
+            row.study_files = {t: f"studies/{model}-{t}.jsonl" for t in ("task", "delta")}
         rows.append(row)
     pick = BudgetPick(rows[0].model, 1.0, 0.9, 0.6)
     return Board(traces, {t: None for t in traces}, 3, rows, {}, [], [], n_models * n_traces,
@@ -231,6 +236,29 @@ def shown_sections(browser: Browser) -> list[str]:
     )
 
 
+def with_tuning_and_transfer(board: Board) -> Board:
+    """`board` with the two views the golden fixture has not: default vs tuned (of its first
+    tuned row) and the transfer view of a holdout board."""
+    tuned = next(r.model for r in board.models if r.variant == "tuned")
+    gain = Gain(0.70, 0.72, 0.02, 0.01, 0.03, better=True, significant=True)
+    board.tuning = [
+        TuningGain(tuned, "task", "acc", f"leaderboard/params/{tuned}-task.json",
+                   {t: gain for t in board.traces}, gain)
+    ]  # fmt: skip
+    n = len(board.models)
+    ranks = [TransferRank(r.model, i + 1, n - i) for i, r in enumerate(board.models)]
+    board.transfer = [Transfer("task", "leaderboard/leaderboard.json", ranks, -1.0, None)]
+    return board
+
+
+@pytest.fixture(scope="module")
+def extra_views(tmp_path_factory) -> Path:
+    """A synthetic board's page with the tuning and transfer views."""
+    page = tmp_path_factory.mktemp("extra") / "index.html"
+    page.write_text(html_page(with_tuning_and_transfer(synthetic(6, 2))))
+    return page
+
+
 VIEWS = [
     ("overall", "#view=overall", "view-overall"),
     ("trace-alpha", "#view=trace&trace=alpha", "view-trace-alpha"),
@@ -238,12 +266,16 @@ VIEWS = [
     ("budgets", "#view=budgets", "view-budgets"),
     ("ceilings", "#view=ceilings", "view-ceilings"),
     ("runs", "#view=runs", "view-runs"),
+    ("tuning", "#view=tuning", "view-tuning"),  # these two from the synthetic board
+    ("transfer", "#view=transfer", "view-transfer"),
 ]
 
 
 @pytest.mark.parametrize(("name", "fragment", "section"), VIEWS)
-def test_every_view_renders_alone_and_is_screenshot(browser, golden, name, fragment, section):
-    page, _ = golden
+def test_every_view_renders_alone_and_is_screenshot(
+    browser, golden, extra_views, name, fragment, section
+):
+    page = extra_views if name in ("tuning", "transfer") else golden[0]
     browser.open(page, fragment)
     assert shown_sections(browser) == [section]
     assert browser.js("document.documentElement.getAttribute('data-xss')") is None
@@ -253,6 +285,10 @@ def test_every_view_renders_alone_and_is_screenshot(browser, golden, name, fragm
         svg = f"document.querySelector('#{section} svg.bars')"
         drawn = browser.js(svg + ".getAttribute('data-bars')")
         assert drawn == ("6,7" if name == "trace-alpha" else "5,6")  # beta without references
+    if name == "tuning":
+        assert browser.js("document.querySelectorAll('#tuning tbody tr').length") == 1
+    if name == "transfer":
+        assert browser.js("document.querySelectorAll('#transfer-task tbody tr').length") == 6
     browser.screenshot(SHOTS / f"{name}.png")
     assert (SHOTS / f"{name}.png").stat().st_size > 1000
 

@@ -73,14 +73,11 @@ def collect(
 
     evidence = gather(root, data_root, cells, recorded, first.traces, n_resamples, note)
     board = make_board(accepted, refused, manifest, ceilings, evidence)
+    sources = _tuned_sources(accepted)
     board.tuning = tuning_gains(
-        board.models,
-        board.default_models,
-        board.traces,
-        evidence,
-        _tuned_sources(accepted),
-        n_resamples,
+        board.models, board.default_models, board.traces, evidence, sources, n_resamples
     )
+    link_params(board, sources, root)
     board.notes = notes  # which cells' comparisons could not use stored predictions, and why
     for warning in board.warnings:
         if log:
@@ -95,6 +92,54 @@ def _tuned_sources(accepted: list[Stored]) -> dict[tuple[str, str], str]:
         for target, source in (stored.result.get("params_source") or {}).items():
             out.setdefault((stored.model, target), source)
     return out
+
+
+JOURNAL = "journal:"  # a study storage that is a file (benchmark.running.study_storage)
+
+
+def link_params(board: Board, sources: dict[tuple[str, str], str], root: Path) -> None:
+    """Each row's params file per target (`sources`: what its results' `params_source` names)
+    and the study journal that file's `study.storage` names (`journal:PATH`), relative to
+    `root` (the page's folder), where the file exists under `root`: any row that ran on a
+    params file, whether or not it has a default row."""
+    base = root.resolve()
+    for row in (*board.models, *board.default_models):
+        for target in row.targets:
+            params = _file_under(sources.get((row.model, target), ""), base)
+            if params is None:
+                continue
+            row.params_files[target] = params
+            study = _file_under(_journal_of(base / params), base)
+            if study is not None:
+                row.study_files[target] = study
+
+
+def _file_under(recorded: str, base: Path) -> str | None:
+    """`recorded` (a path as the store writes it: relative to the repository or to the
+    leaderboard folder) relative to `base`, when it names a file under `base`."""
+    if not recorded:
+        return None
+    path = Path(recorded)
+    for candidate in [path] if path.is_absolute() else [REPO_ROOT / path, base / path]:
+        try:
+            resolved = candidate.resolve()
+        except (OSError, RuntimeError):
+            continue
+        if resolved.is_relative_to(base) and resolved.is_file():
+            return resolved.relative_to(base).as_posix()
+    return None
+
+
+def _journal_of(params_file: Path) -> str:
+    """The journal file a params file's study was stored in (`study.storage`), or ""."""
+    try:
+        study = json.loads(params_file.read_text(encoding="utf-8")).get("study")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    storage = study.get("storage") if isinstance(study, dict) else None
+    if isinstance(storage, str) and storage.startswith(JOURNAL):
+        return storage[len(JOURNAL) :]
+    return ""
 
 
 def board_of(

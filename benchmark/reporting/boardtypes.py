@@ -110,6 +110,10 @@ class Row:
     mse_ratio: Interval | None = None  # geometric mean over traces
     suspected_leak: bool = False
     variant: str = ""  # "tuned" (it has a default row), "default" (that row), else ""
+    # target -> the params file its results ran with and that file's study journal, relative
+    # to the board's folder (where the page sits); only files that exist there
+    params_files: dict[str, str] = field(default_factory=dict)
+    study_files: dict[str, str] = field(default_factory=dict)
 
     def shows(self, target: str) -> bool:
         """Whether the model has a row for `target` (one whose targets are unknown, because it

@@ -3,8 +3,9 @@
 Views (chosen by the URL hash, `#view=trace&trace=mixed&refs=0`, so a view can be linked and
 back/forward work): the overall table (means with 95% intervals, normalized score, ranks with
 ties `2=`) with the accuracy-vs-latency frontier; one view per trace (every metric with its
-interval, the paired difference to the next rank, links to the result files, bars with
-intervals); latency budgets; ceilings and headroom; the transfer view of a holdout board;
+interval, the paired difference to the next rank, links to the result files and to the params
+files and study journals a row ran with, bars with intervals; the default rows unranked, with
+their result files); latency budgets; ceilings and headroom; the transfer view of a holdout board;
 failed and refused runs. Inline CSS and JS, no external resource: the figures are inline SVG
 drawn from the board's numbers embedded as JSON. Every name from a result file is HTML-escaped
 here and only ever set as text by the script, so a model named `<script>...` shows as text.
@@ -182,9 +183,14 @@ def _overall(board: Board) -> str:
     )
     note = (
         '<p class="note">Means over traces with 95% bootstrap intervals; ranks with ties '
-        "(<code>2=</code>: the paired interval to the next model covers 0). Click a column to "
-        "sort (best first; again to reverse). Each trace's view has every metric, the paired "
-        "difference to the next rank and the result files.</p>"
+        "(<code>2=</code>: the difference to the next model is not a win, because its paired "
+        "95% interval covers 0 or because it is smaller than either model's seed spread; "
+        "without stored predictions, because the two intervals overlap). "
+        + ("Default rows are not ranked. " if board.default_models else "")
+        + "Click a column to sort (best first; again to reverse). Each trace's view has every "
+        "metric, the paired difference to the next rank and the result files"
+        + (" (the default rows' too)" if board.default_models else "")
+        + ".</p>"
     )
     figure = (
         '<figure class="chart"><svg id="frontier" class="plot" role="img" '
@@ -267,7 +273,8 @@ def _vs_next_td(vs: Comparison | None, metric: str) -> str:
 
 def _trace_order(board: Board, trace: str, target: str) -> list[Row]:
     """Models predicting `target`, by their rank on `trace` (then the main metric there, then
-    the name); the unranked (failed, stale, missing) last."""
+    the name); the unranked (failed, stale, missing, and the default rows, which are never
+    ranked) last."""
     metric = METRICS[main_metric(target)]
 
     def key(m: Row) -> tuple[float, float, str]:
@@ -277,7 +284,8 @@ def _trace_order(board: Board, trace: str, target: str) -> list[Row]:
         rank = standing.rank if standing else math.inf
         return (rank, metric.sort_key(entry.value) if entry else 0.0, m.model)
 
-    return sorted((m for m in board.models if m.shows(target)), key=key)
+    rows = [*board.models, *board.default_models]
+    return sorted((m for m in rows if m.shows(target)), key=key)
 
 
 def _trace_view(board: Board, trace: str) -> str:
@@ -301,7 +309,10 @@ def _trace_view(board: Board, trace: str) -> str:
         f'<p class="note">Test rows of <code>{_e(trace)}</code> (<a '
         f'href="{_e(datasheet_href(trace))}">datasheet</a>): each metric with its 95% '
         "interval (mean over seeds); <em>− next</em> is the paired difference to the model "
-        "ranked below, with its interval.</p>"
+        "ranked below, with its interval, a tie when the interval covers 0 or the difference "
+        "is below either model's seed spread."
+        + (" Default rows are listed unranked." if board.default_models else "")
+        + "</p>"
     )
     figure = (
         f'<figure class="chart"><svg class="plot bars" data-trace="{_e(trace)}" role="img" '

@@ -4,8 +4,8 @@
   inside `<script type="application/json">` (`<`, `>`, `&` written as `\\u003c`...), so a model
   named `</script>` cannot end the element.
 * Links to the evidence, relative to the page (which sits beside `results/` and `params/`):
-  each cell's result files, a tuned row's params files and study journals, each trace's
-  datasheet section.
+  each cell's result files (a default row's too), the params files a row ran with and their
+  study journals, each trace's datasheet section.
   Paths are derived from the names (the store's layout, `benchmark.results.store`), and only
   for names the store accepts as a folder name; a failed run links the file the board names.
 """
@@ -57,15 +57,14 @@ def result_links(board: Board, row: Row, trace: str, cell: Cell) -> list[tuple[s
 
 
 def params_links(row: Row) -> list[tuple[str, str]]:
-    """`params/<model>-<target>.json` of a tuned row and the study journal it was chosen in
-    (`studies/<model>-<target>.jsonl`, `make tune`), for each of its targets."""
-    if variant_of(row) != "tuned" or not safe_name(row.model):
-        return []
+    """The params file each target of a row ran with and the study journal it was chosen in
+    (`make tune`), as the board found them (`Row.params_files`, `Row.study_files`: files that
+    exist beside the page); any row that ran on a params file, tuned twin or not."""
     out = []
     for target in TARGETS:
-        if target in row.targets:
-            out.append((f"{target} params", href_of("params", f"{row.model}-{target}.json")))
-            out.append((f"{target} study", href_of("studies", f"{row.model}-{target}.jsonl")))
+        for label, files in (("params", row.params_files), ("study", row.study_files)):
+            if target in files:
+                out.append((f"{target} {label}", href_of(*files[target].split("/"))))
     return out
 
 
