@@ -5,12 +5,15 @@
   (optional for a submitted class) asks for a subset of the model's targets; see `Predictor.fit`.
 * `predict(runs, positions)` predicts the task and delta of each position `p` from rows `< p`.
 * `online(history)` gives a batch-1 streaming predictor: `predict_next()` then `update(row)`.
+* `forecast(runs, origins, horizon)` predicts the next `horizon` runs from each origin (issue 14);
+  by default the free run of `online()` (`free_run`).
 * `tags` say what kind of model it is (`TAGS`); `stochastic` ones are evaluated over several seeds.
 """
 
 from __future__ import annotations
 
 import abc
+import copy
 import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -19,6 +22,9 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 import numpy as np
 
 from benchmark.data.dataset import Runs
+
+# Forecast is part of the protocol (models/ may import only this module, README §2)
+from benchmark.running.forecast import Forecast, LastRuns, check_origins
 
 TASK = "task"
 DELTA = "delta"
@@ -188,6 +194,12 @@ class Predictor(abc.ABC):
         self.check_fitted()
         return BufferedOnline(self, history)
 
+    def forecast(self, runs: Runs, origins: np.ndarray, horizon: int) -> Forecast:
+        """The next `horizon` tasks and run lengths from each origin, from rows `< origin` only
+        (the horizon track). Default: the free run of `online()` (`free_run`); a model may
+        override it (a direct multi-step head, a beam search), and its card says so."""
+        return free_run(self, runs, origins, horizon)
+
     @classmethod
     def search_space(cls, trial: Any, target: str | None = None) -> dict[str, Any]:
         """Hyperparameters for an Optuna trial of a study of `target` (None: a model fitted on
@@ -312,3 +324,49 @@ class BufferedOnline(OnlinePredictor):
 def _tail(runs: Runs, keep: int) -> Runs:
     end = runs.start + len(runs)
     return runs.rows(max(runs.start, end - keep), end)
+
+
+def free_run(model: Predictor, runs: Runs, origins: np.ndarray, horizon: int) -> Forecast:
+    """The paper's free run (its Figures 7-11): the default `Predictor.forecast`.
+
+    One stream `model.online(rows before the first origin)` is advanced with the true rows up
+    to each origin; there a fork (`copy.deepcopy`, sharing the model and its fitted attributes,
+    which a stream must not change) calls `predict_next()` H times, feeding back a row of its
+    top-1 task and predicted delta (without a delta head: the task's last run length). The
+    other fields come from rows before the origin (`LastRuns`); t_ns = the previous row's t_ns
+    plus its run length (t_ns is when a run starts). Origins: see `check_origins`.
+    """
+    origins = check_origins(runs, origins, horizon)
+    n, name = len(origins), type(model).__name__
+    task = np.zeros((n, horizon), dtype=np.int64)
+    delta = np.zeros((n, horizon), dtype=np.float64)
+    if n == 0:
+        return Forecast(origins, horizon, task, delta)
+    last = LastRuns(runs)
+    stream = model.online(runs.rows(runs.start, int(origins[0])))
+    last.advance(int(origins[0]))
+    shared = {id(model): model, **{id(v): v for v in getattr(model, "__dict__", {}).values()}}
+    heads: set[bool] = set()
+    for k, origin in enumerate(origins.tolist()):
+        for i in range(last.stop, origin):
+            stream.update(row_at(runs, i))
+        last.advance(origin)
+        fork = copy.deepcopy(stream, dict(shared))
+        prev = row_at(runs, origin - 1)
+        t_ns, prev_delta = prev.t_ns, prev.delta_us
+        for h in range(horizon):
+            proba, predicted = fork.predict_next()
+            if proba is None:
+                raise ValueError(f"{name}: a free run needs a task head (predict_next gave None)")
+            nxt = int(np.argmax(proba))
+            heads.add(predicted is not None)
+            fed = float(last.field(nxt, "delta_us") if predicted is None else predicted)
+            if not np.isfinite(fed):
+                raise ValueError(f"{name} predicted delta_us={fed} from origin {origin}")
+            t_ns += round(prev_delta * 1000.0)
+            task[k, h], delta[k, h], prev_delta = nxt, fed, fed
+            if h + 1 < horizon:
+                fork.update(RunRow(*last.row_fields(nxt, fed, t_ns)))
+    if len(heads) > 1:
+        raise ValueError(f"{name} predicted a delta at some steps and None at others")
+    return Forecast(origins, horizon, task, delta if heads == {True} else None)

@@ -1,0 +1,92 @@
+"""Conformance checks of `Predictor.forecast` (issue 14), for any fitted model.
+
+* `check_forecast_causal`: scrambling the rows at and after the first origin changes nothing
+  in the forecast from that origin (a forecast reads rows `< origin` only);
+* `check_forecast_matches_predict`: the forecast at horizon 1 is `predict` at the same
+  positions (top-1 task; delta to 1e-9 relative), so the horizon track's step 1 is the
+  one-step board's prediction.
+
+Each raises AssertionError with a one-line reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from benchmark.data.dataset import Runs
+from benchmark.running.protocol import Predictor
+
+DELTA_RTOL = 1e-9
+
+
+def scrambled_after(runs: Runs, origin: int, seed: int = 0) -> Runs:
+    """A copy of `runs` whose rows >= `origin` have their tasks and run lengths permuted
+    (independently, by a seeded permutation): a future a causal forecast cannot notice."""
+    cut = origin - runs.start
+    rng = np.random.default_rng(seed)
+    task, delta = np.array(runs.task), np.array(runs.delta_us)
+    task[cut:] = rng.permutation(task[cut:])
+    delta[cut:] = rng.permutation(delta[cut:])
+    return replace(runs, task=task, delta_us=delta)
+
+
+def check_forecast_causal(
+    model: Predictor, runs: Runs, origins: np.ndarray, horizon: int = 8, seed: int = 0
+) -> None:
+    """The forecast from `origins[0]` is the same on `runs` and on `scrambled_after(runs,
+    origins[0])` (every origin is forecast in both, so a model that reads ahead fails)."""
+    origins = np.asarray(origins, dtype=np.int64)
+    if len(origins) == 0:
+        raise ValueError("check_forecast_causal needs at least one origin")
+    first = int(origins[0])
+    future = scrambled_after(runs, first, seed)
+    cut = first - runs.start
+    if np.array_equal(runs.task[cut:], future.task[cut:]) and np.array_equal(
+        runs.delta_us[cut:], future.delta_us[cut:]
+    ):
+        raise ValueError(f"scrambling the rows >= {first} changed nothing: the check is void")
+    plain = model.forecast(runs, origins, horizon)
+    mixed = model.forecast(future, origins, horizon)
+    why = f"{type(model).__name__}.forecast is not causal: scrambling rows >= origin {first}"
+    if not np.array_equal(plain.task[0], mixed.task[0]):
+        raise AssertionError(f"{why} changed the tasks forecast from it")
+    if (plain.delta_us is None) != (mixed.delta_us is None):
+        raise AssertionError(f"{why} changed whether it forecasts deltas")
+    if plain.delta_us is not None and not np.allclose(
+        plain.delta_us[0], mixed.delta_us[0], rtol=DELTA_RTOL, atol=0.0
+    ):
+        raise AssertionError(f"{why} changed the deltas forecast from it")
+
+
+def check_forecast_matches_predict(model: Predictor, runs: Runs, origins: np.ndarray) -> None:
+    """`forecast(runs, origins, 1)` equals `predict(runs, origins)`: the argmax task, and the
+    delta to `DELTA_RTOL` relative (both None for a model without a delta head)."""
+    name = type(model).__name__
+    fc = model.forecast(runs, origins, 1)
+    pred = model.predict(runs, np.asarray(origins, dtype=np.int64))
+    if pred.task_proba is None:
+        raise AssertionError(f"{name}.predict has no task head to compare the forecast with")
+    top = pred.task_proba.argmax(axis=1)
+    bad = np.flatnonzero(np.asarray(fc.task)[:, 0] != top)
+    if bad.size:
+        i = int(bad[0])
+        raise AssertionError(
+            f"{name}.forecast at horizon 1 predicts task {fc.task[i, 0]} at {origins[i]} where "
+            f"predict's argmax is {top[i]} ({bad.size} of {len(top)} origins differ)"
+        )
+    if (fc.delta_us is None) != (pred.delta_us is None):
+        raise AssertionError(
+            f"{name}: forecast delta_us is {'None' if fc.delta_us is None else 'set'} but "
+            f"predict's is {'None' if pred.delta_us is None else 'set'}"
+        )
+    if fc.delta_us is not None and pred.delta_us is not None:
+        got, want = np.asarray(fc.delta_us)[:, 0], np.asarray(pred.delta_us)
+        off = np.flatnonzero(~np.isclose(got, want, rtol=DELTA_RTOL, atol=0.0))
+        if off.size:
+            i = int(off[0])
+            raise AssertionError(
+                f"{name}.forecast at horizon 1 predicts delta {got[i]!r} us at {origins[i]} "
+                f"where predict gives {want[i]!r} ({off.size} of {len(got)} origins differ)"
+            )
