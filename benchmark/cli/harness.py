@@ -216,11 +216,15 @@ def perf_command(
         None, "--model", "--models", help="Models to time (repeatable, a,b; default: all)."
     ),
     fit_runs: int = typer.Option(20000, help="Runs each model is fitted on before timing."),
+    defaults: bool = typer.Option(
+        False, "--defaults", help="Time the untuned defaults, not the params files' models."
+    ),
 ) -> None:
-    """Harness benchmark: scoring throughput, bootstrap time, each model's online latency."""
+    """Harness benchmark: scoring throughput, bootstrap time, each model's online latency (on
+    the parameters the leaderboard runs it on, or its defaults with --defaults)."""
     from benchmark.running.perfbench import run_perf
 
     try:
-        run_perf(out, trace, steps, names(models) or None, fit_runs)
+        run_perf(out, trace, steps, names(models) or None, fit_runs, defaults)
     except input_errors() as error:
         raise fail(error) from error

@@ -66,7 +66,7 @@ def read_only_copy(runs: Runs) -> Runs:
     return replace(runs, **{name: np.array(getattr(runs, name)) for name in _ARRAYS})
 
 
-def _param_groups(params: dict[str, dict[str, Any]]) -> list[tuple[list[str], dict[str, Any]]]:
+def param_groups(params: dict[str, dict[str, Any]]) -> list[tuple[list[str], dict[str, Any]]]:
     """Targets that share one parameter set are fitted once together; each group's fit gets
     `targets=<the group's targets>` where the class's `fit` accepts it, so a model with other
     parameters per target fits each head once (not both heads twice)."""
@@ -204,7 +204,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     task_proba = delta_us = None
     costs: dict[str, Any] = {}
     curves: dict[str, Any] = {}
-    groups = _param_groups({t: spec.params.get(t, {}) for t in cls.targets})
+    groups = param_groups({t: spec.params.get(t, {}) for t in cls.targets})
     for group_targets, params in groups:
         model, pred, group_costs = _fit_predict(
             params, truth, positions, group_targets, spec, load_s
