@@ -241,3 +241,24 @@ def test_markov_online_probabilities_are_the_batch_float32_values(runs: Runs) ->
         assert np.array_equal(proba, batch.task_proba[k]), p
     # after b (position 16) the order-1 row is (0.5, 1.5, 6.5) / 8.5, rounded to float32
     assert batch.task_proba[0].tolist() == np.float32([0.5 / 8.5, 1.5 / 8.5, 6.5 / 8.5]).tolist()
+
+
+def test_macro_f1_scores_an_absent_class_zero_whatever_memory_holds() -> None:
+    """F1 of a class with no predictions and no truths is 0 by definition, not whatever the
+    output buffer held: freed blocks of the same size, filled with 9.0, are offered to numpy's
+    small-allocation cache first, so an uninitialised output (`out=None` with `where=`) shows.
+    Hand-computed: F1 = 2*1/(2+1) = 2/3 and 2*2/(2+2) = 1 for the present classes 0 and 2;
+    mean over the present classes 5/6, over all three labels (2/3 + 0 + 1) / 3 = 5/9."""
+    tp, n_pred, n_true = (
+        np.array([1.0, 0.0, 2.0]),
+        np.array([2.0, 0.0, 2.0]),
+        np.array([1.0, 0.0, 2.0]),
+    )
+    for _ in range(20):
+        junk = [np.full(3, 9.0) for _ in range(16)]
+        del junk
+        assert macro_f1_from_counts(tp, n_pred, n_true) == pytest.approx(5 / 6)
+        junk = [np.full(3, 9.0) for _ in range(16)]
+        del junk
+        got = macro_f1_from_counts(tp, n_pred, n_true, labels=np.ones(3, dtype=bool))
+        assert got == pytest.approx(5 / 9)
