@@ -29,7 +29,7 @@ from benchmark.scoring.metrics import (
     task_contributions,
     top1_contributions,
 )
-from models.reference import Markov
+from models.reference import Ewma, Majority, Markov
 from tests.test_reference_models import runs  # noqa: F401  (its hand-made table, one fixture)
 
 
@@ -262,3 +262,14 @@ def test_macro_f1_scores_an_absent_class_zero_whatever_memory_holds() -> None:
         del junk
         got = macro_f1_from_counts(tp, n_pred, n_true, labels=np.ones(3, dtype=bool))
         assert got == pytest.approx(5 / 9)
+
+
+@pytest.mark.parametrize("cls", [Majority, Markov, Ewma])
+def test_a_reference_model_refuses_targets_it_does_not_have(runs, cls) -> None:  # noqa: F811
+    """The references fit every target either way, but `fit(targets=...)` still checks what it
+    is asked: an unknown target, or none, is the protocol's ValueError, not silently ignored."""
+    for bad in (["nosuch"], []):
+        with pytest.raises(ValueError, match="give a non-empty subset of its targets"):
+            cls().fit(runs.train(), targets=bad)
+    fitted = cls().fit(runs.train(), targets=["task"])
+    assert fitted.predict(runs, runs.test_positions()).task_proba is not None
