@@ -18,7 +18,8 @@ from benchmark.data.manifest import read_run_table, trace_names
 from benchmark.results.store import stored_params
 from benchmark.running.harness import ONLINE_WARMUP, online_latency, param_groups
 from benchmark.running.latency_targets import check_targets
-from benchmark.running.registry import build_model, registered
+from benchmark.running.protocol import accepts_targets
+from benchmark.running.registry import build_model, get_model_class, registered
 from benchmark.running.runner import resolve
 from benchmark.scoring.throughput import throughput_benchmark
 
@@ -34,9 +35,6 @@ def model_latencies(
     parameter set, each with its own targets, and the worse latency of the fits, as the
     harness records it), or on its defaults with `defaults`: the latency the board shows is
     the one timed here, not that of an untuned model."""
-    from benchmark.running.protocol import accepts_targets
-    from benchmark.running.registry import get_model_class
-
     length = max(int(fit_runs / 0.7), int((steps + ONLINE_WARMUP + 10) / 0.3) + 1)
     frame = read_run_table(trace).iloc[:length]
     runs = runs_from_frame(frame, f"{trace}-perf")
