@@ -11,6 +11,10 @@
   microseconds is the `mse_z` optimum; the early-stopping metric (valid l2) is `mse_z` times
   sigma^2.
 
+Both are built for the scheduler's budget (p50 <= 5 us a step): trees of depth <= `max_depth`
+(6) and at most `max_trees` (256) trees walked per step per booster, so a classifier with C
+classes boosts at most 256 // C rounds (`_capped`); both bounds are defaults, not tuned.
+
 Both fit on the training rows and early-stop on the valid rows (`valid` rows are never fitted),
 `n_jobs` = the CPUs this process may run on, `deterministic=True`, `force_row_wise=True` and
 the seed as LightGBM's `seed`: the same seed gives the same model. Without valid rows, they run
@@ -59,6 +63,10 @@ from models.fast.trees import Forest
 from models.features import ClassMap, FeatureBuilder, feature_search_space
 
 MIN_TRAIN_RUNS = 10
+# the scheduler's budget (README "Latency"): a step walks at most this many trees per booster,
+# none deeper than this; measured at p50 <= 5 us with the feature stream (`kernel-oracle perf`)
+BUDGET_MAX_DEPTH = 6
+BUDGET_MAX_TREES = 256
 # parameters that only one booster reads (the others: the features and both boosters)
 TASK_ONLY = ("n_estimators", "num_leaves")
 DELTA_ONLY = ("delta_n_estimators", "delta_num_leaves")
@@ -99,6 +107,8 @@ class LightGBM(Predictor):
         reg_lambda: float = 0.0,
         delta_n_estimators: int = 300,
         delta_num_leaves: int = 31,
+        max_depth: int = BUDGET_MAX_DEPTH,
+        max_trees: int = BUDGET_MAX_TREES,
         early_stopping_rounds: int = 10,
     ) -> None:
         self.k = k
@@ -115,6 +125,8 @@ class LightGBM(Predictor):
         self.reg_lambda = reg_lambda
         self.delta_n_estimators = delta_n_estimators
         self.delta_num_leaves = delta_num_leaves
+        self.max_depth = max_depth
+        self.max_trees = max_trees
         self.early_stopping_rounds = early_stopping_rounds
 
     @classmethod
@@ -124,10 +136,12 @@ class LightGBM(Predictor):
         out: dict[str, Any] = {**feature_search_space(trial, target)}
         if target != DELTA:
             out["n_estimators"] = trial.suggest_int("n_estimators", 20, 300, log=True)
-            out["num_leaves"] = trial.suggest_int("num_leaves", 7, 127, log=True)
+            out["num_leaves"] = trial.suggest_int("num_leaves", 7, 2**BUDGET_MAX_DEPTH, log=True)
         if target != TASK:
             out["delta_n_estimators"] = trial.suggest_int("delta_n_estimators", 50, 1000, log=True)
-            out["delta_num_leaves"] = trial.suggest_int("delta_num_leaves", 7, 127, log=True)
+            out["delta_num_leaves"] = trial.suggest_int(
+                "delta_num_leaves", 7, 2**BUDGET_MAX_DEPTH, log=True
+            )
         return {
             **out,
             "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
@@ -144,6 +158,7 @@ class LightGBM(Predictor):
             "n_estimators": self.n_estimators,
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
+            "max_depth": self.max_depth,
             "min_child_samples": self.min_child_samples,
             "min_child_weight": self.min_child_weight,
             "subsample": self.subsample,
@@ -227,8 +242,10 @@ class LightGBM(Predictor):
                 keep = np.isin(yv, classes)  # valid tasks never seen in training can't score
                 if keep.any():
                     eval_args = _eval_args(lgb, xv[keep], yv[keep])
+            per_round = len(classes) if len(classes) > 2 else 1
+            rounds = {"n_estimators": _capped(self.n_estimators, per_round, self.max_trees)}
             self.classifier_ = lgb.LGBMClassifier(
-                objective="multiclass" if len(classes) > 2 else "binary", **common
+                objective="multiclass" if len(classes) > 2 else "binary", **{**common, **rounds}
             ).fit(
                 x,
                 y,
@@ -238,7 +255,7 @@ class LightGBM(Predictor):
             )
         delta_params = {
             **common,
-            "n_estimators": self.delta_n_estimators,
+            "n_estimators": _capped(self.delta_n_estimators, 1, self.max_trees),
             "num_leaves": self.delta_num_leaves,
         }
         self.regressor_ = None
@@ -332,6 +349,14 @@ def _curve(history: dict[str, dict[str, Any]], sigma2: float) -> dict[str, list[
     for name, values in series.items():
         curve[name] = values + [None] * (rounds - len(values))
     return curve
+
+
+def _capped(rounds: int, trees_per_round: int, max_trees: int) -> int:
+    """Boosting rounds within the latency cap: a step walks `trees_per_round` trees per round
+    (one per class, or one), at most `max_trees` of them (0: no cap); at least one round."""
+    if max_trees <= 0:
+        return rounds
+    return max(1, min(rounds, max_trees // trees_per_round))
 
 
 def _shift_categorical(x: np.ndarray, columns: list[int]) -> np.ndarray:

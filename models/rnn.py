@@ -21,7 +21,8 @@ epoch (cross-entropy for task, the standardized squared error for delta). The bu
 counted in rows, not seconds: at most `max_epochs` epochs and `max_rows_seen` training rows
 read in all (reproducible fits).
 `predict` is one causal pass over the history; `online` carries the state and costs one cell
-step per run.
+step per run. The search space keeps the hidden size within the scheduler's budget
+(`BUDGET_HIDDEN_SIZES`: a compiled step of p50 <= 10 us).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ CELLS = ("lstm", "gru")
 PREDICT_CHUNK = 16384  # runs per forward call in predict(): bounds memory on long traces
 VALID_SEGMENT = 512  # valid runs scored per parallel stream when computing the valid loss
 VALID_BURN_IN = 256  # runs each valid stream reads (unscored) before its segment
+# the scheduler's budget (README "Latency"): hidden sizes whose compiled step is p50 <= 10 us
+# at one or two layers (`kernel-oracle perf`: 64 ~5 us, 128 ~16 us on the board's machine)
+BUDGET_HIDDEN_SIZES = (16, 32, 64)
 
 
 class RNNPredictor(Predictor):
@@ -119,7 +123,7 @@ class RNNPredictor(Predictor):
         """Shared by both heads, but `delta_weight` (the weight of the delta term in the joint
         loss) exists only when both heads are trained (`target` None)."""
         out = {
-            "hidden_size": trial.suggest_categorical("hidden_size", [32, 64, 128, 256]),
+            "hidden_size": trial.suggest_categorical("hidden_size", list(BUDGET_HIDDEN_SIZES)),
             "num_layers": trial.suggest_int("num_layers", 1, 2),
             "task_dim": trial.suggest_categorical("task_dim", [8, 16, 32]),
             "comm_dim": trial.suggest_categorical("comm_dim", [4, 8, 16]),

@@ -10,7 +10,7 @@ import pytest
 
 from benchmark.running.protocol import row_at
 from models.fast.trees import Forest, apply
-from models.lgbm import LightGBM
+from models.lgbm import LightGBM, _capped
 from models.reference import Majority
 
 PARAMS = {"n_estimators": 40, "delta_n_estimators": 60}
@@ -70,10 +70,12 @@ def test_early_stopping_and_reports(fitted, reports, excerpt):
     delta_scores = [v for _, v, t in reports if t == "delta"]
     # early stopping keeps the round with the lowest valid score, and stops PATIENCE rounds
     # after it unless the rounds ran out first
+    per_round = len(fitted.classes_) if len(fitted.classes_) > 2 else 1
     for booster, scores_, rounds in (
-        (fitted.classifier_, task_scores, PARAMS["n_estimators"]),
-        (fitted.regressor_, delta_scores, PARAMS["delta_n_estimators"]),
+        (fitted.classifier_, task_scores, _capped(PARAMS["n_estimators"], per_round, 256)),
+        (fitted.regressor_, delta_scores, _capped(PARAMS["delta_n_estimators"], 1, 256)),
     ):
+        assert booster.n_estimators == rounds  # the budget's cap on trees walked per step
         kept = fitted._best(booster)
         assert kept == 1 + int(np.argmin(scores_))
         assert len(scores_) == min(rounds, kept + PATIENCE)
@@ -182,3 +184,19 @@ def test_a_negative_regression_output_is_clipped_to_zero(fitted, excerpt, monkey
     assert (pred == 0).sum() >= len(pos) // 3  # the rows below the median are clipped
     kept = pred > 0  # the others are the regressor's values, moved by the same median
     assert np.allclose(unshifted[kept] - pred[kept], np.median(unshifted))
+
+
+def test_budget_caps_trees_and_depth(excerpt):
+    """The latency budget: a step walks at most `max_trees` trees per booster, none deeper
+    than `max_depth`, whatever n_estimators and num_leaves ask for."""
+    model = LightGBM(
+        k=2, top_m=4, window=16, max_classes=8, n_estimators=300, num_leaves=63,
+        delta_n_estimators=300, delta_num_leaves=63, early_stopping_rounds=0,
+        max_trees=40, max_depth=3,
+    ).fit(excerpt.train(), seed=0)
+    n_raw = len(model.classes_) if len(model.classes_) > 2 else 1
+    for booster, per_round in ((model.classifier_, n_raw), (model.regressor_, 1)):
+        forest = Forest.from_lightgbm(booster.booster_, model._best(booster))
+        assert forest.n_trees <= 40 and forest.n_trees == (40 // per_round) * per_round
+        assert forest.depths().max() <= 3
+    assert _capped(10, 3, 0) == 10 and _capped(10, 50, 40) == 1  # no cap; at least one round
