@@ -21,6 +21,7 @@ REGISTRY: dict[str, str] = {
     "lightgbm": "models.lgbm:LightGBM",
     "arima": "models.arima:Arima",
     "distilled_tree": "models.distilled:DistilledTree",
+    "repeat_period": "models.horizon_reference:RepeatPeriod",
 }
 
 # Constructor parameters an entry fixes (darts' RNNModel(model="LSTM"|"GRU"): the cell is one).
@@ -36,6 +37,7 @@ TAGS: dict[str, frozenset[str]] = {
     "majority": frozenset({"reference"}),
     "markov": frozenset({"reference"}),
     "ewma": frozenset({"reference"}),
+    "repeat_period": frozenset({"reference"}),
     "lstm": _NEURAL,
     "gru": _NEURAL,
     "kernel_oracle_lstm": _NEURAL,

@@ -4,9 +4,11 @@ At each origin it finds the longest suffix (up to `max_suffix` tasks) of the tas
 before the origin that occurred before, takes its most recent earlier occurrence, and replays
 the rows that followed it: if the occurrence ends p rows before the origin, the forecast is the
 last p rows (tasks and run lengths) repeated. A strictly periodic trace is forecast perfectly;
-it is strong on ping-pong. It learns nothing (`fit` returns self) and is not registered: it is
-a reference row of the horizon track only, so it overrides `forecast`, and `predict` is its
-horizon-1 forecast.
+it is strong on ping-pong. It learns nothing (`fit` returns self). A reference row (registered
+as `repeat_period`, tagged "reference") of both tracks: it overrides `forecast`, `predict` is
+its horizon-1 forecast, and `online` is a compiled scan (`_follow`, numba) of the history for
+the most recent row that ends the longest matching suffix: O(history) a step, the honest cost
+of this rule without an index (its latency on the board).
 
 Without any earlier occurrence (the last task never ran before) it repeats the last row; with
 no history at all it predicts `<other>` (id 0) with run length 0.
@@ -24,13 +26,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+from numba import njit
 
 from benchmark.data.dataset import Runs
 from benchmark.running.protocol import (
     Forecast,
+    OnlinePredictor,
     Prediction,
     Predictor,
     Reporter,
+    RunRow,
     check_origins,
     resolve_targets,
 )
@@ -79,6 +84,60 @@ class RepeatPeriod(Predictor):
         proba = np.zeros((len(positions), runs.n_tasks), dtype=np.float32)
         proba[np.arange(len(positions)), task[back, 0]] = 1.0
         return Prediction(task_proba=proba, delta_us=delta[back, 0])
+
+
+    def online(self, history: Runs) -> OnlinePredictor:
+        self.check_fitted()
+        return _ReplayOnline(history, history.n_tasks, self.max_suffix)
+
+
+class _ReplayOnline(OnlinePredictor):
+    """The history's tasks and run lengths in growing arrays; a step scans them (`_follow`)."""
+
+    def __init__(self, history: Runs, n_tasks: int, max_suffix: int) -> None:
+        self.n = len(history)
+        size = max(1024, 2 * self.n)
+        self.tasks = np.zeros(size, dtype=np.int64)
+        self.deltas = np.zeros(size, dtype=np.float64)
+        self.tasks[: self.n] = history.task
+        self.deltas[: self.n] = history.delta_us
+        self.proba = np.zeros(n_tasks, dtype=np.float32)
+        self.max_suffix = max_suffix
+
+    def predict_next(self) -> tuple[np.ndarray, float]:
+        n = self.n
+        self.proba[:] = 0.0
+        if n == 0:
+            self.proba[0] = 1.0
+            return self.proba, 0.0
+        follow = _follow(self.tasks, n, self.max_suffix)
+        at = follow if follow >= 0 else n - 1  # no earlier occurrence: repeat the last row
+        self.proba[self.tasks[at]] = 1.0
+        return self.proba, float(self.deltas[at])
+
+    def update(self, row: RunRow) -> None:
+        if self.n == len(self.tasks):
+            self.tasks = np.concatenate([self.tasks, np.zeros_like(self.tasks)])
+            self.deltas = np.concatenate([self.deltas, np.zeros_like(self.deltas)])
+        self.tasks[self.n], self.deltas[self.n] = row.task, row.delta_us
+        self.n += 1
+
+
+@njit(cache=True)
+def _follow(tasks: np.ndarray, n: int, max_suffix: int) -> int:
+    """`_last_occurrence` for one end `n`, by a backward scan: the row after the most recent
+    e < n whose preceding rows match the longest suffix of tasks[:n] (<= max_suffix); -1 if no
+    earlier row matches even the last task."""
+    best, best_len = -1, 0
+    for e in range(n - 1, 0, -1):
+        m = 0
+        while m < max_suffix and m < e and tasks[e - 1 - m] == tasks[n - 1 - m]:
+            m += 1
+        if m > best_len:
+            best, best_len = e, m
+            if m == max_suffix:
+                break
+    return best
 
 
 def replay(

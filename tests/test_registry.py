@@ -48,7 +48,7 @@ def test_listing_names_and_tags_imports_no_model():
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
-    assert out == "True ('majority', 'markov', 'ewma') ['neural', 'stochastic'] []"
+    assert out == "True ('majority', 'markov', 'ewma', 'repeat_period') ['neural', 'stochastic'] []"
 
 
 def test_every_entry_materialises_and_matches_its_class():
@@ -62,7 +62,7 @@ def test_every_entry_materialises_and_matches_its_class():
 
 
 def test_reference_and_neural_lists_derive_from_the_tags():
-    assert models.REFERENCE == tagged("reference") == ("majority", "markov", "ewma")
+    assert models.REFERENCE == tagged("reference") == ("majority", "markov", "ewma", "repeat_period")
     assert models.NEURAL == tagged("stochastic") == ("lstm", "gru", "kernel_oracle_lstm")
 
 

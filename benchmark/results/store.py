@@ -227,14 +227,25 @@ def write_result(path: Path, result: dict[str, Any]) -> None:
 
 
 def write_predictions(
-    path: Path, positions: np.ndarray, task: np.ndarray | None, delta_us: np.ndarray | None
+    path: Path,
+    positions: np.ndarray,
+    task: np.ndarray | None,
+    delta_us: np.ndarray | None,
+    forecast: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """Compact predictions: positions, argmax task ids and predicted delta (compressed npz)."""
+    """Compact predictions: positions, argmax task ids and predicted delta; with `forecast`,
+    the horizon track's origins and forecast tasks and run lengths (`horizon_*`, [n, H]), in
+    the same narrow dtypes (compressed npz)."""
+    forecast = forecast or {}
     arrays: dict[str, np.ndarray] = {"positions": positions.astype(np.int32)}
-    if task is not None:
-        arrays["task"] = task.astype(np.int16 if task.max(initial=0) < 32767 else np.int32)
-    if delta_us is not None:
-        arrays["delta_us"] = delta_us.astype(np.float32)
+    for key, ids in (("task", task), ("horizon_task", forecast.get("horizon_task"))):
+        if ids is not None:
+            arrays[key] = ids.astype(np.int16 if ids.max(initial=0) < 32767 else np.int32)
+    for key, us in (("delta_us", delta_us), ("horizon_delta_us", forecast.get("horizon_delta_us"))):
+        if us is not None:
+            arrays[key] = us.astype(np.float32)
+    if "horizon_origins" in forecast:
+        arrays["horizon_origins"] = forecast["horizon_origins"].astype(np.int32)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     write_bytes(path, buffer.getvalue())
@@ -258,7 +269,11 @@ def record(
     if predictions is not None:
         npz = predictions_path(path)
         write_predictions(
-            npz, predictions["positions"], predictions["task"], predictions["delta_us"]
+            npz,
+            predictions["positions"],
+            predictions["task"],
+            predictions["delta_us"],
+            {k: v for k, v in predictions.items() if k.startswith("horizon_")},
         )
         result = {**result, "predictions_file": npz.name}
     write_result(path, result)

@@ -30,13 +30,13 @@ class Forecast:
               `delta_us` predicts rows origins[k], ..., origins[k] + horizon - 1 from rows
               `< origins[k]` only
     horizon:  H >= 1, the number of steps
-    task:     int64[n, H] top-1 vocabulary ids
+    task:     int64[n, H] top-1 vocabulary ids (None: no task head, e.g. arima)
     delta_us: float64[n, H] predicted run lengths in microseconds (None: no delta head)
     """
 
     origins: np.ndarray
     horizon: int
-    task: np.ndarray
+    task: np.ndarray | None
     delta_us: np.ndarray | None
 
     def validate(self, n_tasks: int) -> Forecast:
@@ -47,11 +47,16 @@ class Forecast:
             raise ValueError("Forecast.origins must be a strictly increasing 1-d integer array")
         if isinstance(h, bool) or not isinstance(h, int | np.integer) or h < 1:
             raise ValueError(f"Forecast.horizon must be an int >= 1, got {h!r}")
-        t = np.asarray(self.task)
-        if t.shape != (len(o), h) or not np.issubdtype(t.dtype, np.integer):
-            raise ValueError(f"Forecast.task must be int[{len(o)}, {h}], got {t.dtype}{t.shape}")
-        if t.size and (t.min() < 0 or t.max() >= n_tasks):
-            raise ValueError(f"Forecast.task holds ids outside the vocabulary [0, {n_tasks})")
+        if self.task is None and self.delta_us is None:
+            raise ValueError("Forecast has neither task nor delta_us: nothing was forecast")
+        if self.task is not None:
+            t = np.asarray(self.task)
+            if t.shape != (len(o), h) or not np.issubdtype(t.dtype, np.integer):
+                raise ValueError(
+                    f"Forecast.task must be int[{len(o)}, {h}] or None, got {t.dtype}{t.shape}"
+                )
+            if t.size and (t.min() < 0 or t.max() >= n_tasks):
+                raise ValueError(f"Forecast.task holds ids outside the vocabulary [0, {n_tasks})")
         if self.delta_us is not None:
             d = np.asarray(self.delta_us)
             if d.shape != (len(o), h) or not np.issubdtype(d.dtype, np.floating):

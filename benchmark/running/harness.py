@@ -23,6 +23,8 @@ from benchmark.core.machine import cpu_model, numpy_isa, torch_isa
 from benchmark.core.threads import apply_threads, torch_threads
 from benchmark.data.dataset import Runs, load_trace
 from benchmark.results.store import params_path, stored_params  # noqa: F401 (moved; re-export)
+from benchmark.running.horizon_track import run_horizon
+from benchmark.running.origins import COUNT as HORIZON_ORIGINS
 from benchmark.running.protocol import (
     DELTA,
     TASK,
@@ -54,6 +56,7 @@ class RunSpec:
     max_test_positions: int | None = None  # quick profiles score a prefix of the test rows
     threads: int = 1  # threads of this run (benchmark.core.threads)
     spot_positions: int = SPOT_POSITIONS
+    horizon_origins: int = HORIZON_ORIGINS  # the horizon track's origins (README "Horizon track")
 
 
 # -- what the model sees ----------------------------------------------------------------------
@@ -205,10 +208,12 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     costs: dict[str, Any] = {}
     curves: dict[str, Any] = {}
     groups = param_groups({t: spec.params.get(t, {}) for t in cls.targets})
+    fitted: dict[str, Predictor] = {}
     for group_targets, params in groups:
         model, pred, group_costs = _fit_predict(
             params, truth, positions, group_targets, spec, load_s
         )
+        fitted.update({t: model for t in group_targets})
         if TASK in group_targets:
             task_proba = np.array(pred.task_proba, dtype=np.float32)
         if DELTA in group_targets:
@@ -220,10 +225,14 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         curve = getattr(model, "training_curve_", None)
         if curve:
             curves["+".join(group_targets)] = curve
+    horizon, forecast = run_horizon(
+        fitted, truth, read_only_copy(truth), count=spec.horizon_origins
+    )
     costs["peak_rss_mb"] = peak_rss_mb()
     combined = Prediction(task_proba=task_proba, delta_us=delta_us)
     return {
         "metrics": score_prediction(truth, positions, combined),
+        "horizon": horizon,
         "costs": costs,
         "training_curve": curves or None,
         "n_positions": len(positions),
@@ -232,5 +241,6 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
             "positions": positions,
             "task": None if task_proba is None else task_proba.argmax(axis=1),
             "delta_us": delta_us,
+            **forecast,
         },
     }

@@ -23,13 +23,14 @@ from typing import Any
 
 from benchmark.core.paths import REPO_ROOT, leaderboard_dir
 from benchmark.results.store import holdout_out
-from benchmark.running.harness import DEFAULT_TIMEOUT_S, ONLINE_STEPS
+from benchmark.running.harness import DEFAULT_TIMEOUT_S, HORIZON_ORIGINS, ONLINE_STEPS
 
 FULL, QUICK, HOLDOUT = "full", "quick", "holdout"
 STOCHASTIC_SEEDS = 3
 QUICK_TRACES = 1
 QUICK_RUNS = 12_000
 QUICK_ONLINE_STEPS = 200
+QUICK_HORIZON_ORIGINS = 200
 QUICK_TIMEOUT_S = 150.0
 QUICK_OUT = REPO_ROOT / "build" / "leaderboard-quick"
 
@@ -49,6 +50,7 @@ class Profile:
     excerpt_traces: int | None = None  # quick: the first k traces ...
     excerpt_runs: int | None = None  # ... cut to their first n runs
     default_rows: bool = False  # tuned learned models also run on their defaults (seed 0)
+    horizon_origins: int = HORIZON_ORIGINS  # forecast origins of the horizon track per run
 
     @property
     def data_root(self) -> Path | None:
@@ -103,6 +105,7 @@ def make_profile(
             max_test_positions,
             QUICK_TRACES,
             QUICK_RUNS,
+            horizon_origins=QUICK_HORIZON_ORIGINS,
         )
     return Profile(
         FULL,

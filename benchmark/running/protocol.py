@@ -332,9 +332,10 @@ def free_run(model: Predictor, runs: Runs, origins: np.ndarray, horizon: int) ->
     One stream `model.online(rows before the first origin)` is advanced with the true rows up
     to each origin; there a fork (`copy.deepcopy`, sharing the model and its fitted attributes,
     which a stream must not change) calls `predict_next()` H times, feeding back a row of its
-    top-1 task and predicted delta (without a delta head: the task's last run length). The
-    other fields come from rows before the origin (`LastRuns`); t_ns = the previous row's t_ns
-    plus its run length (t_ns is when a run starts). Origins: see `check_origins`.
+    top-1 task and predicted delta (without a delta head: the task's last run length; without
+    a task head, e.g. arima: the last true task, and `Forecast.task` is None). The other fields
+    come from rows before the origin (`LastRuns`); t_ns = the previous row's t_ns plus its run
+    length (t_ns is when a run starts). Origins: see `check_origins`.
     """
     origins = check_origins(runs, origins, horizon)
     n, name = len(origins), type(model).__name__
@@ -346,7 +347,7 @@ def free_run(model: Predictor, runs: Runs, origins: np.ndarray, horizon: int) ->
     stream = model.online(runs.rows(runs.start, int(origins[0])))
     last.advance(int(origins[0]))
     shared = {id(model): model, **{id(v): v for v in getattr(model, "__dict__", {}).values()}}
-    heads: set[bool] = set()
+    heads: set[tuple[bool, bool]] = set()
     for k, origin in enumerate(origins.tolist()):
         for i in range(last.stop, origin):
             stream.update(row_at(runs, i))
@@ -356,10 +357,10 @@ def free_run(model: Predictor, runs: Runs, origins: np.ndarray, horizon: int) ->
         t_ns, prev_delta = prev.t_ns, prev.delta_us
         for h in range(horizon):
             proba, predicted = fork.predict_next()
-            if proba is None:
-                raise ValueError(f"{name}: a free run needs a task head (predict_next gave None)")
-            nxt = int(np.argmax(proba))
-            heads.add(predicted is not None)
+            heads.add((proba is not None, predicted is not None))
+            if proba is None and predicted is None:
+                raise ValueError(f"{name}: predict_next gave neither a task nor a delta")
+            nxt = prev.task if proba is None else int(np.argmax(proba))
             fed = float(last.field(nxt, "delta_us") if predicted is None else predicted)
             if not np.isfinite(fed):
                 raise ValueError(f"{name} predicted delta_us={fed} from origin {origin}")
@@ -368,5 +369,6 @@ def free_run(model: Predictor, runs: Runs, origins: np.ndarray, horizon: int) ->
             if h + 1 < horizon:
                 fork.update(RunRow(*last.row_fields(nxt, fed, t_ns)))
     if len(heads) > 1:
-        raise ValueError(f"{name} predicted a delta at some steps and None at others")
-    return Forecast(origins, horizon, task, delta if heads == {True} else None)
+        raise ValueError(f"{name} predicted a task or a delta at some steps and None at others")
+    has_task, has_delta = heads.pop() if heads else (True, True)
+    return Forecast(origins, horizon, task if has_task else None, delta if has_delta else None)

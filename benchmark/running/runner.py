@@ -128,6 +128,7 @@ def plan(
         "timeout_s": profile.timeout_s,
         "online_steps": profile.online_steps,
         "max_test_positions": profile.max_test_positions,
+        "horizon_origins": profile.horizon_origins,
     }
     for model in models:
         try:

@@ -39,43 +39,52 @@ class ForecastLike(Protocol):
 
     origins: np.ndarray
     horizon: int
-    task: np.ndarray
+    task: np.ndarray | None
     delta_us: np.ndarray | None
 
 
 @dataclass(frozen=True)
 class HorizonScores:
     """Per-step metrics (arrays over h = 1..H), their intervals (float[H, 2]: low, high) and
-    the per-origin correct prefix. The delta metrics are None for a forecast without deltas."""
+    the per-origin correct prefix. The task metrics are None for a forecast without tasks,
+    the delta metrics for one without deltas."""
 
     n_origins: int
-    acc: np.ndarray
-    acc_ci: np.ndarray
-    prefix: np.ndarray  # int64[n]: leading correct steps per origin
-    prefix_mean: float
-    prefix_ci: tuple[float, float]
+    horizon: int
+    acc: np.ndarray | None = None
+    acc_ci: np.ndarray | None = None
+    prefix: np.ndarray | None = None  # int64[n]: leading correct steps per origin
+    prefix_mean: float | None = None
+    prefix_ci: tuple[float, float] | None = None
     mse_z: np.ndarray | None = None
     mse_z_ci: np.ndarray | None = None
     total_err: np.ndarray | None = None
     total_err_ci: np.ndarray | None = None
 
-    @property
-    def horizon(self) -> int:
-        return len(self.acc)
-
     def table(self, steps: tuple[int, ...] | None = None) -> dict[str, float]:
         """Flat {"acc@h": ..., "mse_z@h": ..., "total_err@h": ..., "prefix": ...} at `steps`
-        (1-based; all of 1..H by default)."""
-        out: dict[str, float] = {}
+        (1-based; all of 1..H by default), the metrics the forecast has."""
+        return {name: entry["value"] for name, entry in self.entries(steps).items()}
+
+    def entries(self, steps: tuple[int, ...] | None = None) -> dict[str, dict[str, float]]:
+        """{"acc@h": {"value", "low", "high"}, ...}: `table` with the 95% intervals (the shape
+        of a result file's `metrics` entries)."""
+        out: dict[str, dict[str, float]] = {}
+        per_step = (("acc", self.acc, self.acc_ci), ("mse_z", self.mse_z, self.mse_z_ci))
+        per_step += (("total_err", self.total_err, self.total_err_ci),)
         for h in steps or range(1, self.horizon + 1):
             if not 1 <= h <= self.horizon:
                 raise ValueError(f"step {h} outside 1..{self.horizon}")
-            out[f"acc@{h}"] = float(self.acc[h - 1])
-            if self.mse_z is not None and self.total_err is not None:
-                out[f"mse_z@{h}"] = float(self.mse_z[h - 1])
-                out[f"total_err@{h}"] = float(self.total_err[h - 1])
-        out["prefix"] = self.prefix_mean
+            for name, point, ci in per_step:
+                if point is not None and ci is not None:
+                    out[f"{name}@{h}"] = _entry(point[h - 1], ci[h - 1])
+        if self.prefix_mean is not None and self.prefix_ci is not None:
+            out["prefix"] = _entry(self.prefix_mean, self.prefix_ci)
         return out
+
+
+def _entry(value: float, ci: np.ndarray | tuple[float, float]) -> dict[str, float]:
+    return {"value": float(value), "low": float(ci[0]), "high": float(ci[1])}
 
 
 def horizon_truth(runs: Runs, origins: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,8 +107,8 @@ def correct_prefix(pred_task: np.ndarray, true_task: np.ndarray) -> np.ndarray:
 
 
 def score_horizon(
-    pred_task: np.ndarray,
-    true_task: np.ndarray,
+    pred_task: np.ndarray | None,
+    true_task: np.ndarray | None,
     pred_delta: np.ndarray | None = None,
     true_delta: np.ndarray | None = None,
     sigma_us: float | None = None,
@@ -109,14 +118,22 @@ def score_horizon(
     level: float = LEVEL,
     block: int = 1,
 ) -> HorizonScores:
-    """The metrics of the module docstring from [n, H] arrays (deltas optional, with sigma)."""
-    pred_task, true_task = np.asarray(pred_task), np.asarray(true_task)
-    if pred_task.ndim != 2 or pred_task.shape != true_task.shape or pred_task.shape[0] < 1:
-        raise ValueError(f"pred_task {pred_task.shape} and true_task {true_task.shape} differ")
-    n, h = pred_task.shape
-    correct = (pred_task == true_task).astype(np.float64)
-    prefix = correct_prefix(pred_task, true_task)
-    parts = [correct, prefix[:, None].astype(np.float64)]
+    """The metrics of the module docstring from [n, H] arrays (tasks or deltas optional, not
+    both; deltas with sigma)."""
+    if pred_task is None and pred_delta is None:
+        raise ValueError("nothing to score: neither a task nor a delta forecast")
+    parts: list[np.ndarray] = []
+    if pred_task is not None:
+        pred_task, true_task = np.asarray(pred_task), np.asarray(true_task)
+        if pred_task.ndim != 2 or pred_task.shape != true_task.shape or pred_task.shape[0] < 1:
+            raise ValueError(f"pred_task {pred_task.shape} and true_task {true_task.shape} differ")
+        n, h = pred_task.shape
+        prefix = correct_prefix(pred_task, true_task)
+        parts += [(pred_task == true_task).astype(np.float64), prefix[:, None].astype(float)]
+    else:
+        n, h = np.shape(pred_delta)
+        if n < 1:
+            raise ValueError("nothing to score: no origins")
     if pred_delta is not None:
         if true_delta is None or sigma_us is None or not sigma_us > 0:
             raise ValueError("delta metrics need true_delta and sigma_us > 0")
@@ -134,21 +151,25 @@ def score_horizon(
     point = contrib.mean(axis=0)
     low, high = _bootstrap(contrib, n_resamples, seed, level, block)
     ci = np.stack([low, high], axis=1)
-    out = {"acc": point[:h], "acc_ci": ci[:h]}
+    out: dict[str, object] = {}
+    at = 0
+    if pred_task is not None:
+        out |= {
+            "acc": point[:h],
+            "acc_ci": ci[:h],
+            "prefix": prefix,
+            "prefix_mean": float(point[h]),
+            "prefix_ci": (float(low[h]), float(high[h])),
+        }
+        at = h + 1
     if pred_delta is not None:
         out |= {
-            "mse_z": point[h + 1 : 2 * h + 1],
-            "mse_z_ci": ci[h + 1 : 2 * h + 1],
-            "total_err": point[2 * h + 1 :],
-            "total_err_ci": ci[2 * h + 1 :],
+            "mse_z": point[at : at + h],
+            "mse_z_ci": ci[at : at + h],
+            "total_err": point[at + h :],
+            "total_err_ci": ci[at + h :],
         }
-    return HorizonScores(
-        n_origins=n,
-        prefix=prefix,
-        prefix_mean=float(point[h]),
-        prefix_ci=(float(low[h]), float(high[h])),
-        **out,
-    )
+    return HorizonScores(n_origins=n, horizon=h, **out)  # type: ignore[arg-type]
 
 
 def horizon_scores(
@@ -165,7 +186,7 @@ def horizon_scores(
     has_delta = forecast.delta_us is not None
     return score_horizon(
         forecast.task,
-        true_task,
+        true_task if forecast.task is not None else None,
         forecast.delta_us,
         true_delta if has_delta else None,
         runs.sigma_us if has_delta else None,
