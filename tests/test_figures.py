@@ -4,8 +4,6 @@ small synthetic trace, with the free run refitted from the parameters its result
 
 from __future__ import annotations
 
-import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 
 from benchmark.reporting import drawing, frames
 from benchmark.reporting.boardtypes import Board, Cell, Interval, Row, SeedMean
-from benchmark.reporting.figures import FIGURES, _free_run, make_figures
+from benchmark.reporting.figures import FIGURES, make_figures
 from tests.fixtures.synthetic import write_data_root
 
 CURVE = Path(__file__).parent / "fixtures" / "tuning_models.py"
@@ -172,45 +170,49 @@ def test_every_figure_is_drawn_as_an_image_and_a_pdf_page(stored, tmp_path):
         assert pdf.read_bytes().startswith(b"%PDF") and b"/Type /Page" in pdf.read_bytes()
     readme = (out / "README.md").read_text()
     assert all(f"**{name}**" in readme for name in FIGURES)
-    assert "1-10 µs" in readme and "recorded in their result files" in readme
+    assert "1-10 µs" in readme and "stored free-run forecasts" in readme
 
 
-def _own_free_run(model, runs, start, steps):
-    """The free run, written out here independently of the figures module."""
-    from benchmark.running.protocol import RunRow
-
-    stream, out = model.online(runs.rows(runs.start, start)), []
-    for _ in range(steps):
-        proba, delta = stream.predict_next()
-        task = int(np.argmax(proba))
-        out.append(float(delta))
-        stream.update(RunRow(task, int(runs.task_comm[task]), float(delta), 0, -1, 0, 0))
-    return np.array(out)
-
-
-def test_the_free_run_uses_the_parameters_recorded_in_the_result(stored, tmp_path):
-    from benchmark.data.dataset import load_trace
+def test_the_free_run_drawn_is_the_stored_forecast(stored, monkeypatch):
+    """delta_sequence draws, from the first horizon origin after the one-step part, the
+    forecast rows stored in each model's predictions file (nothing is refitted)."""
+    from benchmark.reporting import figures
     from benchmark.reporting.board import collect
-    from models.reference import Ewma
+    from benchmark.results.store import stored_predictions
 
     root, data = stored
-    shutil.copytree(root / "results", tmp_path / "results")
-    path = tmp_path / "results" / "ewma" / "syn" / "seed0.json"
-    result = json.loads(path.read_text())
-    result["params"]["delta"] = {"a": 0.9, "order": 1, "alpha": 0.05}
-    path.write_text(json.dumps(result))
-    # today's params file says otherwise: it must not be used
-    (tmp_path / "params").mkdir()
-    (tmp_path / "params" / "ewma-delta.json").write_text(json.dumps({"params": {"a": 0.1}}))
-    _, accepted = collect(tmp_path, data, ceilings={})
-    ewma = next(s for s in accepted if (s.model, s.trace) == ("ewma", "syn"))
-    runs = load_trace("syn", data)
-    start = runs.split.test[0] + 5
-    got = _free_run(ewma, runs, start, 30)
-    fitted = Ewma(a=0.9, order=1, alpha=0.05).fit(runs.train(), valid=runs.valid(), seed=0)
-    assert got == pytest.approx(_own_free_run(fitted, runs, start, 30))
-    other = Ewma(a=0.1).fit(runs.train(), valid=runs.valid(), seed=0)
-    assert not np.allclose(got, _own_free_run(other, runs, start, 30))
+    board, accepted = collect(root, data, ceilings={})
+    ctx = figures.Context(root, data, root / "unused", board, accepted, lambda _m: None)
+    monkeypatch.setattr(figures.drawing, "delta_sequence", lambda panels: panels)
+    panels = {p.trace: p for p in figures.delta_sequence(ctx)}
+    panel = panels["syn"]
+    runs = ctx.runs("syn")
+    p0 = int(runs.split.test[0])
+    assert {"markov", "ewma"} <= set(panel.free_runs)
+    for model, values in panel.free_runs.items():
+        result = next(s for s in accepted if (s.model, s.trace) == (model, "syn"))
+        arrays = stored_predictions(root, result)
+        at = int(np.searchsorted(arrays["horizon_origins"], p0 + figures.ONE_STEP))
+        assert panel.free_start == int(arrays["horizon_origins"][at]) - p0
+        assert np.array_equal(values, arrays["horizon_delta_us"][at].astype(np.float64))
+    assert len(panel.truth) == panel.free_start + len(next(iter(panel.free_runs.values())))
+
+
+def test_horizon_curves_read_the_cells_the_board_scores():
+    scores = {
+        "acc@1": SeedMean(0.9, 0.8, 1.0),
+        "acc@4": SeedMean(0.5, 0.4, 0.6),
+        "mse_z@1": SeedMean(0.3, 0.2, 0.4),
+        "prefix": SeedMean(2, 1, 3),
+    }
+    cell = Cell("ok", [0], horizon=scores)
+    failed = Cell("failed", [0], horizon={"acc@1": SeedMean(0.1, 0.0, 0.2)})
+    board = Board(["a", "b"], {}, 2, [Row("m", "baseline", ["task"], "failed", 1,
+                                          {"a": cell, "b": failed})], {}, [], [], 2)
+    frame = frames.horizon_curves(board)
+    assert frame[["trace", "h", "acc"]].values.tolist() == [["a", 1, 0.9], ["a", 4, 0.5]]
+    assert frames.free_run_window(np.array([10, 20, 30]), 5, 10) == 1
+    assert frames.free_run_window(np.array([10, 20, 30]), 5, 30) is None
 
 
 def test_a_figure_without_its_inputs_is_skipped_with_a_reason(stored, tmp_path):

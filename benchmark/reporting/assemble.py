@@ -37,6 +37,7 @@ from benchmark.reporting.boardtypes import (
 from benchmark.reporting.budget import budgets
 from benchmark.reporting.ceilings import HEADROOM_BASELINE, headroom
 from benchmark.reporting.evidence import Evidence
+from benchmark.reporting.horizon_view import horizon_falls, horizon_steps
 from benchmark.reporting.significance import rank_board
 from benchmark.reporting.trust import flag_leaks, mse_ratios, normalize
 from benchmark.results.store import Stored, base_model, is_default_label
@@ -64,21 +65,33 @@ def finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _seed_values(results: Sequence[Stored], metric: str) -> dict[int, float] | None:
+def metric_entries(result: dict[str, Any], section: str = "metrics") -> dict[str, Any]:
+    """A result's one-step metrics (`metrics`) or its horizon track's (`horizon`), by name."""
+    found = result.get("metrics") if section == "metrics" else (result.get(section) or {})
+    if section != "metrics" and isinstance(found, dict):
+        found = found.get("metrics")
+    return found if isinstance(found, dict) else {}
+
+
+def _seed_values(
+    results: Sequence[Stored], metric: str, section: str = "metrics"
+) -> dict[int, float] | None:
     """Each seed's value of `metric`; None if any seed lacks it."""
-    entries = [(s.seed, s.result.get("metrics", {}).get(metric)) for s in results]
-    if not entries or any(e is None or not finite(e.get("value")) for _, e in entries):
+    entries = [(s.seed, metric_entries(s.result, section).get(metric)) for s in results]
+    if not entries or any(
+        not isinstance(e, dict) or not finite(e.get("value")) for _, e in entries
+    ):
         return None
     return {seed: float(e["value"]) for seed, e in entries}
 
 
-def seed_mean(results: Sequence[Stored], metric: str) -> SeedMean | None:
+def seed_mean(results: Sequence[Stored], metric: str, section: str = "metrics") -> SeedMean | None:
     """Mean over seeds of a metric's value and interval ends, with the seed spread; None if
-    any seed lacks it."""
-    values = _seed_values(results, metric)
+    any seed lacks it. `section`: "metrics" (one step) or "horizon" (the horizon track)."""
+    values = _seed_values(results, metric, section)
     if values is None:
         return None
-    entries = [s.result["metrics"][metric] for s in results]
+    entries = [metric_entries(s.result, section)[metric] for s in results]
     lows = [float(e["low"]) if finite(e.get("low")) else float(e["value"]) for e in entries]
     highs = [float(e["high"]) if finite(e.get("high")) else float(e["value"]) for e in entries]
     seeds = list(values.values())
@@ -159,6 +172,10 @@ def _cell(results: list[Stored], targets: Sequence[str]) -> Cell:
         values = [s.result.get("costs", {}).get(cost) for s in results]
         if values and all(finite(v) for v in values):
             cell.costs[cost] = _mean([float(v) for v in values])
+    for metric in sorted(metric_entries(results[0].result, "horizon")):
+        entry = seed_mean(results, metric, "horizon")
+        if entry is not None:
+            cell.horizon[metric] = entry
     return cell
 
 
@@ -186,6 +203,11 @@ def _row(name: str, per_trace_results: dict[str, list[Stored]], traces: list[str
             values = [per_trace[t].costs.get(cost) for t in traces]
             if all(v is not None for v in values):
                 row.costs[cost] = _mean(values)  # type: ignore[arg-type]
+        for metric in per_trace[traces[0]].horizon:
+            cells = [per_trace[t].horizon.get(metric) for t in traces]
+            if all(c is not None for c in cells):
+                per_seed = [_seed_values(per_trace_results[t], metric, "horizon") for t in traces]
+                row.horizon[metric] = trace_mean(cells, per_seed)  # type: ignore[arg-type]
     return row
 
 
@@ -233,6 +255,8 @@ def make_board(
         refused=[Refusal(**r) for r in refused],
         result_files=len(accepted) + len(refused),
         budgets=budgets(rows),
+        horizon_steps=horizon_steps(accepted),
+        horizon_falls=horizon_falls(rows, traces),
         warnings=warnings,
         headroom=headroom(ceiling, _baseline_acc(rows, traces), traces),
     )

@@ -89,6 +89,7 @@ class Cell:
     normalized: Interval | None = None  # share of the gap from markov to the ceiling closed
     mse_ratio: Interval | None = None  # mse_z / the best reference predictor's
     flags: list[str] = field(default_factory=list)
+    horizon: dict[str, SeedMean] = field(default_factory=dict)  # "acc@8" etc. (horizon track)
 
 
 @dataclass
@@ -114,6 +115,7 @@ class Row:
     # to the board's folder (where the page sits); only files that exist there
     params_files: dict[str, str] = field(default_factory=dict)
     study_files: dict[str, str] = field(default_factory=dict)
+    horizon: dict[str, SeedMean] = field(default_factory=dict)  # means over traces
 
     def shows(self, target: str) -> bool:
         """Whether the model has a row for `target` (one whose targets are unknown, because it
@@ -164,6 +166,17 @@ class Budget:
     budget_us: float
     task: BudgetPick | None
     delta: BudgetPick | None
+
+
+@dataclass(frozen=True)
+class HorizonFall:
+    """How far ahead one model's free run stays above a reference's one-step accuracy on a
+    trace: the first recorded step h whose acc@h is below it (None: none up to the horizon)."""
+
+    model: str
+    trace: str
+    below_markov: int | None
+    below_majority: int | None
 
 
 @dataclass(frozen=True)
@@ -230,6 +243,8 @@ class Board:
     transfer: list[Transfer] = field(default_factory=list)  # holdout boards only
     default_models: list[Row] = field(default_factory=list)  # `<model>.default`, not ranked
     tuning: list[TuningGain] = field(default_factory=list)  # default vs tuned rows
+    horizon_steps: list[int] = field(default_factory=list)  # the horizon track's recorded steps
+    horizon_falls: list[HorizonFall] = field(default_factory=list)
 
     def row(self, model: str) -> Row:
         return next(r for r in self.models if r.model == model)

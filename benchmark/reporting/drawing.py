@@ -18,6 +18,7 @@ LEARNED_COLOR = "#3b75af"
 CEILING_COLOR = "#c44e52"
 FRONTIER_COLOR = "#2f6b3b"
 SEQUENCE_COLORS = {"ewma": "#dd8452", "markov": "#55a868"}
+FREE_RUN_COLORS = ("#3b75af", "#8172b3", "#937860", "#da8bc3")
 BUDGET_US = (1.0, 10.0)
 CEILING_SERIES_COLORS = {
     "task-history ceiling": CEILING_COLOR,
@@ -154,14 +155,15 @@ def delta_sequence(panels: Sequence[SequencePanel]):
             color = SEQUENCE_COLORS.get(model, LEARNED_COLOR)
             label = f"{model}: one-step (stored predictions)"
             ax.plot(x, values, linewidth=1.1, alpha=0.9, color=color, label=label)
-        for (model, values), style in zip(panel.free_runs.items(), ("--", ":"), strict=False):
+        styles = ("--", ":", "-.", (0, (5, 1)))
+        for k, (model, values) in enumerate(panel.free_runs.items()):
             ax.plot(
                 np.arange(panel.free_start, panel.free_start + len(values)),
                 values,
-                linestyle=style,
+                linestyle=styles[k % len(styles)],
                 linewidth=1.6,
-                color=SEQUENCE_COLORS.get(model, LEARNED_COLOR),
-                label=f"{model}: free run (own predictions fed back)",
+                color=SEQUENCE_COLORS.get(model, FREE_RUN_COLORS[k % len(FREE_RUN_COLORS)]),
+                label=f"{model}: free run (stored forecast)",
             )
         if panel.free_start < window:
             ax.axvline(panel.free_start, color="#444", linewidth=0.8)
@@ -329,4 +331,45 @@ def ceiling_vs_best(frame: pd.DataFrame, traces: Sequence[str]):
     ax.set_title("How far from the ceiling: predictability limit vs models, per trace")
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
+    return fig
+
+
+def horizon_accuracy(
+    frame: pd.DataFrame, traces: Sequence[str], levels: dict[str, dict[str, float]]
+):
+    """acc@h against h per trace (`frames.horizon_curves`), with each reference's one-step
+    accuracy (`levels`: trace -> name -> acc) as a horizontal line."""
+    plt = pyplot()
+    cols = 2 if len(traces) > 1 else 1
+    rows = -(-len(traces) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, 3.3 * rows), squeeze=False)
+    models = list(dict.fromkeys(frame["model"]))
+    palette = plt.get_cmap("tab10")
+    for ax, trace in zip(axes.ravel(), traces, strict=False):
+        part = frame[frame["trace"] == trace]
+        for i, model in enumerate(models):
+            line = part[part["model"] == model]
+            if line.empty:
+                continue
+            reference = line["kind"].iloc[0] == "reference"
+            ax.plot(line["h"], line["acc"], marker="o", markersize=3, linewidth=1.2,
+                    linestyle="--" if reference else "-", color=palette(i % 10),
+                    label=short(model, 18))  # fmt: skip
+            ax.fill_between(line["h"], line["low"], line["high"], color=palette(i % 10),
+                            alpha=0.12, linewidth=0)  # fmt: skip
+        for k, (name, acc) in enumerate(sorted(levels.get(trace, {}).items())):
+            ax.axhline(acc, color="#444", linewidth=0.8, linestyle=(0, (1, 2 + k)))
+            ax.text(1, acc, f" {name} one-step", fontsize=7, va="bottom", color="#444")
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(0, 1.02)
+        ax.set_title(trace)
+        ax.set_xlabel("steps ahead h (log2)")
+        ax.set_ylabel("acc@h")
+    for ax in axes.ravel()[len(traces):]:
+        ax.set_visible(False)
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=min(6, len(labels)), fontsize=8,
+               frameon=False, bbox_to_anchor=(0.5, 1.0))  # fmt: skip
+    fig.suptitle("Horizon track: accuracy h switches ahead (free run)", y=1.03)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig

@@ -34,7 +34,6 @@ DPI = 150
 TOP_TASKS = 12
 CONFUSION_TASKS = 8
 ONE_STEP = 160
-FREE_RUN = 80
 FREE_RUN_MODELS = ("markov", "ewma")
 TITLES = {"task": "next task", "delta": "run length"}
 
@@ -143,39 +142,38 @@ def training_curves(ctx: Context) -> Any:
     return drawing.training_curves(frame)
 
 
-def _free_run(stored: Stored, runs: Any, start: int, steps: int) -> np.ndarray:
-    """The model of `stored`, refitted with the delta parameters and seed recorded in its
-    result, fed its own predicted task (argmax) and delta as the next run from `start` on."""
-    from benchmark.running.protocol import RunRow
-    from benchmark.running.registry import get_model_class
-
-    params = (stored.result.get("params") or {}).get("delta")
-    if not isinstance(params, dict):
-        raise ValueError(f"{stored.file} records no delta parameters")
-    model = get_model_class(stored.model)(**params)
-    fitted = model.fit(runs.train(), valid=runs.valid(), seed=stored.seed)
-    stream = fitted.online(runs.rows(runs.start, start))
-    out = np.empty(steps)
-    for k in range(steps):
-        proba, delta = stream.predict_next()
-        task = int(np.argmax(proba)) if proba is not None else 0
-        out[k] = float(delta)
-        stream.update(RunRow(task, int(runs.task_comm[task]), float(delta), 0, -1, 0, 0))
-    return out
+def _free_run_models(ctx: Context, trace: str) -> list[str]:
+    """Whose stored forecasts the delta_sequence figure draws: markov, ewma, and the best
+    learned delta and task models on the trace."""
+    board = ctx.board
+    best = [frames.best_model(board, target, trace, learned=True) for target in ("delta", "task")]
+    return [m for m in dict.fromkeys([*FREE_RUN_MODELS, *best]) if m]
 
 
 def delta_sequence(ctx: Context) -> Any:
-    """Predicted vs actual delta over test positions, then a free-run continuation."""
+    """Predicted vs actual delta over test positions, then the stored free-run forecasts."""
     traces = [t for t in ctx.board.traces if ctx.scored(trace=t)]
     if not traces:
         raise Skip("no scored results")
     panels = []
     for trace in traces:
         runs = ctx.runs(trace)
-        p0 = runs.split.test[0]
-        window = np.arange(p0, p0 + min(ONE_STEP + FREE_RUN, runs.split.test[1] - p0))
-        panel = drawing.SequencePanel(trace, runs.delta_us[window - runs.start], ONE_STEP)
-        panel.free_start = min(ONE_STEP, len(window))
+        p0, end = (int(x) for x in runs.split.test)
+        forecasts = {}
+        for model in _free_run_models(ctx, trace):
+            results = ctx.scored(model, trace)
+            arrays = ctx.predictions(results[0]) if results else {}
+            if "horizon_delta_us" in arrays:
+                forecasts[model] = arrays
+            else:
+                ctx.log(f"free run of {model} on {trace}: no stored forecast of run lengths")
+        origins = next(iter(forecasts.values()))["horizon_origins"] if forecasts else None
+        at = frames.free_run_window(origins, p0, ONE_STEP) if origins is not None else None
+        free_start = ONE_STEP if at is None else int(origins[at]) - p0
+        steps = 0 if at is None else next(iter(forecasts.values()))["horizon_delta_us"].shape[1]
+        window = np.arange(p0, min(p0 + free_start + steps, end))
+        panel = drawing.SequencePanel(trace, runs.delta_us[window - runs.start], free_start)
+        panel.free_start = min(free_start, len(window))
         for model in dict.fromkeys([frames.best_model(ctx.board, "delta", trace, learned=True),
                                     "ewma"]):  # fmt: skip
             results = ctx.scored(model, trace) if model else []
@@ -184,15 +182,29 @@ def delta_sequence(ctx: Context) -> Any:
                 x, values = frames.one_step(stored["positions"], stored["delta_us"], window)
                 keep = x < panel.free_start
                 panel.one_step[model] = (x[keep], values[keep])
-        steps = len(window) - panel.free_start
-        for model in FREE_RUN_MODELS if steps > 0 else ():
-            results = ctx.scored(model, trace)
-            if not results:
-                ctx.log(f"free run of {model} on {trace}: no scored result to take params from")
-                continue
-            panel.free_runs[model] = _free_run(results[0], runs, p0 + panel.free_start, steps)
+        for model, arrays in forecasts.items() if at is not None else ():
+            if np.array_equal(arrays["horizon_origins"], origins):
+                panel.free_runs[model] = arrays["horizon_delta_us"][at].astype(np.float64)
         panels.append(panel)
     return drawing.delta_sequence(panels)
+
+
+def horizon_accuracy(ctx: Context) -> Any:
+    """Accuracy h switches ahead (the horizon track's free runs) per trace, with markov's and
+    majority's one-step accuracy at the same origins."""
+    frame = frames.horizon_curves(ctx.board)
+    if frame.empty:
+        raise Skip("no scored result has horizon-track results")
+    levels: dict[str, dict[str, float]] = {}
+    for row in ctx.board.models:
+        if row.model not in ("markov", "majority"):
+            continue
+        for trace, cell in row.per_trace.items():
+            entry = cell.horizon.get("acc@1") if cell.status == "ok" else None
+            if entry is not None:
+                levels.setdefault(trace, {})[row.model] = entry.value
+    traces = [t for t in ctx.board.traces if (frame["trace"] == t).any()]
+    return drawing.horizon_accuracy(frame, traces, levels)
 
 
 def leaderboard_bars(ctx: Context) -> Any:
@@ -256,6 +268,7 @@ FIGURES: dict[str, Callable[[Context], Any]] = {
     "delta_distribution": delta_distribution,
     "training_curves": training_curves,
     "delta_sequence": delta_sequence,
+    "horizon_accuracy": horizon_accuracy,
     "leaderboard_bars": leaderboard_bars,
     "accuracy_vs_latency": accuracy_vs_latency,
     "confusion_matrix": confusion_matrix,
@@ -328,12 +341,15 @@ def figures_readme(done: dict[str, list[Path] | str], board: Board) -> str:
         "context switch costs about 1-5 µs on current x86, and a predictor consulted at every "
         "switch has to stay within that order of magnitude. The frontier line joins the models "
         "that no faster model beats.",
-        f"- delta_sequence: the first {ONE_STEP} scored test positions with stored one-step "
-        "predictions (the best learned delta model on that trace, and ewma), then "
-        f"{FREE_RUN} steps of free run: markov and ewma, refitted with the parameters and seed "
-        "recorded in their result files (a counting pass, no training), receive their own "
-        "predicted task (argmax) and delta as the next observed run. Learned models are not "
-        "re-trained for it, so their free runs are not drawn. Log axis.",
+        f"- delta_sequence: the first ~{ONE_STEP} scored test positions with stored one-step "
+        "predictions (the best learned delta model on that trace, and ewma), then, from the "
+        "first horizon-track origin after them, the stored free-run forecasts (README "
+        "\"Horizon track\") of markov, ewma and the best learned delta and task models: each "
+        "model's own predicted task (argmax) and run length fed back as the next run. Nothing "
+        "is refitted for the figure. Log axis.",
+        "- horizon_accuracy: acc@h at the recorded steps (means over seeds, 95% bootstrap "
+        "bands over origins); horizontal lines: markov's and majority's one-step accuracy at "
+        "the same origins.",
         f"- confusion_matrix: the rank-1 task model; each trace's {CONFUSION_TASKS} most "
         "frequent test tasks plus one row/column for all others; rows normalised (recall).",
         "- ceiling_vs_best and leaderboard_bars: the task-history ceiling is the Lempel-Ziv "

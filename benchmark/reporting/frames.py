@@ -176,3 +176,28 @@ def one_step(stored_positions: np.ndarray, stored_delta: np.ndarray, window: np.
     keep = np.array([i for i, p in enumerate(window) if int(p) in index], dtype=np.int64)
     values = np.array([stored_delta[index[int(window[i])]] for i in keep], dtype=np.float64)
     return keep, values
+
+
+def horizon_curves(board: Board) -> pd.DataFrame:
+    """acc@h per (trace, model) at the recorded steps, from the cells the Board scores: trace,
+    model, kind, h, acc, low, high."""
+    rows = []
+    for m in board.models:
+        for trace, cell in m.per_trace.items():
+            if cell.status != "ok":
+                continue
+            for metric, entry in cell.horizon.items():
+                name, _, h = metric.partition("@")
+                if name == "acc" and h.isdigit():
+                    values = (entry.value, entry.low, entry.high)
+                    rows.append((trace, m.model, m.kind, int(h), *values))
+    columns = ["trace", "model", "kind", "h", "acc", "low", "high"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values(["trace", "model", "h"], ignore_index=True)
+
+
+def free_run_window(origins: np.ndarray, start: int, after: int) -> int | None:
+    """The index of the first forecast origin at least `after` rows past `start` (None if
+    none): where the delta_sequence figure's free run begins."""
+    at = int(np.searchsorted(origins, start + after))
+    return at if at < len(origins) else None

@@ -27,6 +27,7 @@ from benchmark.reporting.format import (
     spread_text,
     status_text,
 )
+from benchmark.reporting.horizon_view import COLUMNS
 from benchmark.reporting.tuning_gain import TABLE_HEADER as TUNING_HEADER
 from benchmark.reporting.tuning_gain import table_rows as tuning_rows
 from benchmark.scoring.metrics import METRICS, TARGETS, main_metric, target_metrics
@@ -154,6 +155,38 @@ def budget_table(board: Board) -> str:
     return md_table(header, rows)
 
 
+def horizon_table(board: Board) -> str:
+    """Per model with horizon results: the horizon columns (means over traces, intervals)."""
+    header = ["model", *COLUMNS]
+    rows = []
+    for model in sorted(board.models, key=lambda m: (-_value(m, "acc@1"), m.model)):
+        if not model.horizon:
+            continue
+        rows.append([md_escape(model.model)] + [
+            interval_text(model.horizon.get(c), c.split("@", 1)[0]) for c in COLUMNS
+        ])  # fmt: skip
+    return md_table(header, rows)
+
+
+def _value(model: Row, metric: str) -> float:
+    entry = model.horizon.get(metric)
+    return entry.value if entry else -math.inf
+
+
+def falls_table(board: Board) -> str:
+    """Per model and trace: the first step below markov's / majority's one-step accuracy."""
+    beyond = f"> {max(board.horizon_steps, default=0)}"
+    by_model: dict[str, dict[str, str]] = {}
+    for fall in board.horizon_falls:
+        steps = (fall.below_markov, fall.below_majority)
+        text = " / ".join(beyond if h is None else str(h) for h in steps)
+        by_model.setdefault(fall.model, {})[fall.trace] = text
+    header = ["model (markov / majority)", *board.traces]
+    rows = [[md_escape(m)] + [cells.get(t, "") for t in board.traces]
+            for m, cells in sorted(by_model.items())]  # fmt: skip
+    return md_table(header, rows)
+
+
 def markdown(board: Board) -> str:
     """leaderboard/README.md."""
     out = texts.intro(board, md_escape)
@@ -171,6 +204,9 @@ def markdown(board: Board) -> str:
         out += transfer_section(board)
     if board.budgets:
         out += ["## Inside the scheduler's budget", "", texts.BUDGETS, "", budget_table(board), ""]
+    if any(m.horizon for m in board.models):
+        out += ["## Horizon track", "", texts.HORIZON, "", horizon_table(board), ""]
+        out += ["### How far ahead", "", texts.HORIZON_FALLS, "", falls_table(board), ""]
     if board.tuning:
         rows = [[md_escape(c) for c in row] for row in tuning_rows(board.tuning)]
         out += ["## Default and tuned", "", texts.TUNING, "", md_table(TUNING_HEADER, rows), ""]

@@ -45,6 +45,21 @@ BUDGETS = (
     f"({', '.join(f'{b:g}' for b in BUDGETS_US)} µs), by acc (task) and by mse_z (delta). A "
     "context switch costs about 1-4 µs."
 )
+HORIZON = (
+    "Each model forecasts the next 64 switches from fixed, evenly spaced test origins (2,000 "
+    "per trace on the full board, the same for every model; README \"Horizon track\"): by "
+    "default a free run, its own "
+    "top-1 task and run length fed back as the next observed run. acc@h: the share of origins "
+    "whose h-th forecast task is right; prefix: the mean number of leading steps right before "
+    "the first error (at most 64); mse_z@h: the h-th run length's error, as mse_z. Means over "
+    "traces with 95% intervals (moving-block bootstrap over origins, blocks spanning 64 rows). "
+    "At h = 1 the forecast is the one-step prediction at those origins."
+)
+HORIZON_FALLS = (
+    "How far ahead a free run stays at least as accurate as a reference's one-step prediction: "
+    "the first recorded step h whose acc@h is below markov's (then majority's) one-step "
+    "accuracy at the same origins (their acc@1) on that trace; `> 64`: not within the horizon."
+)
 TUNING = (
     "Every tuned learned model also runs on its defaults (`<model>.default`, seed 0, not "
     "ranked). Tuned − default on the same test positions, mean over traces, with the paired 95% "
