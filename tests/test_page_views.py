@@ -264,6 +264,7 @@ VIEWS = [
     ("trace-alpha", "#view=trace&trace=alpha", "view-trace-alpha"),
     ("trace-beta", "#view=trace&trace=beta&refs=0", "view-trace-beta"),
     ("budgets", "#view=budgets", "view-budgets"),
+    ("horizon", "#view=horizon", "view-horizon"),
     ("ceilings", "#view=ceilings", "view-ceilings"),
     ("runs", "#view=runs", "view-runs"),
     ("tuning", "#view=tuning", "view-tuning"),  # these two from the synthetic board
@@ -285,6 +286,14 @@ def test_every_view_renders_alone_and_is_screenshot(
         svg = f"document.querySelector('#{section} svg.bars')"
         drawn = browser.js(svg + ".getAttribute('data-bars')")
         assert drawn == ("6,7" if name == "trace-alpha" else "5,6")  # beta without references
+    lines = "document.getElementById('horizon-plot').getAttribute('data-lines')"
+    if name == "horizon":  # lstm, markov, majority draw a line; arima forecasts no tasks
+        assert browser.js(lines) == "3"
+        assert browser.js("document.querySelectorAll('#horizon tbody tr').length") == 4
+        assert browser.js("document.querySelectorAll('#horizon-falls tbody tr').length") == 3
+        browser.hash("#view=horizon&refs=0")  # the reference rows' lines go with the toggle
+        assert browser.js(lines) == "1"
+        browser.hash("#view=horizon")
     if name == "tuning":
         assert browser.js("document.querySelectorAll('#tuning tbody tr').length") == 1
     if name == "transfer":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from benchmark.reporting.boardtypes import HorizonFall, Row
+from benchmark.reporting.boardtypes import Board, HorizonFall, Row
 from benchmark.results.store import Stored
 
 # the board's horizon table: accuracy at four steps, the correct prefix, mse_z at step 8
@@ -84,4 +84,16 @@ def horizon_falls(rows: Sequence[Row], traces: Sequence[str]) -> list[HorizonFal
                     _first_below(row, trace, majority),
                 )
             )
+    return out
+
+
+def fall_texts(board: Board) -> dict[str, dict[str, str]]:
+    """Per model and trace, "h_markov / h_majority" (`> H` where a free run never falls below
+    within the horizon): the how-far-ahead table of the README and the page."""
+    beyond = f"> {max(board.horizon_steps, default=0)}"
+    out: dict[str, dict[str, str]] = {}
+    for fall in board.horizon_falls:
+        steps = (fall.below_markov, fall.below_majority)
+        text = " / ".join(beyond if h is None else str(h) for h in steps)
+        out.setdefault(fall.model, {})[fall.trace] = text
     return out

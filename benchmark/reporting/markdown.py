@@ -27,7 +27,7 @@ from benchmark.reporting.format import (
     spread_text,
     status_text,
 )
-from benchmark.reporting.horizon_view import COLUMNS
+from benchmark.reporting.horizon_view import COLUMNS, fall_texts
 from benchmark.reporting.tuning_gain import TABLE_HEADER as TUNING_HEADER
 from benchmark.reporting.tuning_gain import table_rows as tuning_rows
 from benchmark.scoring.metrics import METRICS, TARGETS, main_metric, target_metrics
@@ -175,12 +175,7 @@ def _value(model: Row, metric: str) -> float:
 
 def falls_table(board: Board) -> str:
     """Per model and trace: the first step below markov's / majority's one-step accuracy."""
-    beyond = f"> {max(board.horizon_steps, default=0)}"
-    by_model: dict[str, dict[str, str]] = {}
-    for fall in board.horizon_falls:
-        steps = (fall.below_markov, fall.below_majority)
-        text = " / ".join(beyond if h is None else str(h) for h in steps)
-        by_model.setdefault(fall.model, {})[fall.trace] = text
+    by_model = fall_texts(board)
     header = ["model (markov / majority)", *board.traces]
     rows = [[md_escape(m)] + [cells.get(t, "") for t in board.traces]
             for m, cells in sorted(by_model.items())]  # fmt: skip

@@ -40,6 +40,7 @@ from benchmark.reporting.page_figures import FIGURES_JS
 from benchmark.reporting.page_sections import (
     budgets_section,
     ceilings_section,
+    horizon_section,
     runs_section,
     section,
     transfer_section,
@@ -350,14 +351,15 @@ def _toggles(board: Board) -> str:
     return '<div id="toggles">' + " ".join(buttons) + "</div>"
 
 
-MORE = {"budgets": "Latency budgets", "tuning": "Default and tuned", "ceilings": "Ceilings",
-        "transfer": "Transfer", "runs": "Failed and refused"}  # fmt: skip
+MORE = {"budgets": "Latency budgets", "horizon": "Horizon track", "tuning": "Default and tuned",
+        "ceilings": "Ceilings", "transfer": "Transfer", "runs": "Failed and refused"}  # fmt: skip
 
 
 def html_page(board: Board) -> str:
     """index.html: the views, the figures' data and the script that switches between them."""
     extra = {
         "budgets": budgets_section(board),
+        "horizon": horizon_section(board),
         "tuning": tuning_section(board),
         "ceilings": ceilings_section(board),
         "transfer": transfer_section(board),

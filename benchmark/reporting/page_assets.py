@@ -50,6 +50,8 @@ svg.plot .frontier{fill:none;stroke:#173f7a;stroke-width:1.5;stroke-dasharray:4 
 svg.plot .point{fill:#173f7a}svg.plot .point.reference{fill:#fff;stroke:#a35a00;stroke-width:2}
 svg.plot .whisker{stroke:#333;stroke-width:1.2}
 svg.plot .bar{fill:#9db7dd}svg.plot .bar.reference{fill:#e8c89c}
+svg.plot .curve{fill:none;stroke:#173f7a;stroke-width:1.5}
+svg.plot .curve.reference{stroke:#a35a00;stroke-dasharray:4 3}
 figcaption{color:#555;font-size:13px}
 footer{margin-top:24px;border-top:1px solid #ddd}
 html.js:not(.ready) section.view:not(#view-overall){display:none}
@@ -212,6 +214,9 @@ document.addEventListener("DOMContentLoaded", function () {
     var models = data.models.filter(function (m) { return shown(m.kind, m.variant); });
     if (state.view === "overall") {
       KO_FIGURES.frontier(document.getElementById("frontier"), models, data.main.task);
+    }
+    if (state.view === "horizon") {
+      KO_FIGURES.horizon(document.getElementById("horizon-plot"), models, data.horizon_steps);
     }
     if (state.view === "trace" && section) {
       var svg = section.querySelector("svg.bars");

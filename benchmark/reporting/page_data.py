@@ -99,6 +99,8 @@ def _model(row: Row, traces: list[str]) -> dict[str, Any]:
         # a failed or incomplete row shows no mean in the table, nor in the figures
         "mean": {m: _triple(row.mean.get(m)) if row.status == "ok" else None for m in mains},
         "per_trace": per_trace,
+        # the horizon track's accuracy per step (means over traces), for its figure
+        "horizon": {k: _triple(v) for k, v in row.horizon.items() if k.startswith("acc@")},
     }
 
 
@@ -111,6 +113,7 @@ def figure_data(board: Board) -> dict[str, Any]:
         "main": mains,
         "higher": {m: METRICS[m].higher_is_better for m in mains.values()},
         "models": [_model(row, board.traces) for row in board.models],
+        "horizon_steps": list(board.horizon_steps),
     }
 
 

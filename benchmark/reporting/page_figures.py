@@ -5,6 +5,8 @@ embedded in the page (`page_data.figure_data`), no library.
   model's 95% interval as a vertical whisker, the frontier (no faster model is better) dashed.
 * `bars(svg, models, trace, main, higher)`: per trace, each model's main task and delta metric
   as bars with 95% intervals, best first.
+* `horizon(svg, models, steps)`: the horizon track's mean acc@h against h (log scale), one
+  line per model.
 
 Names go in through `textContent` only; the SVG namespace is read from the page's own `<svg>`
 elements, so the page names no URL.
@@ -156,6 +158,56 @@ var KO_FIGURES = (function () {
     var b = panel(svg, models, trace, main.delta, higher[main.delta], 380, 380, T, rowH);
     svg.setAttribute("data-bars", a + "," + b);
   }
-  return {frontier: frontier, bars: bars};
+  function horizon(svg, models, steps) {
+    if (!svg) { return; }
+    clear(svg);
+    var W = 760, H = 360, L = 56, R = 150, T = 14, B = 40;
+    var lines = models.filter(function (m) { return m.horizon && m.horizon["acc@1"]; });
+    svg.setAttribute("data-lines", String(lines.length));
+    if (!lines.length || !steps.length) {
+      svg.appendChild(el(svg, "text", {x: W / 2, y: H / 2, "text-anchor": "middle"},
+        "no model has horizon-track results on every trace"));
+      return;
+    }
+    var x1 = Math.log(Math.max.apply(null, steps)) / Math.LN2;
+    if (x1 <= 0) { x1 = 1; }
+    function sx(h) { return L + Math.log(h) / Math.LN2 / x1 * (W - L - R); }
+    function sy(y) { return T + (1 - y) * (H - T - B); }
+    steps.forEach(function (h) {
+      svg.appendChild(el(svg, "line", {x1: sx(h), x2: sx(h), y1: T, y2: H - B, "class": "grid"}));
+      svg.appendChild(el(svg, "text", {x: sx(h), y: H - B + 14, "text-anchor": "middle"},
+        String(h)));
+    });
+    [0, 0.25, 0.5, 0.75, 1].forEach(function (y) {
+      svg.appendChild(el(svg, "line", {x1: L, x2: W - R, y1: sy(y), y2: sy(y), "class": "grid"}));
+      svg.appendChild(el(svg, "text", {x: L - 4, y: sy(y) + 4, "text-anchor": "end"}, num(y, 2)));
+    });
+    svg.appendChild(el(svg, "text", {x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle"},
+      "switches ahead h (log scale)"));
+    svg.appendChild(el(svg, "text", {x: 12, y: (T + H - B) / 2, "text-anchor": "middle",
+      transform: "rotate(-90 12 " + (T + H - B) / 2 + ")"}, "mean acc@h"));
+    var placed = [];
+    lines.forEach(function (m) {
+      var pts = steps.filter(function (h) {
+        var e = m.horizon["acc@" + h];
+        return e && e[0] !== null;
+      });
+      var g = el(svg, "g", {"class": "model", "data-model": m.model});
+      g.appendChild(el(svg, "title", {}, m.model + ": " + pts.map(function (h) {
+        return "acc@" + h + " " + num(m.horizon["acc@" + h][0], 3);
+      }).join(", ")));
+      g.appendChild(el(svg, "polyline", {"class": "curve " + m.kind, points: pts.map(function (h) {
+        return sx(h) + "," + sy(m.horizon["acc@" + h][0]);
+      }).join(" ")}));
+      var last = pts[pts.length - 1], ly = sy(m.horizon["acc@" + last][0]) + 4;
+      for (var tries = 0; tries < 12 && placed.some(function (y) {
+        return Math.abs(y - ly) < 11;
+      }); tries++) { ly += 11; }
+      placed.push(ly);
+      g.appendChild(el(svg, "text", {x: sx(last) + 6, y: ly}, short(m.model, 22)));
+      svg.appendChild(g);
+    });
+  }
+  return {frontier: frontier, bars: bars, horizon: horizon};
 })();
 """.strip()

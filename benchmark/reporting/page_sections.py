@@ -1,5 +1,6 @@
-"""The leaderboard page's secondary views (README §6): latency budgets, ceilings with the
-headroom per trace, the transfer view of a holdout board, and the failed and refused runs.
+"""The leaderboard page's secondary views (README §6): latency budgets, the horizon track,
+ceilings with the headroom per trace, the transfer view of a holdout board, and the failed and
+refused runs.
 
 Every string from a result file is HTML-escaped here; each function returns one
 `<section class="view">` or an empty string when the board has nothing for it.
@@ -13,8 +14,10 @@ from benchmark.reporting.boardtypes import Board
 from benchmark.reporting.ceilings import TITLES, ceiling_value, kinds
 from benchmark.reporting.format import CEILING, fmt
 from benchmark.reporting.format import html_escape as _e
+from benchmark.reporting.horizon_view import COLUMNS as HORIZON_COLUMNS
+from benchmark.reporting.horizon_view import fall_texts
 from benchmark.reporting.page_data import datasheet_href, href_of
-from benchmark.reporting.texts import TUNING
+from benchmark.reporting.texts import HORIZON, HORIZON_FALLS, TUNING
 from benchmark.reporting.tuning_gain import TABLE_HEADER, table_rows
 
 
@@ -74,6 +77,36 @@ def budgets_section(board: Board) -> str:
     )
     return section("budgets", "Inside the scheduler's budget", note + plain_table(
         "budgets", header, rows))  # fmt: skip
+
+
+def horizon_section(board: Board) -> str:
+    """The horizon track: per model the horizon columns (means over traces), a figure of mean
+    acc@h against h, and how far ahead each model beats markov's and majority's one step."""
+    rows = [m for m in board.models if m.horizon]
+    if not rows:
+        return ""
+    rows.sort(key=lambda m: (-(m.horizon["acc@1"].value if "acc@1" in m.horizon else -1), m.model))
+    table = [
+        [m.model] + [fmt(m.horizon[c].value, c.split("@")[0]) if c in m.horizon else ""
+                     for c in HORIZON_COLUMNS]
+        for m in rows
+    ]  # fmt: skip
+    falls = sorted(fall_texts(board).items())
+    falls_rows = [[m, *(cells.get(t, "") for t in board.traces)] for m, cells in falls]
+    figure = (
+        '<figure class="chart"><svg id="horizon-plot" class="plot" role="img" '
+        'aria-labelledby="horizon-caption" viewBox="0 0 760 360"></svg>'
+        '<figcaption id="horizon-caption">Mean accuracy h switches ahead (free run), per model; '
+        "reference rows dashed.</figcaption></figure>"
+    )
+    body = (
+        f'<p class="note">{_e(HORIZON)}</p>'
+        + figure
+        + plain_table("horizon", ["model", *HORIZON_COLUMNS], table)
+        + f'<h3>How far ahead</h3><p class="note">{_e(HORIZON_FALLS)}</p>'
+        + plain_table("horizon-falls", ["model (markov / majority)", *board.traces], falls_rows)
+    )
+    return section("horizon", "Horizon track", body)
 
 
 def tuning_section(board: Board) -> str:
