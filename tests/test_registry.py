@@ -62,7 +62,8 @@ def test_every_entry_materialises_and_matches_its_class():
 
 
 def test_reference_and_neural_lists_derive_from_the_tags():
-    assert models.REFERENCE == tagged("reference") == ("majority", "markov", "ewma", "repeat_period")
+    references = ("majority", "markov", "ewma", "repeat_period")
+    assert models.REFERENCE == tagged("reference") == references
     assert models.NEURAL == tagged("stochastic") == ("lstm", "gru", "kernel_oracle_lstm")
 
 
