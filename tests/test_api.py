@@ -232,3 +232,18 @@ def test_data_version_changes_with_any_shipped_file(tmp_path):
     manifest["files"][path] = "0" * 64
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert api.data_version(tmp_path)["data_sha256"] != api.data_version()["data_sha256"]
+
+
+def test_load_board_gives_the_horizon_track_as_tables():
+    """The golden board's made-up horizon entries (tests/fixtures/results/make_fixture.py):
+    lstm's acc@1 is 0.91 on alpha and 0.81 on beta (seed means), 0.86 over both."""
+    tables = api.load_board(Path(__file__).parent / "fixtures/results/golden/leaderboard.json")
+    lstm = tables.horizon[(tables.horizon.model == "lstm") & (tables.horizon.metric == "acc")]
+    at_one = lstm[lstm.h == 1].set_index("trace").value.to_dict()
+    assert at_one == pytest.approx({"alpha": 0.91, "beta": 0.81, api.MEAN: 0.86})
+    assert sorted(set(lstm.h)) == [1, 2, 4, 8, 16, 32, 64]
+    prefix = tables.horizon[tables.horizon.metric == "prefix"]
+    assert prefix.h.isna().all() and "arima" not in set(prefix.model)  # no task forecast
+    falls = tables.horizon_falls.set_index(["model", "trace"])
+    assert falls.loc[("lstm", "alpha"), "below_markov"] == 8
+    assert pd.isna(falls.loc[("lstm", "alpha"), "below_majority"])  # not within 64 steps

@@ -185,6 +185,9 @@ class BoardTables:
       the paired difference to the next model below (`next_*`) and to markov (`markov_*`);
     * `models` (kind, status, seeds, tags, suspected leak, costs), `ceilings` (one row per
       trace and kind), `budgets` (best model within each latency budget), `failed`, `refused`;
+    * `horizon`: one row per (model, trace, horizon metric): `metric` (acc, mse_z, total_err or
+      prefix), its step `h` (None for prefix), value, 95% interval and seed spread;
+      `horizon_falls`: per (model, trace) the first step below markov's / majority's acc@1;
     * `board`: the raw JSON (with its `warnings` and `notes`)."""
 
     scores: pd.DataFrame
@@ -195,6 +198,8 @@ class BoardTables:
     failed: pd.DataFrame
     refused: pd.DataFrame
     board: dict[str, Any]
+    horizon: pd.DataFrame | None = None
+    horizon_falls: pd.DataFrame | None = None
 
 
 PSEUDO_METRICS = {"normalized": ("task", "higher"), "mse_ratio": ("delta", "lower")}
@@ -246,14 +251,29 @@ def _standings(model: dict[str, Any], trace: str, part: dict) -> list[dict]:
     return rows
 
 
+HORIZON_COLUMNS = ["model", "kind", "trace", "metric", "h", *SCORE_FIELDS]
+
+
+def _horizon(model: dict[str, Any], trace: str, part: dict) -> list[dict]:
+    """The horizon-track rows of one cell (or of a row's mean)."""
+    rows = []
+    for name, entry in sorted((part.get("horizon") or {}).items()):
+        metric, _, h = name.partition("@")
+        rows.append({"model": model["model"], "kind": model["kind"], "trace": trace,
+                     "metric": metric, "h": int(h) if h else None,
+                     **{k: entry.get(k) for k in SCORE_FIELDS}})  # fmt: skip
+    return rows
+
+
 def load_board(path: str | Path | None = None) -> BoardTables:
     """The board in `path` (default `leaderboard/leaderboard.json`), checked against its schema."""
     board = schema.load(_path(path) or leaderboard_dir() / "leaderboard.json", "board")
-    scores, standings, models = [], [], []
+    scores, standings, models, horizon = [], [], [], []
     for m in board["models"]:
         for trace, part in [*m["per_trace"].items(), (MEAN, m)]:
             scores += _scores(board, m, trace, part)
             standings += _standings(m, trace, part)
+            horizon += _horizon(m, trace, part)
         models.append(
             {
                 **{k: m[k] for k in ("model", "kind", "status", "seeds", "suspected_leak")},
@@ -282,6 +302,11 @@ def load_board(path: str | Path | None = None) -> BoardTables:
         failed=pd.DataFrame(board["failed"], columns=[*IDENTITY, "error", "file"]),
         refused=pd.DataFrame(board["refused"], columns=["file", *IDENTITY, "reason"]),
         board=board,
+        horizon=pd.DataFrame(horizon, columns=HORIZON_COLUMNS),
+        horizon_falls=pd.DataFrame(
+            board.get("horizon_falls") or [],
+            columns=["model", "trace", "below_markov", "below_majority"],
+        ),
     )
 
 
