@@ -166,6 +166,34 @@ def test_models_reading_a_future_row_are_failed_as_leaks(data, tmp_path):
     assert honest["costs"]["spot_check_s"] > 0
 
 
+def test_a_forecast_reading_rows_from_its_origin_on_fails_the_run_as_a_leak(data, tmp_path):
+    (result,) = _run([f"{TOY}:PeeksInForecast"], data, tmp_path)
+    assert result["status"] == "failed" and result["error"]["type"] == "LeakDetected"
+    message = result["error"]["message"]
+    assert message.startswith("leak detected in the forecast from origin "), message
+    _, split = _truth(data)
+    origin = int(message.split()[7].rstrip(":"))
+    assert split.test[0] <= origin < split.test[1]
+
+
+def test_an_honest_run_records_its_horizon_track(data, tmp_path):
+    (result,) = _run([f"{TOY}:LastTask"], data, tmp_path)
+    horizon = result["horizon"]
+    assert horizon["method"] == "free run" and horizon["horizon"] == 64
+    assert horizon["costs"]["spot_origins"] == 3
+    # LastTask free-runs its own last task: every step repeats the task before the origin
+    frame, split = _truth(data)
+    arrays = np.load(tmp_path / "results" / "last_task" / _trace(data) / "seed0.npz")
+    origins = arrays["horizon_origins"].astype(np.int64)
+    assert origins[0] == split.test[0] and len(origins) == horizon["n_origins"]
+    before = frame["task"].to_numpy()[origins - 1]
+    vocabulary = {name: i for i, name in enumerate(split.vocabulary)}
+    ids = np.array([vocabulary.get(t, 0) for t in before])
+    assert (arrays["horizon_task"] == ids[:, None]).all()
+    truth = np.array([vocabulary.get(t, 0) for t in frame["task"].to_numpy()[origins]])
+    assert horizon["metrics"]["acc@1"]["value"] == pytest.approx(float(np.mean(ids == truth)))
+
+
 def _constant_accuracy(data: Path) -> float:
     """The share of test rows whose task is vocabulary id 0 (what `Constant` predicts)."""
     frame, split = _truth(data)

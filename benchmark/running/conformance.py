@@ -41,6 +41,10 @@ from benchmark.running.contract import (
     check_targets_declared,
     check_too_short_trace,
 )
+from benchmark.running.forecast_checks import (
+    check_forecast_is_causal,
+    check_forecast_step_one_is_predict,
+)
 from benchmark.running.leaks import (
     check_batch_equals_single,
     check_causality,
@@ -65,6 +69,8 @@ CHECKS: tuple[Check, ...] = (
     check_batch_equals_single,
     check_causality,
     check_online_matches_batch,
+    check_forecast_is_causal,
+    check_forecast_step_one_is_predict,
 )
 
 DEFAULT_RUNS = 10_000  # long enough that a leak a few thousand rows ahead is inside it

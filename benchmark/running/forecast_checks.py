@@ -12,6 +12,7 @@ Each raises AssertionError with a one-line reason.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,9 @@ def check_forecast_causal(
     plain = model.forecast(runs, origins, horizon)
     mixed = model.forecast(future, origins, horizon)
     why = f"{type(model).__name__}.forecast is not causal: scrambling rows >= origin {first}"
-    if not np.array_equal(plain.task[0], mixed.task[0]):
+    if (plain.task is None) != (mixed.task is None):
+        raise AssertionError(f"{why} changed whether it forecasts tasks")
+    if plain.task is not None and not np.array_equal(plain.task[0], mixed.task[0]):
         raise AssertionError(f"{why} changed the tasks forecast from it")
     if (plain.delta_us is None) != (mixed.delta_us is None):
         raise AssertionError(f"{why} changed whether it forecasts deltas")
@@ -66,11 +69,14 @@ def check_forecast_matches_predict(model: Predictor, runs: Runs, origins: np.nda
     name = type(model).__name__
     fc = model.forecast(runs, origins, 1)
     pred = model.predict(runs, np.asarray(origins, dtype=np.int64))
-    if pred.task_proba is None:
-        raise AssertionError(f"{name}.predict has no task head to compare the forecast with")
-    top = pred.task_proba.argmax(axis=1)
-    bad = np.flatnonzero(np.asarray(fc.task)[:, 0] != top)
-    if bad.size:
+    if (fc.task is None) != (pred.task_proba is None):
+        raise AssertionError(
+            f"{name}: forecast task is {'None' if fc.task is None else 'set'} but predict's "
+            f"task_proba is {'None' if pred.task_proba is None else 'set'}"
+        )
+    top = pred.task_proba.argmax(axis=1) if pred.task_proba is not None else None
+    bad = np.flatnonzero(np.asarray(fc.task)[:, 0] != top) if top is not None else np.zeros(0)
+    if bad.size and fc.task is not None and top is not None:
         i = int(bad[0])
         raise AssertionError(
             f"{name}.forecast at horizon 1 predicts task {fc.task[i, 0]} at {origins[i]} where "
@@ -90,3 +96,28 @@ def check_forecast_matches_predict(model: Predictor, runs: Runs, origins: np.nda
                 f"{name}.forecast at horizon 1 predicts delta {got[i]!r} us at {origins[i]} "
                 f"where predict gives {want[i]!r} ({off.size} of {len(got)} origins differ)"
             )
+
+
+# -- as conformance checks (`kernel-oracle check`) ----------------------------------------------
+CHECK_ORIGINS = 20  # origins per check: each is a fork of the stream and `horizon` steps
+CHECK_HORIZON = 8
+
+
+def _origins(ctx: Any) -> np.ndarray:
+    """`CHECK_ORIGINS` evenly spaced positions of the checks' window, each with history."""
+    window = np.asarray(ctx.window, dtype=np.int64)
+    window = window[window > ctx.runs.start]
+    pick = np.linspace(0, len(window) - 1, min(CHECK_ORIGINS, len(window))).astype(np.int64)
+    return np.unique(window[pick])
+
+
+def check_forecast_is_causal(ctx: Any) -> None:
+    """`forecast` reads rows before each origin only: scrambling the tasks and run lengths at
+    and after the first origin changes nothing forecast from it."""
+    check_forecast_causal(ctx.fitted(), ctx.runs, _origins(ctx), CHECK_HORIZON)
+
+
+def check_forecast_step_one_is_predict(ctx: Any) -> None:
+    """`forecast(runs, origins, 1)` is `predict` at those positions (argmax task; delta to
+    1e-9 relative): the horizon track's first step is the one-step board's prediction."""
+    check_forecast_matches_predict(ctx.fitted(), ctx.runs, _origins(ctx))

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from benchmark.data.dataset import Runs
-from benchmark.running.protocol import Prediction, Predictor
+from benchmark.running.protocol import Forecast, Prediction, Predictor, check_origins
 
 
 class _Base(Predictor):
@@ -178,3 +178,17 @@ class BatchDependent(LastTask):
     def predict(self, runs: Runs, positions: np.ndarray) -> Prediction:
         pred = super().predict(runs, positions)
         return Prediction(pred.task_proba, pred.delta_us + len(positions))
+
+
+class PeeksInForecast(LastTask):
+    """Honest one step ahead, but its own `forecast` reads the true rows from each origin on:
+    the leak only the forecast checks (conformance, and the harness's re-forecast) can see."""
+
+    name = "peeks_in_forecast"
+
+    def forecast(self, runs: Runs, origins: np.ndarray, horizon: int) -> Forecast:
+        origins = check_origins(runs, origins, horizon)
+        at = np.minimum(origins[:, None] - runs.start + np.arange(horizon), len(runs) - 1)
+        at[:, 0] = origins - runs.start - 1  # step 1 as predict: the last task seen
+        return Forecast(origins, horizon, runs.task[at].astype(np.int64),
+                        runs.delta_us[at].astype(np.float64))  # fmt: skip
