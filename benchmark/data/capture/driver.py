@@ -48,6 +48,9 @@ from benchmark.data.capture.workload import (
 from benchmark.data.rawfiles import CAPTURE_JSON, PERF_SCRIPT_FILE, SCHED_MAP_FILE
 
 CAPTURE_VERSION = 1
+AB_SLACK_S = 2.0  # ab runs this much past warm-up + recording (the guest passes more)
+# what a raw capture (`capture(raw=True)`) leaves: the two texts and the metadata so far
+RAW_FILES = ("perf-script.txt", "sched-map.txt", "raw-meta.json")
 OTHER_WORK_WARNING = 0.1  # a larger share of CPU time outside the scenario is warned about
 
 
@@ -126,6 +129,7 @@ def _run_load(
     group: ProcessGroup,
     log: Callable[[str], None],
     limit: CpuLimit | None = None,
+    ab_slack_s: float = AB_SLACK_S,
 ) -> dict[str, Any]:
     """Start nginx (inside `limit`, if any), the loads and ab; record perf; wait for ab.
     Returns the metadata so far."""
@@ -136,7 +140,7 @@ def _run_load(
         for ref in [r for r in group.refs if r.label == "nginx"] + workers:
             limit.add(ref.pid)
     start_background(scenario, tmp, group, log)
-    ab_seconds = scenario.warmup_seconds + scenario.seconds + 2
+    ab_seconds = scenario.warmup_seconds + scenario.seconds + ab_slack_s
     ab_out = tmp / "ab.txt"
     url = scenario_url(scenario, port)
     with open(ab_out, "wb") as ab_handle:
@@ -196,10 +200,16 @@ def capture(
     force: bool = False,
     max_busy: float = 0.1,
     quiet_timeout: float = 900.0,
+    raw: bool = False,
+    ab_slack_s: float = AB_SLACK_S,
 ) -> CaptureResult:
     """Run one capture of `scenario` (its `cpu` and `seconds`) and write it into `out`.
 
-    It first waits until other work leaves the CPU at most `max_busy` busy (1 disables it)."""
+    It first waits until other work leaves the CPU at most `max_busy` busy (1 disables it).
+    `raw` (the guest of `capture --vm`): leave the uncompressed texts and the metadata so far
+    (`RAW_FILES`) in `out`, for the host to compress and summarize (`write_capture`).
+    `ab_slack_s`: how much longer ab runs than warm-up + recording (perf starts slowly in an
+    emulated guest)."""
     targets = _check_options(scenario, out, force, max_busy, quiet_timeout)
     cpu = scenario.cpu
     busy_before = wait_until_quiet(cpu, max_busy, quiet_timeout, log) if max_busy < 1 else None
@@ -213,7 +223,7 @@ def capture(
     try:
         limit = CpuLimit(scenario.nginx_cpu_limit) if scenario.nginx_cpu_limit else None
         with sigterm_as_interrupt(), limit or nullcontext(), group:
-            meta = _run_load(scenario, tmp, group, log, limit)
+            meta = _run_load(scenario, tmp, group, log, limit, ab_slack_s)
         refs = group.refs
         commands = group.commands
         log("exporting perf script and perf sched map text")
@@ -228,16 +238,21 @@ def capture(
             commands=commands,
             wall_seconds=round(time.time() - started, 1),
         )
-        log("compressing (xz preset 9) and summarizing")
         out.mkdir(parents=True, exist_ok=True)
-        meta = write_capture(out, meta, script_txt, map_txt)
+        if raw:
+            for src, name in zip((script_txt, map_txt), RAW_FILES, strict=False):
+                shutil.copyfile(src, out / name)
+            write_json(out / RAW_FILES[2], meta)
+        else:
+            log("compressing (xz preset 9) and summarizing")
+            meta = write_capture(out, meta, script_txt, map_txt)
     finally:
         set_process_affinity(affinity)
         shutil.rmtree(tmp, ignore_errors=True)
     leftovers = [r for r in refs if r.running()]
     if leftovers:
         raise CaptureError(f"processes still running after the capture: {leftovers}")
-    other = (meta["summary"].get("cpu_time_share") or {}).get("other", 0)
+    other = (meta.get("summary", {}).get("cpu_time_share") or {}).get("other", 0)
     if other > OTHER_WORK_WARNING:
         log(
             f"warning: {other:.0%} of CPU {cpu}'s time went to tasks outside the scenario "

@@ -57,6 +57,7 @@ class Scenario:
     warmup_seconds: float = 1.0
     background: tuple[Background, ...] = ()
     extra_clients: tuple[Client, ...] = ()
+    vm: bool = False  # record inside a one-vCPU guest on Debian's CFS kernel (capture/vm.py)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -78,6 +79,7 @@ _KEYS: dict[str, Rule] = {
     "seconds": ((int, float), 0.001, 3600, "a number of seconds above 0, at most 3600"),
     "cpu": ((int,), 0, 4095, "a CPU number from 0 to 4095"),
     "warmup_seconds": ((int, float), 0, 600, "a number of seconds from 0 to 600"),
+    "vm": ((bool,), None, None, "true (record inside the CFS guest, capture/vm.py) or false"),
 }
 _BACKGROUND_KEYS: dict[str, Rule] = {
     "nice": ((int,), -20, 19, "an integer from -20 to 19"),

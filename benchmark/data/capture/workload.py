@@ -26,6 +26,21 @@ from benchmark.data.capture.processes import ProcessGroup, ProcessRef, children
 from benchmark.data.capture.scenario import Background, Client, Scenario
 
 AB_REQUESTS = 100_000_000  # with -t first, -n only bounds the run; ab stops at the time limit
+AB_BYTES_PER_REQUEST = 32  # ab allocates its per-request statistics for all -n up front
+
+
+def ab_requests(meminfo: Path = Path("/proc/meminfo")) -> int:
+    """ab's -n: `AB_REQUESTS`, or fewer where a quarter of the available memory cannot hold
+    their statistics (a 2 GiB guest: ab would fail "Could not allocate memory")."""
+    try:
+        text = meminfo.read_text()
+    except OSError:
+        return AB_REQUESTS
+    match = re.search(r"^MemAvailable:\s+(\d+) kB", text, re.MULTILINE)
+    if not match:
+        return AB_REQUESTS
+    fits = int(match.group(1)) * 1024 // 4 // AB_BYTES_PER_REQUEST
+    return max(1, min(AB_REQUESTS, fits))
 
 
 def free_port() -> int:
@@ -125,7 +140,7 @@ def ab_argv(
     concurrency = client.concurrency if client else scenario.ab_concurrency
     keepalive = client.keepalive if client else scenario.keepalive
     argv = ["taskset", "-c", str(cpu), "ab", "-q", "-r", "-t", str(max(1, math.ceil(seconds)))]
-    argv += ["-n", str(AB_REQUESTS), "-c", str(concurrency)]
+    argv += ["-n", str(ab_requests()), "-c", str(concurrency)]
     if keepalive:
         argv.append("-k")
     return [*argv, url]
