@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 1
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 
-.PHONY: test leaderboard leaderboard-quick lint venv figures perf clean mutation tune
+.PHONY: test leaderboard leaderboard-quick lint venv figures perf clean mutation tune vm-image
 
 venv: $(STAMP)
 
@@ -54,3 +54,8 @@ mutation: $(STAMP)
 # are journal files in leaderboard/studies/, re-running continues them.
 tune: $(STAMP)
 	$(BIN)/kernel-oracle tune --all --jobs $(JOBS)
+
+# The CFS track's guest image (README "CFS track"): Debian bookworm with its 6.1 kernel, into
+# build/vm/ (needs root, mmdebstrap and qemu-system-x86; a VM capture builds it when missing).
+vm-image: $(STAMP)
+	$(BIN)/kernel-oracle vm-image

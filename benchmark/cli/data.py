@@ -45,8 +45,15 @@ def capture(
     quiet_timeout: float = typer.Option(
         900, "--quiet-timeout", help="Give up waiting for a quiet CPU after this many seconds."
     ),
+    vm: bool = typer.Option(
+        False, "--vm", help="Record inside the one-vCPU CFS guest (as a `vm = true` scenario)."
+    ),
+    icount: bool = typer.Option(
+        False, "--icount", help="With --vm: qemu -icount shift=auto (instruction-counted time)."
+    ),
 ) -> None:
-    """Record a real trace of one CPU under an nginx + ab load (needs root, perf, nginx, ab)."""
+    """Record a real trace of one CPU under an nginx + ab load (needs root, perf, nginx, ab;
+    a `vm = true` scenario or --vm: qemu and mmdebstrap, README "CFS track")."""
     from benchmark.core.paths import data_dir
     from benchmark.data import capture as cap
     from benchmark.data.capture.driver import OTHER_WORK_WARNING
@@ -56,14 +63,25 @@ def capture(
         chosen = cap.with_overrides(base, seconds=seconds, cpu=cpu)
         target = out or data_dir() / "raw" / scenario
         with console.status(f"capturing {scenario}") as status:
-            result = cap.capture(
-                chosen,
-                target,
-                force=force,
-                max_busy=max_busy,
-                quiet_timeout=quiet_timeout,
-                log=lambda m: status.update(f"{scenario}: {m}"),
-            )
+            log = lambda m: status.update(f"{scenario}: {m}")  # noqa: E731
+            if vm or chosen.vm:
+                from benchmark.data.capture.vm import capture_vm
+
+                if (target / "capture.json").exists() and not force:
+                    raise cap.CaptureError(
+                        f"{target / 'capture.json'} exists; pass --force to replace it or "
+                        "choose --out"
+                    )
+                result = capture_vm(chosen, target, log=log, icount=icount)
+            else:
+                result = cap.capture(
+                    chosen,
+                    target,
+                    force=force,
+                    max_busy=max_busy,
+                    quiet_timeout=quiet_timeout,
+                    log=log,
+                )
     except (cap.CaptureError, cap.ScenarioError, OSError) as exc:
         raise _fail(exc) from exc
     ab = result.meta["ab"]
@@ -84,6 +102,21 @@ def capture(
                 "CPU is quiet"
             )
     console.print("next: `kernel-oracle prepare` builds the run table, manifest and split")
+
+
+@app.command("vm-image")
+def vm_image() -> None:
+    """Build (or rebuild) the CFS guest's image in build/vm/: mmdebstrap of Debian bookworm with
+    nginx, ab, perf and Debian's 6.1 kernel, as ext4 (needs root, mmdebstrap, qemu)."""
+    from benchmark.data import capture as cap
+    from benchmark.data.capture.vm import VM_DIR, build_image
+
+    try:
+        with console.status("building the VM image") as status:
+            facts = build_image(log=lambda m: status.update(m))
+    except (cap.CaptureError, OSError) as exc:
+        raise _fail(exc) from exc
+    console.print(f"built {VM_DIR}: guest kernel {facts['kernel_release']}")
 
 
 PREPARE_HELP = (
