@@ -28,11 +28,15 @@ CAPTURE_FIELDS: dict[str, str] = {
     "background loads, perf, the capture itself): splits CPU time into scenario/recorder/other",
     "commands": "the exact commands run, in order",
     "summary": "runs and cpu_time_share of the new trace, as the capture saw it",
+    "vm": "a guest capture's qemu version, accelerator, icount, vcpus, memory_mb, "
+    "guest_seconds, slowdown (ab req/s on the host over the guest's), and the guest's "
+    "kernel, scheduler and CFS tunables (guest)",
     "files": "bytes and text_bytes of each compressed text",
     "capture_version, captured_at_unix, cpu_busy_before, nginx_conf, nginx_workers_pids, "
     "perf_record_stderr, port, wall_seconds": "bookkeeping of the run, kept as recorded",
 }
 MACHINE_KEYS = ("kernel", "perf", "cpu_model", "cpu_count", "hz", "hz_source")
+VM_KEYS = ("qemu", "accelerator", "icount", "vcpus", "memory_mb", "guest_seconds", "slowdown")
 AB_KEYS = ("requests_per_second", "complete_requests", "failed_requests", "time_taken_s")
 _TYPES: dict[str, tuple[type, ...]] = {
     "cpu": (int,),
@@ -99,9 +103,32 @@ def capture_facts(meta: dict[str, Any]) -> dict[str, Any]:
     machine = meta.get("machine") or {}
     ab = meta.get("ab") or {}
     scenario = meta.get("scenario") or {}
-    return {
+    facts = {
         "scenario": known(scenario.get("name")),
         **{key: known(machine.get(key)) for key in MACHINE_KEYS},
         "ab": {**{key: known(ab.get(key)) for key in AB_KEYS}, **ab},
         "perf_lost_events": known(meta.get("lost_events")),
     }
+    vm = meta.get("vm")
+    if isinstance(vm, dict):  # a guest capture (the CFS track): how it was emulated
+        guest = vm.get("guest") or {}
+        facts["vm"] = {
+            **{key: vm.get(key) for key in VM_KEYS},
+            "scheduler": guest.get("scheduler"),
+            "sched_tunables": guest.get("sched_tunables"),
+        }
+    return facts
+
+
+EEVDF_SINCE = (6, 6)  # Linux 6.6 replaced CFS's pick with EEVDF
+
+
+def scheduler_of(kernel: Any) -> str:
+    """The fair scheduler of a kernel release: "cfs" before 6.6, "eevdf" from it, "unknown"
+    when the release is not readable."""
+    parts = str(kernel).split(".")
+    try:
+        version = (int(parts[0]), int(parts[1]))
+    except (IndexError, ValueError):
+        return UNKNOWN
+    return "cfs" if version < EEVDF_SINCE else "eevdf"

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.core.paths import data_dir
-from benchmark.data.capturemeta import MACHINE_KEYS, UNKNOWN, capture_facts, known
+from benchmark.data.capturemeta import MACHINE_KEYS, UNKNOWN, capture_facts, known, scheduler_of
 from benchmark.data.manifest import MANIFEST_VERSION, load_manifest, verify_file
 from benchmark.data.splits import TraceSplit, read_splits
 
@@ -181,6 +181,7 @@ def info_from(manifest: dict[str, Any], *, verified: bool) -> dict[str, Any]:
             "sha256_verified": verified,
             "parquet": f"traces/{name}.parquet",
             **manifest["traces"][name],
+            "scheduler": scheduler_of(manifest["traces"][name].get("kernel")),
         }
         for name in sorted(manifest["traces"])
     ]
@@ -249,6 +250,15 @@ def render_markdown(
             f"- recorded: CPU {t['cpu']} of {t['cpu_count']} ({t['cpu_model']}), kernel "
             f"`{t['kernel']}`, `{t['perf']}`, HZ {t['hz']} ({t['hz_source']})"
         )
+        vm = t.get("vm")
+        if vm:
+            knobs = ", ".join(f"{k} {v:,}" for k, v in (vm.get("sched_tunables") or {}).items())
+            lines.append(
+                f"- scheduler: {t['scheduler']} (guest kernel), {vm.get('vcpus')} vCPU under "
+                f"qemu {vm.get('accelerator')} (`{vm.get('qemu')}`, icount "
+                f"{vm.get('icount') or 'off'}), emulation slowdown {vm.get('slowdown')}x "
+                f"(ab req/s, host / guest); tunables: {knobs or 'unknown'}"
+            )
         ab = t.get("ab") or {}
         lines.append(
             f"- load: ab {ab.get('complete_requests')} requests, "

@@ -34,6 +34,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ from benchmark.core.paths import REPO_ROOT
 from benchmark.data.capture.driver import RAW_FILES, CaptureResult, write_capture
 from benchmark.data.capture.errors import CaptureError
 from benchmark.data.capture.guest import ERROR_FILE, GUEST_FACTS
+from benchmark.data.capture.processes import ProcessGroup
 from benchmark.data.capture.scenario import Scenario, scenarios_path
+from benchmark.data.capture.workload import ab_argv, parse_ab_output, scenario_url, start_nginx
 from benchmark.data.rawfiles import CAPTURE_JSON, PERF_SCRIPT_FILE, SCHED_MAP_FILE
 
 VM_DIR = REPO_ROOT / "build" / "vm"
@@ -242,6 +245,26 @@ def boot(argv: list[str], console: Path, timeout_s: float, log: Callable[[str], 
     return time.monotonic() - t0
 
 
+HOST_AB_SECONDS = 3
+
+
+def host_ab_rate(scenario: Scenario, log: Callable[[str], None]) -> float | None:
+    """ab's requests/s for the same nginx + ab load on the host, on one CPU, for
+    `HOST_AB_SECONDS`: the yardstick of the guest's emulation slowdown."""
+    cpu = min(os.sched_getaffinity(0))
+    on_host = replace(scenario, cpu=cpu, background=(), extra_clients=())
+    tmp = Path(tempfile.mkdtemp(prefix="kernel-oracle-host-ab-"))
+    try:
+        with ProcessGroup(log) as group:
+            port, _, _ = start_nginx(on_host, tmp, group, log)
+            argv = ab_argv(on_host, cpu, scenario_url(on_host, port), HOST_AB_SECONDS)
+            done = subprocess.run(argv, capture_output=True, text=True,
+                                  timeout=HOST_AB_SECONDS + 60)  # fmt: skip
+        return parse_ab_output(done.stdout).get("requests_per_second")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def capture_vm(
     scenario: Scenario,
     out: Path,
@@ -257,6 +280,7 @@ def capture_vm(
         raise CaptureError("; ".join(problems))
     facts = ensure_image(image_root, log)
     paths = image_paths(image_root)
+    host_rate = host_ab_rate(scenario, log) if shutil.which("nginx") else None
     work = Path(tempfile.mkdtemp(prefix="kernel-oracle-vm-"))
     try:
         job_image = _job_disk(scenario, work, max_busy=1.0)
@@ -277,7 +301,10 @@ def capture_vm(
                 f"{_last_line(console)}"
             )
         meta = json.loads((result / RAW_FILES[2]).read_text())
+        guest_rate = (meta.get("ab") or {}).get("requests_per_second")
         meta["vm"] = {
+            "host_ab_requests_per_second": host_rate,
+            "slowdown": round(host_rate / guest_rate, 1) if host_rate and guest_rate else None,
             "qemu": qemu_version(),
             "accelerator": "tcg",
             "icount": "shift=auto" if icount else None,
