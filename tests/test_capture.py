@@ -33,7 +33,9 @@ def test_shipped_scenarios() -> None:
     kinds = {b.kind: b for b in mixed.background}
     assert kinds["cpu-hog"].nice > 0
     assert kinds["timer"].period_ms == 2 and kinds["fsync"].period_ms == 50
-    assert all(s.cpu == mixed.cpu for s in scenarios.values())
+    assert all(s.cpu == mixed.cpu for s in scenarios.values() if not s.vm)  # host CPU 1
+    paper = scenarios["cfs-paper"]  # the CFS track: the guest's only CPU, the paper's ab -c 5
+    assert paper.vm and paper.cpu == 0 and paper.ab_concurrency == 5 and paper.nginx_workers == 1
 
 
 def test_scenario_errors(tmp_path: Path) -> None:

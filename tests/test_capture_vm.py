@@ -96,3 +96,24 @@ def test_missing_host_tools_are_named_with_their_package(monkeypatch):
     problems = missing_tools()
     assert any("qemu-system-x86_64" in p and "apt-get install qemu-system-x86" in p
                for p in problems)  # fmt: skip
+
+
+def test_the_scheduler_follows_the_kernel_release():
+    from benchmark.data.capturemeta import scheduler_of
+
+    assert scheduler_of("6.1.0-57-cloud-amd64") == "cfs"
+    assert scheduler_of("4.15.0-20-generic") == "cfs"  # the paper's kernel
+    assert scheduler_of("6.6.0") == scheduler_of("6.18.44-fc-v657") == "eevdf"
+    assert scheduler_of("unknown") == scheduler_of(None) == "unknown"
+
+
+def test_a_guest_captures_vm_facts_reach_the_manifest_facts():
+    from benchmark.data.capturemeta import capture_facts
+
+    guest = {"scheduler": "cfs", "sched_tunables": {"min_granularity_ns": 750000}}
+    meta = {"vm": {"qemu": "QEMU emulator version 7.2", "accelerator": "tcg", "icount": None,
+                   "vcpus": 1, "slowdown": 40.0, "guest": guest}}  # fmt: skip
+    facts = capture_facts(meta)["vm"]
+    assert facts["scheduler"] == "cfs" and facts["slowdown"] == 40.0
+    assert facts["sched_tunables"] == {"min_granularity_ns": 750000}
+    assert "vm" not in capture_facts({})  # a host capture's facts are as before
