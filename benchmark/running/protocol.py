@@ -362,8 +362,11 @@ def free_run(model: Predictor, runs: Runs, origins: np.ndarray, horizon: int) ->
                 raise ValueError(f"{name}: predict_next gave neither a task nor a delta")
             nxt = prev.task if proba is None else int(np.argmax(proba))
             fed = float(last.field(nxt, "delta_us") if predicted is None else predicted)
-            if not np.isfinite(fed):
-                raise ValueError(f"{name} predicted delta_us={fed} from origin {origin}")
+            if not np.isfinite(fed * 1000.0):  # fed back as a time in ns: 1e308 us is none
+                raise ValueError(
+                    f"{name} predicted delta_us={fed} from origin {origin}: not a run length "
+                    "a free run can feed back"
+                )
             t_ns += round(prev_delta * 1000.0)
             task[k, h], delta[k, h], prev_delta = nxt, fed, fed
             if h + 1 < horizon:

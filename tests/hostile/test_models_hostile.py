@@ -145,6 +145,8 @@ VALIDATING = {
 # ... and a model whose fit or predict cannot run at all breaks every rule that needs them.
 FITTING = {"fit_changes_no_parameter", "inputs_not_mutated"}
 PREDICTING = {"same_seed_same_output", "fit_idempotent", "pickle_round_trip"}
+# the forecast checks fit and free-run the model (a run length of 1e308 cannot be fed back)
+FORECASTING = {"forecast_is_causal", "forecast_step_one_is_predict"}
 
 
 @pytest.mark.parametrize(
@@ -154,20 +156,27 @@ PREDICTING = {"same_seed_same_output", "fit_idempotent", "pickle_round_trip"}
         ("NaNProba", "task_proba row 500 has NaN, inf or negatives", VALIDATING),
         ("ProbaNotSummingToOne", "task_proba row 0 sums to 0.5", VALIDATING),
         ("NegativeDelta", "delta_us[0] = -10: a run length must be a finite number", VALIDATING),
-        ("HugeDelta", "delta_us[0] = 1e+308: a run length must be a finite number", VALIDATING),
+        (
+            "HugeDelta",
+            "delta_us[0] = 1e+308: a run length must be a finite number",
+            VALIDATING | FORECASTING,
+        ),
         (
             "ReturnsADict",
             "predict returned dict, not a Prediction",
-            VALIDATING | PREDICTING | {"inputs_not_mutated"},
+            VALIDATING | PREDICTING | FORECASTING | {"inputs_not_mutated"},
         ),
     ],
 )
 def test_broken_outputs_are_named(cls, message, rules):
     output = verdict(run("check", f"{FILE}:{cls}", *SMALL), *rules)
     assert f"rule 'output_shapes' broken: {message}" in output
+    if cls == "HugeDelta":  # the free run names the run length it cannot feed back
+        assert "predicted delta_us=1e+308" in output and "OverflowError" not in output
 
 
 def test_a_fit_that_raises_fails_every_rule_that_fits_with_its_first_line():
-    output = verdict(run("check", f"{FILE}:FitRaises", *SMALL), *VALIDATING, *FITTING, *PREDICTING)
+    rules = (*VALIDATING, *FITTING, *PREDICTING, *FORECASTING)
+    output = verdict(run("check", f"{FILE}:FitRaises", *SMALL), *rules)
     assert "fit() raised RuntimeError: deliberate failure in fit" in output
     assert "second line of the message" not in output
