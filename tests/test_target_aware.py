@@ -326,6 +326,7 @@ def _spec(model: str, params: dict[str, dict[str, Any]]) -> harness.RunSpec:
         online_steps=50,
         max_test_positions=200,
         spot_positions=5,
+        horizon_origins=20,  # these toys stream by re-predicting the whole history
     )
 
 
