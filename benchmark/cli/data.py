@@ -63,7 +63,10 @@ def capture(
         chosen = cap.with_overrides(base, seconds=seconds, cpu=cpu)
         target = out or data_dir() / "raw" / scenario
         with console.status(f"capturing {scenario}") as status:
-            log = lambda m: status.update(f"{scenario}: {m}")  # noqa: E731
+
+            def log(message: str) -> None:
+                status.update(f"{scenario}: {message}")
+
             if vm or chosen.vm:
                 from benchmark.data.capture.vm import capture_vm
 

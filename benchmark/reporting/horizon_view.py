@@ -53,14 +53,14 @@ def _one_step_acc(rows: Sequence[Row], model: str, trace: str) -> float | None:
 
 
 def _first_below(row: Row, trace: str, level: float | None) -> int | None:
+    if level is None:
+        return None
     cell = row.per_trace[trace]
     accs = sorted(
         (h, entry.value)
         for metric, entry in cell.horizon.items()
         if metric.startswith("acc@") and (h := step_of(metric)) is not None
     )
-    if level is None:
-        return None
     return next((h for h, value in accs if value < level), None)
 
 

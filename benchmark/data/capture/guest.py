@@ -22,6 +22,7 @@ from typing import Any
 from benchmark.core.atomic import write_json
 from benchmark.data.capture.driver import capture
 from benchmark.data.capture.scenario import load_scenario, with_overrides
+from benchmark.data.capturemeta import scheduler_of
 
 # CFS's tunables in Linux 6.1 (debugfs; before 5.13 they were sysctls under /proc/sys/kernel)
 SCHED_DEBUG = Path("/sys/kernel/debug/sched")
@@ -34,7 +35,6 @@ ERROR_FILE = "error.txt"
 def scheduler_facts() -> dict[str, Any]:
     """The guest kernel, its scheduler's name and the CFS tunables it runs with."""
     release = platform.release()
-    major, minor = (int(x) for x in release.split(".")[:2])
     knobs = {}
     for name in SCHED_KNOBS:
         try:
@@ -43,8 +43,7 @@ def scheduler_facts() -> dict[str, Any]:
             continue
     return {
         "kernel": release,
-        # EEVDF replaced CFS's pick in 6.6; 6.1 schedules with CFS
-        "scheduler": "cfs" if (major, minor) < (6, 6) else "eevdf",
+        "scheduler": scheduler_of(release),
         "sched_tunables": knobs,
         "cpu_count": os.cpu_count(),
     }
