@@ -45,7 +45,7 @@ from benchmark.running.protocol import (
     resolve_targets,
 )
 from models.fast.kalman import kalman_forecast, kalman_step, pack
-from models.fast.online import WARM_UP_ROW
+from models.fast.online import WARM_UP_ROW, CompiledStream
 
 MIN_TRAIN_RUNS = 50
 TRANSFORMS = ("none", "log1p")
@@ -158,13 +158,15 @@ class Arima(Predictor):
         return _KalmanOnline(self, history)
 
 
-class _KalmanOnline(OnlinePredictor):
+class _KalmanOnline(CompiledStream):
     """One conventional Kalman filter step per run with the fitted (time-invariant) matrices,
     compiled (models/fast/kalman.py): one numba call per `update`.
 
     f = Z a + d,  F = Z P Z' + H,  K = P Z' / F
     a <- T (a + K (y - f)) + c,  P <- T (P - K F K') T' + R Q R'
     """
+
+    state_arrays = ("weights",)  # a step writes these
 
     def __init__(self, model: Arima, history: Runs) -> None:
         endog = np.concatenate([model._series(history.delta_us), [np.nan]])

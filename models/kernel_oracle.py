@@ -57,7 +57,7 @@ from benchmark.running.protocol import (
     resolve_targets,
 )
 from models.fast.cells import oracle_emit, oracle_step, pack_network
-from models.fast.online import WARM_UP_ROW
+from models.fast.online import WARM_UP_ROW, CompiledStream
 
 PREDICT_CHUNK = 8192
 RESTARTS = 3  # fresh initialisations after a fit that blew up in its first L-BFGS step
@@ -333,10 +333,12 @@ class KernelOracleLSTM(Predictor):
         return state
 
 
-class _KernelOracleOnline(OnlinePredictor):
+class _KernelOracleOnline(CompiledStream):
     """Both cells' (h, c) carried by one compiled step per `update` (models/fast/cells.py), in
     the inference dtype. The first cell's input projection is a table per task plus the delta
     column; the head is the linear layer decoded as `_decode` does."""
+
+    state_arrays = ("weights", "proba")  # a step writes these
 
     def __init__(self, model: KernelOracleLSTM, history: Runs) -> None:
         np_dtype = DTYPES[model.inference_dtype][1]

@@ -57,7 +57,7 @@ from benchmark.running.protocol import (
     resolve_targets,
 )
 from models.fast.boost import boost_predict, boost_step, pack
-from models.fast.online import WARM_UP_ROW
+from models.fast.online import WARM_UP_ROW, CompiledStream
 from models.fast.stream import FeatureStream
 from models.fast.trees import Forest
 from models.features import ClassMap, FeatureBuilder, feature_search_space
@@ -382,9 +382,11 @@ def _binary(p1: np.ndarray) -> np.ndarray:
     return np.stack([1.0 - p1, p1], axis=1)
 
 
-class _LightGBMOnline(OnlinePredictor):
+class _LightGBMOnline(CompiledStream):
     """Compiled streaming: one numba call per `update` appends the run, walks every kept tree
     of both boosters and writes the next probabilities and delta (models/fast/boost.py)."""
+
+    state_arrays = ("ints", "floats", "proba")  # a step writes these
 
     def __init__(self, model: LightGBM, history: Runs) -> None:
         builder = model.features_

@@ -7,6 +7,7 @@ They are cheap, so `fit(..., targets=...)` checks `targets` but fits and predict
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -79,6 +80,9 @@ class _ConstantOnline(OnlinePredictor):
 
     def update(self, row: RunRow) -> None:
         pass
+
+    def fork(self, shared: dict[int, Any] | None = None) -> _ConstantOnline:
+        return self  # no state: an update changes nothing
 
 
 class Markov(Predictor):
@@ -222,6 +226,11 @@ class _MarkovOnline(OnlinePredictor):
         if len(self.recent) > self.order:
             del self.recent[0]
 
+    def fork(self, shared: dict[int, Any] | None = None) -> _MarkovOnline:
+        new = copy.copy(self)  # the model's tables are shared, read-only
+        new.recent = self.recent.copy()
+        return new
+
 
 class Ewma(Predictor):
     """The textbook burst predictor: per task, tau = a * t + (1 - a) * tau over its past runs.
@@ -303,3 +312,8 @@ class _EwmaOnline(OnlinePredictor):
     def update(self, row: RunRow) -> None:
         self.markov.update(row)
         self.tau[row.task] = self.a * row.delta_us + (1.0 - self.a) * self.tau[row.task]
+
+    def fork(self, shared: dict[int, Any] | None = None) -> _EwmaOnline:
+        new = copy.copy(self)
+        new.markov, new.tau = self.markov.fork(shared), self.tau.copy()
+        return new

@@ -44,7 +44,7 @@ from benchmark.running.protocol import (
     only_targets,
     resolve_targets,
 )
-from models.fast.online import WARM_UP_ROW
+from models.fast.online import WARM_UP_ROW, CompiledStream
 from models.fast.stream import FeatureStream
 from models.fast.trees import Forest, tree_leaves, tree_step
 from models.features import ClassMap, FeatureBuilder, feature_search_space
@@ -185,9 +185,11 @@ class NegiDecisionTree(Predictor):
         return self.online_forest_
 
 
-class _TreeOnline(OnlinePredictor):
+class _TreeOnline(CompiledStream):
     """Compiled streaming: one numba call per `update` appends the run and walks both trees
     (models/fast/trees.py); `predict_next` returns the leaves' stored rows."""
+
+    state_arrays = ("ints", "floats")  # a step writes these
 
     def __init__(self, model: NegiDecisionTree, history: Runs) -> None:
         stream = FeatureStream(model.features_, history)

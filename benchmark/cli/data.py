@@ -75,7 +75,7 @@ def capture(
                         f"{target / 'capture.json'} exists; pass --force to replace it or "
                         "choose --out"
                     )
-                result = capture_vm(chosen, target, log=log, icount=icount)
+                result = capture_vm(chosen, target, log=log, icount=icount or None)
             else:
                 result = cap.capture(
                     chosen,

@@ -44,6 +44,7 @@ from benchmark.running.contract import (
 from benchmark.running.forecast_checks import (
     check_forecast_is_causal,
     check_forecast_step_one_is_predict,
+    check_fork_is_independent,
 )
 from benchmark.running.leaks import (
     check_batch_equals_single,
@@ -71,6 +72,7 @@ CHECKS: tuple[Check, ...] = (
     check_online_matches_batch,
     check_forecast_is_causal,
     check_forecast_step_one_is_predict,
+    check_fork_is_independent,
 )
 
 DEFAULT_RUNS = 10_000  # long enough that a leak a few thousand rows ahead is inside it

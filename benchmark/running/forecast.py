@@ -99,6 +99,7 @@ class LastRuns:
         self.runs, self.stop = runs, runs.start
         self.seen = np.zeros(runs.n_tasks, dtype=bool)
         self.values = {k: np.zeros(runs.n_tasks, getattr(runs, k).dtype) for k in self.NAMES}
+        self._fed: dict[int, tuple[Any, ...]] = {}  # task -> row_fields' fields, until advance
 
     def advance(self, stop: int) -> None:
         """Take in the rows [self.stop, stop)."""
@@ -111,6 +112,7 @@ class LastRuns:
             for k in self.NAMES:
                 self.values[k][tasks] = getattr(self.runs, k)[b - 1 - first]
         self.stop = stop
+        self._fed = {}
 
     def field(self, task: int, name: str) -> Any:
         """`name` of `task`'s most recent run; if it has none: comm from `runs.task_comm`,
@@ -123,6 +125,10 @@ class LastRuns:
 
     def row_fields(self, task: int, delta_us: float, t_ns: int) -> tuple[Any, ...]:
         """A fed-back run of `task`: (task, comm, delta_us, end_state, prio, pid, t_ns)."""
-        get = self.field
-        comm, end, prio, pid = (get(task, k) for k in ("comm", "end_state", "prio", "pid"))
+        fields = self._fed.get(task)
+        if fields is None:  # a free run feeds back the same few tasks 64 times per origin
+            fields = self._fed[task] = tuple(
+                self.field(task, k) for k in ("comm", "end_state", "prio", "pid")
+            )
+        comm, end, prio, pid = fields
         return task, comm, delta_us, end, prio, pid, t_ns

@@ -5,7 +5,9 @@
 * `check_forecast_matches_predict`: the forecast at horizon 1 is `predict` at the same
   positions (top-1 task unless predict has it nearly tied; delta to the online = batch
   tolerances, since a free run reads the online path), so the horizon track's step 1 is the
-  one-step board's prediction.
+  one-step board's prediction;
+* `check_fork_independent`: `OnlinePredictor.fork()` (a free run's branch at each origin)
+  starts in the stream's state and neither copy's updates reach the other.
 
 Each raises AssertionError with a one-line reason.
 """
@@ -19,7 +21,7 @@ import numpy as np
 
 from benchmark.data.dataset import Runs
 from benchmark.running.leaks import ONLINE_DELTA_ATOL, ONLINE_DELTA_RTOL, ONLINE_PROBA_ATOL
-from benchmark.running.protocol import Predictor
+from benchmark.running.protocol import OnlinePredictor, Predictor, fork_stream, row_at
 
 DELTA_RTOL = 1e-9
 
@@ -109,6 +111,54 @@ def check_forecast_matches_predict(model: Predictor, runs: Runs, origins: np.nda
             )
 
 
+def _answer(stream: OnlinePredictor) -> tuple[Any, Any]:
+    """A copy of `predict_next()` (a stream may hand out an array it reuses)."""
+    proba, delta = stream.predict_next()
+    return (None if proba is None else np.array(proba, copy=True)), delta
+
+
+def _same(a: tuple[Any, Any], b: tuple[Any, Any]) -> bool:
+    """Equal answers, NaN equal to NaN (an answer's validity is output_shapes' business)."""
+    if (a[0] is None) != (b[0] is None) or (a[1] is None) != (b[1] is None):
+        return False
+    return (a[0] is None or np.array_equal(a[0], b[0], equal_nan=True)) and (
+        a[1] is None or np.array_equal(a[1], b[1], equal_nan=True)
+    )
+
+
+def check_fork_independent(model: Predictor, runs: Runs, at: int, steps: int = 8) -> None:
+    """A fork of `model.online(rows < at)` answers as the stream does; then the stream takes
+    the true rows from `at` and the fork other rows (each task moved to the next id), and each
+    must answer as a fresh stream fed the same rows (same path, so exactly)."""
+    name = type(model).__name__
+    history = runs.rows(runs.start, at)
+    shared = {id(model): model}
+    stream = model.online(history)
+    fork = fork_stream(stream, shared)
+    if not _same(_answer(fork), _answer(stream)):
+        raise AssertionError(f"{name}: online().fork() does not answer as the stream it copies")
+    true_rows = [row_at(runs, i) for i in range(at, at + steps)]
+    other_rows = [r._replace(task=(r.task + 1) % runs.n_tasks) for r in true_rows]
+    for fed, rows, what in ((stream, true_rows, "stream"), (fork, other_rows, "fork")):
+        fresh = model.online(history)
+        for k, row in enumerate(rows):
+            fed.update(row)
+            fresh.update(row)
+            if not _same(_answer(fed), _answer(fresh)):
+                raise AssertionError(
+                    f"{name}: after online().fork(), the {what}'s answer at step {k + 1} is not "
+                    "that of a fresh stream fed the same rows: the fork shares state (override "
+                    "OnlinePredictor.fork to copy every array an update writes)"
+                )
+        if what == "stream":  # the fork has taken no row yet: it must still answer as at `at`
+            again = model.online(history)
+            if not _same(_answer(fork), _answer(again)):
+                raise AssertionError(
+                    f"{name}: updating the stream changed its fork's answer: the fork shares "
+                    "state (override OnlinePredictor.fork to copy every array an update writes)"
+                )
+
+
 # -- as conformance checks (`kernel-oracle check`) ----------------------------------------------
 CHECK_ORIGINS = 20  # origins per check: each is a fork of the stream and `horizon` steps
 CHECK_HORIZON = 8
@@ -133,3 +183,10 @@ def check_forecast_step_one_is_predict(ctx: Any) -> None:
     the online = batch tolerances): the horizon track's first step is the one-step board's
     prediction."""
     check_forecast_matches_predict(ctx.fitted(), ctx.runs, _origins(ctx))
+
+
+def check_fork_is_independent(ctx: Any) -> None:
+    """`online().fork()` is an independent copy: it starts in the stream's state and neither
+    copy's updates reach the other (a free run forks the stream at every origin)."""
+    window = np.asarray(ctx.window, dtype=np.int64)
+    check_fork_independent(ctx.fitted(), ctx.runs, int(window[len(window) // 2]))

@@ -29,6 +29,7 @@ from benchmark.running.protocol import (
     Prediction,
     Predictor,
     RunRow,
+    fork_stream,
 )
 from benchmark.running.verify import (
     SPOT_DELTA_ATOL,
@@ -55,6 +56,9 @@ class JointStream(OnlinePredictor):
     def update(self, row: RunRow) -> None:
         self.task.update(row)
         self.delta.update(row)
+
+    def fork(self, shared: dict[int, Any] | None = None) -> JointStream:
+        return JointStream(fork_stream(self.task, shared), fork_stream(self.delta, shared))
 
 
 class JointHeads(Predictor):

@@ -104,6 +104,26 @@ class OnlinePredictor(abc.ABC):
     def update(self, row: RunRow) -> None:
         """Append the run that just ended."""
 
+    def fork(self, shared: dict[int, Any] | None = None) -> OnlinePredictor:
+        """An independent stream in this one's state, for one branch of a free run: updates to
+        either must never reach the other. The default deep-copies the stream, sharing the
+        objects in `shared` (id -> object: the fitted model, which a stream must not change).
+        A stream whose state is a few arrays overrides it to copy only those (a free run forks
+        at every origin); the conformance rule `fork_is_independent` checks it."""
+        return deep_fork(self, shared)
+
+
+def deep_fork(stream: Any, shared: dict[int, Any] | None = None) -> Any:
+    """`OnlinePredictor.fork`'s default: a deep copy sharing `shared` (id -> object)."""
+    return copy.deepcopy(stream, dict(shared or {}))
+
+
+def fork_stream(stream: Any, shared: dict[int, Any] | None = None) -> Any:
+    """`stream.fork(shared)`, or `deep_fork` for a stream that does not subclass
+    OnlinePredictor and has no `fork` (a submitted class may duck-type the stream)."""
+    fork = getattr(stream, "fork", None)
+    return fork(shared) if callable(fork) else deep_fork(stream, shared)
+
 
 class Predictor(abc.ABC):
     """Base class of every model. Subclasses set `name`, `targets` and keyword-only `__init__`."""
@@ -330,12 +350,12 @@ def free_run(model: Predictor, runs: Runs, origins: np.ndarray, horizon: int) ->
     """The paper's free run (its Figures 7-11): the default `Predictor.forecast`.
 
     One stream `model.online(rows before the first origin)` is advanced with the true rows up
-    to each origin; there a fork (`copy.deepcopy`, sharing the model and its fitted attributes,
-    which a stream must not change) calls `predict_next()` H times, feeding back a row of its
-    top-1 task and predicted delta (without a delta head: the task's last run length; without
-    a task head, e.g. arima: the last true task, and `Forecast.task` is None). The other fields
-    come from rows before the origin (`LastRuns`); t_ns = the previous row's t_ns plus its run
-    length (t_ns is when a run starts). Origins: see `check_origins`.
+    to each origin; there a fork (`OnlinePredictor.fork`, sharing the model and its fitted
+    attributes, which a stream must not change) calls `predict_next()` H times, feeding back a
+    row of its top-1 task and predicted delta (without a delta head: the task's last run
+    length; without a task head, e.g. arima: the last true task, and `Forecast.task` is None).
+    The other fields come from rows before the origin (`LastRuns`); t_ns = the previous row's
+    t_ns plus its run length (t_ns is when a run starts). Origins: see `check_origins`.
     """
     origins = check_origins(runs, origins, horizon)
     n, name = len(origins), type(model).__name__
@@ -352,7 +372,7 @@ def free_run(model: Predictor, runs: Runs, origins: np.ndarray, horizon: int) ->
         for i in range(last.stop, origin):
             stream.update(row_at(runs, i))
         last.advance(origin)
-        fork = copy.deepcopy(stream, dict(shared))
+        fork = fork_stream(stream, shared)
         prev = row_at(runs, origin - 1)
         t_ns, prev_delta = prev.t_ns, prev.delta_us
         for h in range(horizon):

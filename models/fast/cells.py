@@ -293,3 +293,37 @@ def oracle_step(meta, weights, out, task, delta_us):
         )
     _layers(meta, weights)
     return oracle_emit(meta, weights, out)
+
+
+@njit(cache=True, error_model="numpy")
+def gru_layer_scan(gi, w_hh, b_hn, out):
+    """One nn.GRU layer over a chunk of runs, for the batch pass (`rnn_inference.GRUScan`).
+
+    gi float32[n, 3 hs]: the chunk's input projections with both r/z biases (r and z parts
+    pre-scaled by 0.5); w_hh float32[hs, 3 hs] (all of it pre-scaled by 0.5); b_hn float32[hs]
+    (0.5 times the n gate's hidden bias); out float32[n + 1, hs] with out[0] the entry state:
+    row t + 1 is written with the state after run t. Same algebra as GRUScan's numpy loop
+        a = tanh(gi_rz + gh_rz);  n = tanh(gi_n + (1 + a_r) (gh_n + b_hn))
+        h' = 0.5 (h + n) + 0.5 a_z (h - n)
+    with the matrix-vector product accumulated in float32 over contiguous columns, as
+    `_matvec`, and tanh as `_tanh` (within 2.7e-7): one compiled call per chunk instead of a
+    dozen numpy calls per run."""
+    n, hs = gi.shape[0], w_hh.shape[0]
+    gh = np.empty(3 * hs, dtype=np.float32)
+    for t in range(n):
+        h = out[t]
+        gh[:] = 0.0
+        for i in range(hs):
+            hi = h[i]
+            row = w_hh[i]
+            for j in range(3 * hs):
+                gh[j] += hi * row[j]
+        g = gi[t]
+        nxt = out[t + 1]
+        for j in range(hs):
+            a_r = _tanh(float(g[j]) + float(gh[j]))
+            a_z = _tanh(float(g[hs + j]) + float(gh[hs + j]))
+            hidden_n = float(gh[2 * hs + j]) + float(b_hn[j])
+            gate = _tanh(float(g[2 * hs + j]) + (1.0 + a_r) * hidden_n)
+            hj = float(h[j])
+            nxt[j] = 0.5 * (hj + gate) + 0.5 * a_z * (hj - gate)

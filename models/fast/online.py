@@ -1,9 +1,35 @@
-"""What every compiled online predictor shares: the run its warm-up step is compiled with."""
+"""What every compiled online predictor shares: the run its warm-up step is compiled with, and
+the fork of its state for a free run."""
 
 from __future__ import annotations
 
-from benchmark.running.protocol import RunRow
+import copy
+from typing import Any, ClassVar
+
+from benchmark.running.protocol import OnlinePredictor, RunRow
 
 # A run of Python ints and a float, the types the harness's rows have (`row_at`): compiling
 # the step for it at `online()` time means the first timed step never compiles.
 WARM_UP_ROW = RunRow(task=0, comm=0, delta_us=1.0, end_state=0, prio=0, pid=0, t_ns=0)
+
+
+class CompiledStream(OnlinePredictor):
+    """A compiled stream: its state lives in the arrays named by `state_arrays` (a step writes
+    only those) and its ready answer in `next`, a tuple that may hold one of them.
+
+    `fork` copies those arrays and shares everything else (the packed model, the read-only
+    leaf rows): a free run forks a stream at each of its 2,000 origins, and a deep copy there
+    cost more than the steps it then took (issue 14's cost target)."""
+
+    state_arrays: ClassVar[tuple[str, ...]] = ()
+    next: tuple[Any, ...]
+
+    def fork(self, shared: dict[int, Any] | None = None) -> CompiledStream:
+        new = copy.copy(self)
+        swapped = {}
+        for name in self.state_arrays:
+            old = getattr(self, name)
+            setattr(new, name, old.copy())
+            swapped[id(old)] = getattr(new, name)
+        new.next = tuple(swapped.get(id(v), v) for v in self.next)
+        return new

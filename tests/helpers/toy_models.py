@@ -7,7 +7,14 @@ import time
 import numpy as np
 
 from benchmark.data.dataset import Runs
-from benchmark.running.protocol import Forecast, Prediction, Predictor, check_origins
+from benchmark.running.protocol import (
+    Forecast,
+    OnlinePredictor,
+    Prediction,
+    Predictor,
+    RunRow,
+    check_origins,
+)
 
 
 class _Base(Predictor):
@@ -192,3 +199,34 @@ class PeeksInForecast(LastTask):
         at[:, 0] = origins - runs.start - 1  # step 1 as predict: the last task seen
         return Forecast(origins, horizon, runs.task[at].astype(np.int64),
                         runs.delta_us[at].astype(np.float64))  # fmt: skip
+
+
+class _SharedForkStream(OnlinePredictor):
+    """LastTask's stream whose `fork` is the stream itself: a free run's branches then feed
+    their guesses into the true stream."""
+
+    def __init__(self, last: tuple[int, float], n_tasks: int) -> None:
+        self.last, self.n_tasks = last, n_tasks
+
+    def predict_next(self):
+        proba = np.zeros(self.n_tasks, dtype=np.float32)
+        proba[self.last[0]] = 1.0
+        return proba, float(self.last[1])
+
+    def update(self, row: RunRow) -> None:
+        self.last = (row.task, row.delta_us)
+
+    def fork(self, shared=None):
+        return self
+
+
+class SharedFork(LastTask):
+    """Honest one step ahead; its online stream's `fork` shares the stream's state."""
+
+    name = "shared_fork"
+
+    def online(self, history: Runs) -> OnlinePredictor:
+        self.check_fitted()
+        i = len(history) - 1
+        return _SharedForkStream((int(history.task[i]), float(history.delta_us[i])),
+                                 history.n_tasks)  # fmt: skip

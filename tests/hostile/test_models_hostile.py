@@ -147,6 +147,8 @@ FITTING = {"fit_changes_no_parameter", "inputs_not_mutated"}
 PREDICTING = {"same_seed_same_output", "fit_idempotent", "pickle_round_trip"}
 # the forecast checks fit and free-run the model (a run length of 1e308 cannot be fed back)
 FORECASTING = {"forecast_is_causal", "forecast_step_one_is_predict"}
+# the fork check fits the model and reads its stream's answers (1e308 is an answer it compares)
+STREAMING = {"fork_is_independent"}
 
 
 @pytest.mark.parametrize(
@@ -164,7 +166,7 @@ FORECASTING = {"forecast_is_causal", "forecast_step_one_is_predict"}
         (
             "ReturnsADict",
             "predict returned dict, not a Prediction",
-            VALIDATING | PREDICTING | FORECASTING | {"inputs_not_mutated"},
+            VALIDATING | PREDICTING | FORECASTING | STREAMING | {"inputs_not_mutated"},
         ),
     ],
 )
@@ -176,7 +178,7 @@ def test_broken_outputs_are_named(cls, message, rules):
 
 
 def test_a_fit_that_raises_fails_every_rule_that_fits_with_its_first_line():
-    rules = (*VALIDATING, *FITTING, *PREDICTING, *FORECASTING)
+    rules = (*VALIDATING, *FITTING, *PREDICTING, *FORECASTING, *STREAMING)
     output = verdict(run("check", f"{FILE}:FitRaises", *SMALL), *rules)
     assert "fit() raised RuntimeError: deliberate failure in fit" in output
     assert "second line of the message" not in output

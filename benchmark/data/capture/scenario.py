@@ -58,6 +58,7 @@ class Scenario:
     background: tuple[Background, ...] = ()
     extra_clients: tuple[Client, ...] = ()
     vm: bool = False  # record inside a one-vCPU guest on Debian's CFS kernel (capture/vm.py)
+    icount: bool = False  # with vm: qemu -icount shift=auto (guest time counts instructions)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -80,6 +81,7 @@ _KEYS: dict[str, Rule] = {
     "cpu": ((int,), 0, 4095, "a CPU number from 0 to 4095"),
     "warmup_seconds": ((int, float), 0, 600, "a number of seconds from 0 to 600"),
     "vm": ((bool,), None, None, "true (record inside the CFS guest, capture/vm.py) or false"),
+    "icount": ((bool,), None, None, "true (with vm = true: qemu -icount shift=auto) or false"),
 }
 _BACKGROUND_KEYS: dict[str, Rule] = {
     "nice": ((int,), -20, 19, "an integer from -20 to 19"),
@@ -150,6 +152,8 @@ def _scenario_from_table(name: str, table: Any, path: Path) -> Scenario:
     for key in lists:
         if not isinstance(table.get(key, []), list):
             raise ScenarioError(f"{where}: {key} = {table[key]!r}; expected a list of tables")
+    if values.get("icount") and not values.get("vm"):
+        raise ScenarioError(f"{where}: icount = true needs vm = true (it is a qemu option)")
     return Scenario(
         name=name,
         background=tuple(_background(b, where) for b in table.get("background", [])),

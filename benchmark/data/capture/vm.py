@@ -42,7 +42,12 @@ from benchmark.core.atomic import write_json
 from benchmark.core.paths import REPO_ROOT
 from benchmark.data.capture.driver import RAW_FILES, CaptureResult, write_capture
 from benchmark.data.capture.errors import CaptureError
-from benchmark.data.capture.guest import ERROR_FILE, GUEST_FACTS
+from benchmark.data.capture.guest import (
+    ERROR_FILE,
+    GUEST_AB_SLACK_S,
+    GUEST_FACTS,
+    ICOUNT_AB_SLACK_S,
+)
 from benchmark.data.capture.processes import ProcessGroup
 from benchmark.data.capture.scenario import Scenario, scenarios_path
 from benchmark.data.capture.workload import ab_argv, parse_ab_output, scenario_url, start_nginx
@@ -198,13 +203,14 @@ def qemu_argv(paths: dict[str, Path], job_image: Path, console: Path, icount: bo
     return argv
 
 
-def _job_disk(scenario: Scenario, work: Path, max_busy: float) -> Path:
+def _job_disk(scenario: Scenario, work: Path, max_busy: float, ab_slack_s: float) -> Path:
     """The job disk: the repository's capture code, the scenario file and job.json."""
     job = work / "job"
     shutil.copytree(REPO_ROOT / "benchmark", job / "code" / "benchmark",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))  # fmt: skip
     shutil.copyfile(scenarios_path(), job / "scenarios.toml")
-    job_json = {"scenario": scenario.name, "seconds": scenario.seconds, "max_busy": max_busy}
+    job_json = {"scenario": scenario.name, "seconds": scenario.seconds, "max_busy": max_busy,
+                "ab_slack_s": ab_slack_s}  # fmt: skip
     (job / "job.json").write_text(json.dumps(job_json))
     (job / "out").mkdir()
     image = work / "job.img"
@@ -270,11 +276,13 @@ def capture_vm(
     out: Path,
     *,
     log: Callable[[str], None] = print,
-    icount: bool = False,
+    icount: bool | None = None,
     timeout_s: float | None = None,
     image_root: Path = VM_DIR,
 ) -> CaptureResult:
-    """Record `scenario` inside the guest and write its files into `out` (as `capture`)."""
+    """Record `scenario` inside the guest and write its files into `out` (as `capture`);
+    `icount` None: the scenario's `icount` key."""
+    icount = scenario.icount if icount is None else icount
     problems = missing_tools()
     if problems:
         raise CaptureError("; ".join(problems))
@@ -283,9 +291,11 @@ def capture_vm(
     host_rate = host_ab_rate(scenario, log) if shutil.which("nginx") else None
     work = Path(tempfile.mkdtemp(prefix="kernel-oracle-vm-"))
     try:
-        job_image = _job_disk(scenario, work, max_busy=1.0)
+        slack = ICOUNT_AB_SLACK_S if icount else GUEST_AB_SLACK_S
+        job_image = _job_disk(scenario, work, max_busy=1.0, ab_slack_s=slack)
         console = work / "console.log"
-        limit = timeout_s or BOOT_TIMEOUT_S + 4 * (scenario.warmup_seconds + scenario.seconds)
+        recorded = scenario.warmup_seconds + scenario.seconds
+        limit = timeout_s or BOOT_TIMEOUT_S + 4 * recorded + slack
         seconds = boot(qemu_argv(paths, job_image, console, icount), console, limit, log)
         got = work / "got"
         got.mkdir()
