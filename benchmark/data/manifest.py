@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.core.paths import data_dir
+from benchmark.data.capturemeta import scheduler_of
 
 MANIFEST_VERSION = 1
 RUN_TABLE_COLUMNS = ("t_ns", "task", "comm", "pid", "prio", "delta_us", "end_state")
@@ -92,6 +93,12 @@ def check_data_root(root: Path) -> str | None:
 def trace_names(root: Path | None = None) -> list[str]:
     """Names of the traces the manifest lists, sorted."""
     return sorted(load_manifest(root)["traces"])
+
+
+def trace_schedulers(root: Path | None = None) -> dict[str, str]:
+    """Per trace (sorted), the scheduler of the kernel it was recorded on (`scheduler_of`)."""
+    traces = load_manifest(root)["traces"]
+    return {name: scheduler_of(traces[name].get("kernel")) for name in sorted(traces)}
 
 
 def verify_file(relpath: str, root: Path | None = None, manifest: dict | None = None) -> Path:

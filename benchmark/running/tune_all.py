@@ -1,6 +1,6 @@
 """`make tune` / `kernel-oracle tune --all` (README §6): every tunable (model, target) study over
-every shipped trace with one equal budget, in two fidelity rungs, kept as journal files in the
-repository.
+every shipped trace but the CFS track's (`tuning_traces`) with one equal budget, in two
+fidelity rungs, kept as journal files in the repository.
 
 * **Which studies.** Every registered model whose search space suggests something for a target
   it predicts; a model with an empty one (kernel_oracle_lstm keeps the paper's parameters,
@@ -33,6 +33,10 @@ from benchmark.core.paths import leaderboard_dir
 from benchmark.results.store import params_path, relative, store_params
 from benchmark.running.study_records import interrupted, valid_per_trace
 
+# The tuning set: every trace but those of these schedulers' tracks. The CFS track's traces
+# (README "CFS track") are scored on the parameters tuned on the others, a held-out scheduler:
+# tuning on them too would change every study's objective (a journal refuses other data).
+HELD_OUT_SCHEDULERS = ("cfs",)
 RUNG0_TRIALS = 40
 LOW_FIDELITY_TRAIN_ROWS = 10_000
 PROMOTED = 2
@@ -48,6 +52,13 @@ def studies_dir(root: Path | None = None) -> Path:
 
 def journal_path(model: str, target: str, root: Path | None = None) -> Path:
     return studies_dir(root) / f"{model}-{target}.jsonl"
+
+
+def tuning_traces(data_root: Path | None = None) -> list[str]:
+    """The traces every study tunes on: all but those of `HELD_OUT_SCHEDULERS`."""
+    from benchmark.data.manifest import trace_schedulers
+
+    return [n for n, s in trace_schedulers(data_root).items() if s not in HELD_OUT_SCHEDULERS]
 
 
 def tunable_studies(models: Sequence[str] | None = None) -> list[tuple[str, str]]:
@@ -108,6 +119,7 @@ def run_study(
     path.parent.mkdir(parents=True, exist_ok=True)
     storage = f"journal:{path}"
     common: dict[str, Any] = {
+        "traces": tuning_traces(data_root),
         "storage": storage,
         "timeout_s": STUDY_TIMEOUT_S,
         "data_root": data_root,
