@@ -22,6 +22,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from benchmark.data.capturemeta import scheduler_of
 from benchmark.data.splits import SPLIT_VERSION
 from benchmark.reporting.boardtypes import (
     COSTS,
@@ -38,6 +39,7 @@ from benchmark.reporting.budget import budgets
 from benchmark.reporting.ceilings import HEADROOM_BASELINE, headroom
 from benchmark.reporting.evidence import Evidence
 from benchmark.reporting.horizon_view import horizon_falls, horizon_steps
+from benchmark.reporting.scheduler_view import scheduler_agreement
 from benchmark.reporting.significance import rank_board
 from benchmark.reporting.trust import flag_leaks, mse_ratios, normalize
 from benchmark.results.store import Stored, base_model, is_default_label
@@ -179,7 +181,37 @@ def _cell(results: list[Stored], targets: Sequence[str]) -> Cell:
     return cell
 
 
-def _row(name: str, per_trace_results: dict[str, list[Stored]], traces: list[str]) -> Row:
+def _metric_means(
+    per_trace: dict[str, Cell],
+    per_trace_results: dict[str, list[Stored]],
+    traces: Sequence[str],
+    targets: Sequence[str],
+) -> dict[str, SeedMean]:
+    """Each metric's unweighted mean over `traces`, where every one of them has it."""
+    means: dict[str, SeedMean] = {}
+    for target in targets:
+        for metric in target_metrics(target):
+            cells = [per_trace[t].metrics.get(metric) for t in traces]
+            if all(c is not None for c in cells):
+                per_seed = [_seed_values(per_trace_results[t], metric) for t in traces]
+                means[metric] = trace_mean(cells, per_seed)  # type: ignore[arg-type]
+    return means
+
+
+def by_scheduler(schedulers: dict[str, str], traces: Sequence[str]) -> dict[str, list[str]]:
+    """The traces of each scheduler (in trace order), schedulers in name order."""
+    groups: dict[str, list[str]] = {}
+    for trace in traces:
+        groups.setdefault(schedulers.get(trace, "unknown"), []).append(trace)
+    return dict(sorted(groups.items()))
+
+
+def _row(
+    name: str,
+    per_trace_results: dict[str, list[Stored]],
+    traces: list[str],
+    schedulers: dict[str, str] | None = None,
+) -> Row:
     targets = sorted(
         {t for rs in per_trace_results.values() for s in rs for t in s.result.get("targets") or []}
     )
@@ -193,12 +225,7 @@ def _row(name: str, per_trace_results: dict[str, list[Stored]], traces: list[str
     seeds = max((len(c.seeds) for c in per_trace.values()), default=0)
     row = Row(name, kind, targets, status, seeds, per_trace, tags=tags)
     if status == "ok" and traces:
-        for target in targets:
-            for metric in target_metrics(target):
-                cells = [per_trace[t].metrics.get(metric) for t in traces]
-                if all(c is not None for c in cells):
-                    per_seed = [_seed_values(per_trace_results[t], metric) for t in traces]
-                    row.mean[metric] = trace_mean(cells, per_seed)  # type: ignore[arg-type]
+        row.mean = _metric_means(per_trace, per_trace_results, traces, targets)
         for cost in COSTS:
             values = [per_trace[t].costs.get(cost) for t in traces]
             if all(v is not None for v in values):
@@ -208,6 +235,12 @@ def _row(name: str, per_trace_results: dict[str, list[Stored]], traces: list[str
             if all(c is not None for c in cells):
                 per_seed = [_seed_values(per_trace_results[t], metric, "horizon") for t in traces]
                 row.horizon[metric] = trace_mean(cells, per_seed)  # type: ignore[arg-type]
+        groups = by_scheduler(schedulers or {}, traces)
+        if len(groups) > 1:  # one scheduler's means would only repeat the overall ones
+            row.mean_by_scheduler = {
+                name: _metric_means(per_trace, per_trace_results, group, targets)
+                for name, group in groups.items()
+            }
     return row
 
 
@@ -224,8 +257,9 @@ def make_board(
     Default rows (`<model>.default`, README §6) get every number but no rank: they sit in
     `Board.default_models`, beside their tuned rows, and are left out of the budget table."""
     traces = sorted(manifest.get("traces", {}))
+    schedulers = {t: scheduler_of(manifest["traces"][t].get("kernel")) for t in traces}
     by_model = group(accepted)
-    every = [_row(name, by_model[name], traces) for name in sorted(by_model)]
+    every = [_row(name, by_model[name], traces, schedulers) for name in sorted(by_model)]
     rows = [r for r in every if not is_default_label(r.model)]
     defaults = [r for r in every if is_default_label(r.model)]
     ceiling = {t: by_kind(ceilings[t]) for t in traces if ceilings and t in ceilings}
@@ -259,6 +293,8 @@ def make_board(
         horizon_falls=horizon_falls(rows, traces),
         warnings=warnings,
         headroom=headroom(ceiling, _baseline_acc(rows, traces), traces),
+        schedulers=schedulers,
+        scheduler_agreement=scheduler_agreement(rows),
     )
 
 

@@ -116,6 +116,8 @@ class Row:
     params_files: dict[str, str] = field(default_factory=dict)
     study_files: dict[str, str] = field(default_factory=dict)
     horizon: dict[str, SeedMean] = field(default_factory=dict)  # means over traces
+    # scheduler -> metric -> mean over that scheduler's traces (only with 2+ schedulers)
+    mean_by_scheduler: dict[str, dict[str, SeedMean]] = field(default_factory=dict)
 
     def shows(self, target: str) -> bool:
         """Whether the model has a row for `target` (one whose targets are unknown, because it
@@ -177,6 +179,19 @@ class HorizonFall:
     trace: str
     below_markov: int | None
     below_majority: int | None
+
+
+@dataclass(frozen=True)
+class SchedulerAgreement:
+    """Whether the models' order on one scheduler's traces is their order on another's: Spearman's
+    rho of the per-scheduler means of `metric` over the `models` that have both (None below 3)."""
+
+    target: str
+    metric: str
+    first: str
+    second: str
+    models: list[str]
+    rho: float | None
 
 
 @dataclass(frozen=True)
@@ -245,6 +260,8 @@ class Board:
     tuning: list[TuningGain] = field(default_factory=list)  # default vs tuned rows
     horizon_steps: list[int] = field(default_factory=list)  # the horizon track's recorded steps
     horizon_falls: list[HorizonFall] = field(default_factory=list)
+    schedulers: dict[str, str] = field(default_factory=dict)  # trace -> cfs / eevdf / unknown
+    scheduler_agreement: list[SchedulerAgreement] = field(default_factory=list)
 
     def row(self, model: str) -> Row:
         return next(r for r in self.models if r.model == model)

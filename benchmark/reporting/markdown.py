@@ -28,6 +28,7 @@ from benchmark.reporting.format import (
     status_text,
 )
 from benchmark.reporting.horizon_view import COLUMNS, fall_texts
+from benchmark.reporting.scheduler_view import scheduler_ranks, schedulers_of
 from benchmark.reporting.tuning_gain import TABLE_HEADER as TUNING_HEADER
 from benchmark.reporting.tuning_gain import table_rows as tuning_rows
 from benchmark.scoring.metrics import METRICS, TARGETS, main_metric, target_metrics
@@ -182,6 +183,40 @@ def falls_table(board: Board) -> str:
     return md_table(header, rows)
 
 
+def scheduler_section(board: Board) -> list[str]:
+    """Per target: the means per scheduler with each model's place, and Spearman's rho."""
+    schedulers = schedulers_of(board.models)
+    out = ["## By scheduler", "", texts.SCHEDULERS, ""]
+    for target in TARGETS:
+        main = main_metric(target)
+        places = {s: scheduler_ranks(board, target, s) for s in schedulers}
+        for view in board.scheduler_agreement:
+            if view.target == target:
+                rho = "none" if view.rho is None else f"{view.rho:.3f}"
+                out += [
+                    f"### {TARGET_TITLES[target]}: Spearman's rho {rho} ({view.first} vs "
+                    f"{view.second}, {len(view.models)} models)",
+                    "",
+                ]
+        header = ["model", f"{main}: all traces"]
+        for s in schedulers:
+            count = sum(1 for t in board.traces if board.schedulers.get(t, "unknown") == s)
+            header += [f"{main}: {s} ({count} trace{'' if count == 1 else 's'})", f"place on {s}"]
+        rows = []
+        for model in board.ordered(target):
+            if not model.mean_by_scheduler:
+                continue
+            row = [_model_label(model), interval_text(model.mean.get(main), main)]
+            for s in schedulers:
+                row += [
+                    interval_text(model.mean_by_scheduler.get(s, {}).get(main), main),
+                    str(places[s].get(model.model, "")),
+                ]
+            rows.append(row)
+        out += [md_table(header, rows), ""]
+    return out
+
+
 def markdown(board: Board) -> str:
     """leaderboard/README.md."""
     out = texts.intro(board, md_escape)
@@ -197,6 +232,8 @@ def markdown(board: Board) -> str:
         out += [f"### {TARGET_TITLES[target]}", "", significance_table(board, target), ""]
     if board.transfer:
         out += transfer_section(board)
+    if len(schedulers_of(board.models)) > 1:
+        out += scheduler_section(board)
     if board.budgets:
         out += ["## Inside the scheduler's budget", "", texts.BUDGETS, "", budget_table(board), ""]
     if any(m.horizon for m in board.models):

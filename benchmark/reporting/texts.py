@@ -60,6 +60,14 @@ HORIZON_FALLS = (
     "the first recorded step h whose acc@h is below markov's (then majority's) one-step "
     "accuracy at the same origins (their acc@1) on that trace; `> 64`: not within the horizon."
 )
+SCHEDULERS = (
+    "Each model's mean over the traces of each scheduler (EEVDF: kernel 6.18 on the host; CFS: "
+    "Linux 6.1 in a one-vCPU qemu guest, the KernelOracle paper's setup) and its place among "
+    "the models by that mean, beside the overall mean over every trace (which ranks). The "
+    "parameters were tuned on the EEVDF traces only (the CFS traces are a held-out scheduler). "
+    "Spearman's rho compares the two orders (tied values averaged; fewer than three models "
+    "give none): near 1, a model that is better on one scheduler is better on the other."
+)
 TUNING = (
     "Every tuned learned model also runs on its defaults (`<model>.default`, seed 0, not "
     "ranked). Tuned − default on the same test positions, mean over traces, with the paired 95% "
