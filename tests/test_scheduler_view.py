@@ -71,3 +71,18 @@ def test_the_readme_shows_the_section_only_with_two_schedulers() -> None:
     one = _board({t: "6.18.0-1" for t in KERNELS})
     assert one.scheduler_agreement == [] and not one.row("a").mean_by_scheduler
     assert "## By scheduler" not in markdown(one)
+
+
+def test_figures_mark_each_trace_with_its_scheduler_only_on_a_two_scheduler_board(tmp_path):
+    import pandas as pd
+
+    from benchmark.reporting.figures import Context
+
+    def context(board):
+        return Context(tmp_path, None, tmp_path, board, [], lambda _m: None)
+
+    two = context(_board())
+    assert two.label("c1") == "c1 [CFS]" and two.label("e1") == "e1 [EEVDF]"
+    frame = two.labelled(pd.DataFrame({"trace": ["c1", "e2"], "v": [1, 2]}))
+    assert list(frame["trace"]) == ["c1 [CFS]", "e2 [EEVDF]"]
+    assert context(_board({t: "6.18.0-1" for t in KERNELS})).label("c1") == "c1"

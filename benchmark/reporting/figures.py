@@ -55,6 +55,20 @@ class Context:
     _runs: dict[str, Any] = field(default_factory=dict)
     _tables: dict[str, Any] = field(default_factory=dict)
 
+    def label(self, trace: str) -> str:
+        """How a figure names a trace: on a board of two or more schedulers, marked with its
+        own (`clients [EEVDF]`, `cfs-paper [CFS]`; README "CFS track")."""
+        schedulers = self.board.schedulers
+        if len(set(schedulers.values())) < 2:
+            return trace
+        return f"{trace} [{schedulers.get(trace, 'unknown').upper()}]"
+
+    def labelled(self, frame: Any) -> Any:
+        """A copy of `frame` with its `trace` column in `label` form."""
+        out = frame.copy()
+        out["trace"] = [self.label(t) for t in out["trace"]]
+        return out
+
     def runs(self, trace: str) -> Any:
         if trace not in self._runs:
             from benchmark.data.dataset import load_trace
@@ -122,16 +136,17 @@ def _traces(ctx: Context) -> list[str]:
 def task_frequency(ctx: Context) -> Any:
     """Share of runs of each trace's most frequent tasks (thread = comm:pid)."""
     traces = _traces(ctx)
-    tasks = {t: ctx.table(t)["task"] for t in traces}
-    shares = {t: frames.task_shares(tasks[t], TOP_TASKS) for t in traces}
-    runs = {t: len(tasks[t]) for t in traces}
-    return drawing.task_frequency(shares, runs, {t: tasks[t].nunique() for t in traces})
+    tasks = {ctx.label(t): ctx.table(t)["task"] for t in traces}
+    shares = {t: frames.task_shares(column, TOP_TASKS) for t, column in tasks.items()}
+    runs = {t: len(column) for t, column in tasks.items()}
+    return drawing.task_frequency(shares, runs, {t: c.nunique() for t, c in tasks.items()})
 
 
 def delta_distribution(ctx: Context) -> Any:
     """Distribution of run lengths (delta_us) per trace, log axis."""
     traces = _traces(ctx)
-    return drawing.delta_distribution(frames.positive_deltas({t: ctx.table(t) for t in traces}))
+    tables = {ctx.label(t): ctx.table(t) for t in traces}
+    return drawing.delta_distribution(frames.positive_deltas(tables))
 
 
 def training_curves(ctx: Context) -> Any:
@@ -172,7 +187,9 @@ def delta_sequence(ctx: Context) -> Any:
         free_start = ONE_STEP if at is None else int(origins[at]) - p0
         steps = 0 if at is None else next(iter(forecasts.values()))["horizon_delta_us"].shape[1]
         window = np.arange(p0, min(p0 + free_start + steps, end))
-        panel = drawing.SequencePanel(trace, runs.delta_us[window - runs.start], free_start)
+        panel = drawing.SequencePanel(
+            ctx.label(trace), runs.delta_us[window - runs.start], free_start
+        )
         panel.free_start = min(free_start, len(window))
         for model in dict.fromkeys([frames.best_model(ctx.board, "delta", trace, learned=True),
                                     "ewma"]):  # fmt: skip
@@ -204,7 +221,8 @@ def horizon_accuracy(ctx: Context) -> Any:
             if entry is not None:
                 levels.setdefault(trace, {})[row.model] = entry.value
     traces = [t for t in ctx.board.traces if (frame["trace"] == t).any()]
-    return drawing.horizon_accuracy(frame, traces, levels)
+    levels = {ctx.label(t): v for t, v in levels.items()}
+    return drawing.horizon_accuracy(ctx.labelled(frame), [ctx.label(t) for t in traces], levels)
 
 
 def leaderboard_bars(ctx: Context) -> Any:
@@ -251,7 +269,8 @@ def confusion_matrix(ctx: Context) -> Any:
         true, pred = runs.task[positions - runs.start], stored["task"].astype(np.int64)
         share, top = frames.confusion(true, pred, CONFUSION_TASKS)
         labels = [drawing.short(runs.vocabulary[int(t)], 20) for t in top]
-        panels.append((trace, share, [*labels, f"rest (not top {CONFUSION_TASKS})"], len(true)))
+        rest = f"rest (not top {CONFUSION_TASKS})"
+        panels.append((ctx.label(trace), share, [*labels, rest], len(true)))
     return drawing.confusion_matrices(panels, best)
 
 
@@ -260,7 +279,7 @@ def ceiling_vs_best(ctx: Context) -> Any:
     frame = frames.ceiling_comparison(ctx.board)
     if not frame["series"].str.endswith("ceiling").any():
         raise Skip("no ceiling values (benchmark/scoring/ceiling.py or the data missing)")
-    return drawing.ceiling_vs_best(frame, ctx.board.traces)
+    return drawing.ceiling_vs_best(ctx.labelled(frame), [ctx.label(t) for t in ctx.board.traces])
 
 
 FIGURES: dict[str, Callable[[Context], Any]] = {
