@@ -36,6 +36,14 @@ def test_shipped_scenarios() -> None:
     assert all(s.cpu == mixed.cpu for s in scenarios.values() if not s.vm)  # host CPU 1
     paper = scenarios["cfs-paper"]  # the CFS track: the guest's only CPU, the paper's ab -c 5
     assert paper.vm and paper.cpu == 0 and paper.ab_concurrency == 5 and paper.nginx_workers == 1
+    assert paper.icount and scenarios["cfs-clients"].icount  # instruction-counted guest time
+
+
+def test_icount_without_vm_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text("[scenarios.x]\nicount = true\n")
+    with pytest.raises(cap.ScenarioError, match=r"scenario 'x': icount = true needs vm = true"):
+        cap.load_scenarios(path)
 
 
 def test_scenario_errors(tmp_path: Path) -> None:
