@@ -86,3 +86,13 @@ def test_figures_mark_each_trace_with_its_scheduler_only_on_a_two_scheduler_boar
     frame = two.labelled(pd.DataFrame({"trace": ["c1", "e2"], "v": [1, 2]}))
     assert list(frame["trace"]) == ["c1 [CFS]", "e2 [EEVDF]"]
     assert context(_board({t: "6.18.0-1" for t in KERNELS})).label("c1") == "c1"
+
+
+def test_the_page_has_a_by_scheduler_view_with_rho_and_places() -> None:
+    from benchmark.reporting.page import html_page
+
+    page = html_page(_board())
+    assert 'id="view-schedulers"' in page and 'data-nav="schedulers"' in page
+    assert "cfs vs eevdf: rho = -1.000 over 4 models" in page
+    assert 'id="schedulers-task"' in page
+    assert 'id="view-schedulers"' not in html_page(_board({t: "6.18.0-1" for t in KERNELS}))

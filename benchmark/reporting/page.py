@@ -42,6 +42,7 @@ from benchmark.reporting.page_sections import (
     ceilings_section,
     horizon_section,
     runs_section,
+    schedulers_section,
     section,
     transfer_section,
     tuning_section,
@@ -352,7 +353,8 @@ def _toggles(board: Board) -> str:
 
 
 MORE = {"budgets": "Latency budgets", "horizon": "Horizon track", "tuning": "Default and tuned",
-        "ceilings": "Ceilings", "transfer": "Transfer", "runs": "Failed and refused"}  # fmt: skip
+        "schedulers": "By scheduler", "ceilings": "Ceilings", "transfer": "Transfer",
+        "runs": "Failed and refused"}  # fmt: skip
 
 
 def html_page(board: Board) -> str:
@@ -361,6 +363,7 @@ def html_page(board: Board) -> str:
         "budgets": budgets_section(board),
         "horizon": horizon_section(board),
         "tuning": tuning_section(board),
+        "schedulers": schedulers_section(board),
         "ceilings": ceilings_section(board),
         "transfer": transfer_section(board),
         "runs": runs_section(board),
