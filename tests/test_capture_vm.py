@@ -118,3 +118,20 @@ def test_a_guest_captures_vm_facts_reach_the_manifest_facts():
     assert facts["scheduler"] == "cfs" and facts["slowdown"] == 40.0
     assert facts["sched_tunables"] == {"min_granularity_ns": 750000}
     assert "vm" not in capture_facts({})  # a host capture's facts are as before
+
+
+def test_the_shipped_cfs_traces_carry_their_guest_facts_into_manifest_and_datasheet():
+    from benchmark.core.paths import data_dir
+    from benchmark.data.manifest import load_manifest, trace_schedulers
+
+    cfs = [t for t, s in trace_schedulers().items() if s == "cfs"]
+    assert len(cfs) >= 2, "the CFS track ships two traces or more"
+    manifest = load_manifest()["traces"]
+    sheet = (data_dir() / "README.md").read_text()
+    for trace in cfs:
+        entry = manifest[trace]
+        assert entry["runs"] >= 100_000 and entry["kernel"].startswith("6.1.")
+        vm = entry["vm"]
+        assert vm["scheduler"] == "cfs" and vm["vcpus"] == 1 and vm["accelerator"] == "tcg"
+        assert vm["icount"] == "shift=auto" and vm["sched_tunables"]["min_granularity_ns"] > 0
+    assert sheet.count("- scheduler: cfs (guest kernel), 1 vCPU under qemu tcg") == len(cfs)

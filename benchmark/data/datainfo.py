@@ -148,6 +148,7 @@ def trace_facts(
         "cpu": known(cpu),
         "ab": facts["ab"],
         "perf_lost_events": facts["perf_lost_events"],
+        **({"vm": facts["vm"]} if "vm" in facts else {}),  # a guest capture: how it was emulated
         "parse": parse,
         **({"raw": raw} if raw else {}),
         "capture": capture,
