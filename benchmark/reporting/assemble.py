@@ -38,7 +38,7 @@ from benchmark.reporting.boardtypes import (
 from benchmark.reporting.budget import budgets
 from benchmark.reporting.ceilings import HEADROOM_BASELINE, headroom
 from benchmark.reporting.evidence import Evidence
-from benchmark.reporting.horizon_view import horizon_falls, horizon_steps
+from benchmark.reporting.horizon_view import horizon_cost, horizon_falls, horizon_steps
 from benchmark.reporting.scheduler_view import scheduler_agreement
 from benchmark.reporting.significance import rank_board
 from benchmark.reporting.trust import flag_leaks, mse_ratios, normalize
@@ -291,6 +291,7 @@ def make_board(
         budgets=budgets(rows),
         horizon_steps=horizon_steps(accepted),
         horizon_falls=horizon_falls(rows, traces),
+        horizon_cost=horizon_cost(accepted),
         warnings=warnings,
         headroom=headroom(ceiling, _baseline_acc(rows, traces), traces),
         schedulers=schedulers,

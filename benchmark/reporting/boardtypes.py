@@ -260,6 +260,8 @@ class Board:
     tuning: list[TuningGain] = field(default_factory=list)  # default vs tuned rows
     horizon_steps: list[int] = field(default_factory=list)  # the horizon track's recorded steps
     horizon_falls: list[HorizonFall] = field(default_factory=list)
+    # the horizon track's seconds, its runs' wall seconds and the share, over the ok results
+    horizon_cost: dict[str, float | int] = field(default_factory=dict)
     schedulers: dict[str, str] = field(default_factory=dict)  # trace -> cfs / eevdf / unknown
     scheduler_agreement: list[SchedulerAgreement] = field(default_factory=list)
 

@@ -41,6 +41,25 @@ def horizon_steps(accepted: Sequence[Stored]) -> list[int]:
     return sorted(steps)
 
 
+def horizon_cost(accepted: Sequence[Stored]) -> dict[str, float | int]:
+    """What the horizon track cost in the stored results (issue 14's target: under 10% of
+    the leaderboard's run time): the seconds of its forecasts and spot checks summed over the
+    ok results that record them, their runs' wall seconds, and the share; empty without any."""
+    spent = wall = 0.0
+    runs = 0
+    for stored in accepted:
+        entry, total = stored.result.get("horizon"), stored.result.get("wall_s")
+        costs = entry.get("costs") if stored.ok and isinstance(entry, dict) else None
+        if not isinstance(costs, dict) or not isinstance(total, int | float) or total <= 0:
+            continue
+        spent += float(costs.get("forecast_s", 0.0)) + float(costs.get("spot_check_s", 0.0))
+        wall += float(total)
+        runs += 1
+    if not runs:
+        return {}
+    return {"runs": runs, "horizon_s": spent, "run_wall_s": wall, "share": spent / wall}
+
+
 def _one_step_acc(rows: Sequence[Row], model: str, trace: str) -> float | None:
     """A reference's one-step accuracy at the origins (its acc@1, the same positions as every
     model's forecasts), else over all test positions."""

@@ -237,7 +237,16 @@ def markdown(board: Board) -> str:
     if board.budgets:
         out += ["## Inside the scheduler's budget", "", texts.BUDGETS, "", budget_table(board), ""]
     if any(m.horizon for m in board.models):
-        out += ["## Horizon track", "", texts.HORIZON, "", horizon_table(board), ""]
+        out += ["## Horizon track", "", texts.HORIZON, ""]
+        cost = board.horizon_cost
+        if cost:
+            out += [
+                f"Its cost: {cost['horizon_s']:,.0f} s of forecasts and spot checks in the "
+                f"{cost['run_wall_s']:,.0f} s of run wall time of the {cost['runs']} stored "
+                f"results that record it, {cost['share']:.1%}.",
+                "",
+            ]
+        out += [horizon_table(board), ""]
         out += ["### How far ahead", "", texts.HORIZON_FALLS, "", falls_table(board), ""]
     if board.tuning:
         rows = [[md_escape(c) for c in row] for row in tuning_rows(board.tuning)]
