@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import copy
 import inspect
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, NamedTuple, Protocol
@@ -382,7 +383,7 @@ def free_run(model: Predictor, runs: Runs, origins: np.ndarray, horizon: int) ->
                 raise ValueError(f"{name}: predict_next gave neither a task nor a delta")
             nxt = prev.task if proba is None else int(np.argmax(proba))
             fed = float(last.field(nxt, "delta_us") if predicted is None else predicted)
-            if not np.isfinite(fed * 1000.0):  # fed back as a time in ns: 1e308 us is none
+            if not math.isfinite(fed * 1000.0):  # fed back as a time in ns: 1e308 us is none
                 raise ValueError(
                     f"{name} predicted delta_us={fed} from origin {origin}: not a run length "
                     "a free run can feed back"
