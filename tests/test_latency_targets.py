@@ -40,6 +40,7 @@ def test_beats_reference_everywhere():
     acc = {
         "markov": {"a": 0.8, "b": 0.5},
         "ewma": {"a": 0.9, "b": 0.9},  # a reference row never counts
+        "repeat_period": {"a": 0.9, "b": 0.9},  # tagged reference in the registry
         "tree": {"a": 0.81, "b": 0.6},
         "tie": {"a": 0.8, "b": 0.6},  # equal is not better
         "partial": {"a": 0.99},
