@@ -180,7 +180,8 @@ def test_an_honest_run_records_its_horizon_track(data, tmp_path):
     (result,) = _run([f"{TOY}:LastTask"], data, tmp_path)
     horizon = result["horizon"]
     assert horizon["method"] == "free run" and horizon["horizon"] == 64
-    assert horizon["costs"]["spot_origins"] == 3
+    # the harness's free run is causal by construction: no forecast is asked again
+    assert horizon["costs"]["spot_origins"] == 0
     # LastTask free-runs its own last task: every step repeats the task before the origin
     frame, split = _truth(data)
     arrays = np.load(tmp_path / "results" / "last_task" / _trace(data) / "seed0.npz")
@@ -192,6 +193,17 @@ def test_an_honest_run_records_its_horizon_track(data, tmp_path):
     assert (arrays["horizon_task"] == ids[:, None]).all()
     truth = np.array([vocabulary.get(t, 0) for t in frame["task"].to_numpy()[origins]])
     assert horizon["metrics"]["acc@1"]["value"] == pytest.approx(float(np.mean(ids == truth)))
+
+
+def test_what_predict_was_handed_never_reaches_the_horizon_track(data, tmp_path):
+    """StashesInPredict keeps `predict`'s trace and its later streams read the future from it;
+    the horizon track forecasts with the copy taken right after fit, so its free run is that
+    of the honest LastTask, step for step."""
+    stash, honest = (_run([f"{TOY}:{m}"], data, tmp_path / m)[0] for m in
+                     ("StashesInPredict", "LastTask"))  # fmt: skip
+    assert stash["status"] == "ok" and stash["horizon"]["metrics"]["acc@8"]["value"] < 1.0
+    for step in ("acc@1", "acc@8", "acc@64"):
+        assert stash["horizon"]["metrics"][step] == honest["horizon"]["metrics"][step]
 
 
 def _constant_accuracy(data: Path) -> float:
