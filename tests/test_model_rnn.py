@@ -11,7 +11,13 @@ import torch
 from benchmark.running.protocol import row_at
 from benchmark.running.registry import build_model, get_model_class, model_defaults
 from models.reference import Majority
-from models.rnn import CELLS, RNNPredictor, _Net
+from models.rnn import (
+    BUDGET_HIDDEN_SIZES,
+    BUDGET_TWO_LAYERS_UP_TO,
+    CELLS,
+    RNNPredictor,
+    _Net,
+)
 from models.rnn_inference import GRUScan
 
 # Small but real: a few epochs over the excerpt's 2,100 training runs (a few seconds each).
@@ -193,7 +199,10 @@ def test_pickle_keeps_predictions_and_online(excerpt):
 def test_search_space_samples():
     optuna = pytest.importorskip("optuna")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    for _ in range(5):
+    for _ in range(20):
         params = RNNPredictor.search_space(study.ask())
         model = build_model("lstm", params)
-        assert model.get_params()["hidden_size"] in (32, 64, 128, 256)
+        got = model.get_params()
+        assert got["hidden_size"] in BUDGET_HIDDEN_SIZES
+        # the latency budget: a second layer only up to hidden BUDGET_TWO_LAYERS_UP_TO
+        assert got["num_layers"] == 1 or got["hidden_size"] <= BUDGET_TWO_LAYERS_UP_TO
