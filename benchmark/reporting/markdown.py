@@ -28,7 +28,7 @@ from benchmark.reporting.format import (
     status_text,
 )
 from benchmark.reporting.horizon_view import COLUMNS, fall_texts
-from benchmark.reporting.scheduler_view import scheduler_ranks, schedulers_of
+from benchmark.reporting.scheduler_view import scheduler_table, schedulers_of
 from benchmark.reporting.tuning_gain import TABLE_HEADER as TUNING_HEADER
 from benchmark.reporting.tuning_gain import table_rows as tuning_rows
 from benchmark.scoring.metrics import METRICS, TARGETS, main_metric, target_metrics
@@ -185,11 +185,8 @@ def falls_table(board: Board) -> str:
 
 def scheduler_section(board: Board) -> list[str]:
     """Per target: the means per scheduler with each model's place, and Spearman's rho."""
-    schedulers = schedulers_of(board.models)
     out = ["## By scheduler", "", texts.SCHEDULERS, ""]
     for target in TARGETS:
-        main = main_metric(target)
-        places = {s: scheduler_ranks(board, target, s) for s in schedulers}
         for view in board.scheduler_agreement:
             if view.target == target:
                 rho = "none" if view.rho is None else f"{view.rho:.3f}"
@@ -198,22 +195,9 @@ def scheduler_section(board: Board) -> list[str]:
                     f"{view.second}, {len(view.models)} models)",
                     "",
                 ]
-        header = ["model", f"{main}: all traces"]
-        for s in schedulers:
-            count = sum(1 for t in board.traces if board.schedulers.get(t, "unknown") == s)
-            header += [f"{main}: {s} ({count} trace{'' if count == 1 else 's'})", f"place on {s}"]
-        rows = []
-        for model in board.ordered(target):
-            if not model.mean_by_scheduler:
-                continue
-            row = [_model_label(model), interval_text(model.mean.get(main), main)]
-            for s in schedulers:
-                row += [
-                    interval_text(model.mean_by_scheduler.get(s, {}).get(main), main),
-                    str(places[s].get(model.model, "")),
-                ]
-            rows.append(row)
-        out += [md_table(header, rows), ""]
+        header, rows = scheduler_table(board, target)
+        table = [[_model_label(row), *cells] for row, cells in rows]
+        out += [md_table(["model", *header], table), ""]
     return out
 
 

@@ -12,15 +12,15 @@ from typing import Any
 
 from benchmark.reporting.boardtypes import Board
 from benchmark.reporting.ceilings import TITLES, ceiling_value, kinds
-from benchmark.reporting.format import CEILING, fmt, interval_text
+from benchmark.reporting.format import CEILING, fmt
 from benchmark.reporting.format import html_escape as _e
 from benchmark.reporting.horizon_view import COLUMNS as HORIZON_COLUMNS
 from benchmark.reporting.horizon_view import fall_texts
 from benchmark.reporting.page_data import datasheet_href, href_of
-from benchmark.reporting.scheduler_view import scheduler_ranks, schedulers_of
+from benchmark.reporting.scheduler_view import scheduler_table, schedulers_of
 from benchmark.reporting.texts import HORIZON, HORIZON_FALLS, SCHEDULERS, TUNING
 from benchmark.reporting.tuning_gain import TABLE_HEADER, table_rows
-from benchmark.scoring.metrics import TARGETS, main_metric
+from benchmark.scoring.metrics import TARGETS
 
 
 def section(view: str, title: str, body: str, trace: str | None = None) -> str:
@@ -181,8 +181,6 @@ def schedulers_section(board: Board) -> str:
         return ""
     parts = [f'<p class="note">{_e(SCHEDULERS)}</p>']
     for target in TARGETS:
-        main = main_metric(target)
-        places = {s: scheduler_ranks(board, target, s) for s in schedulers}
         notes = [
             f"{v.first} vs {v.second}: "
             + (f"rho = {v.rho:+.3f}" if v.rho is not None else "no rho")
@@ -190,21 +188,11 @@ def schedulers_section(board: Board) -> str:
             for v in board.scheduler_agreement
             if v.target == target
         ]
-        header = ["model", f"{main}: all traces"]
-        for name in schedulers:
-            header += [f"{main}: {name}", f"place on {name}"]
-        rows = []
-        for row in board.ordered(target):
-            if not row.mean_by_scheduler:
-                continue
-            cells = [row.model, interval_text(row.mean.get(main), main)]
-            for name in schedulers:
-                entry = row.mean_by_scheduler.get(name, {}).get(main)
-                cells += [interval_text(entry, main), str(places[name].get(row.model, ""))]
-            rows.append(cells)
+        header, rows = scheduler_table(board, target)
+        table = [[row.model, *cells] for row, cells in rows]
         parts.append(
             f'<h3>{_e(target)}</h3><p class="note">{_e("; ".join(notes))}</p>'
-            + plain_table(f"schedulers-{_e(target)}", header, rows)
+            + plain_table(f"schedulers-{_e(target)}", ["model", *header], table)
         )
     return section("schedulers", "By scheduler", "\n".join(parts))
 

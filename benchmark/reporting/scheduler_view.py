@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from itertools import combinations
 
 from benchmark.reporting.boardtypes import Board, Row, SchedulerAgreement
+from benchmark.reporting.format import interval_text
 from benchmark.reporting.transfer import MIN_MODELS, spearman
 from benchmark.scoring.metrics import METRICS, TARGETS, main_metric
 
@@ -32,7 +33,7 @@ def scheduler_agreement(rows: Sequence[Row]) -> list[SchedulerAgreement]:
             both = [
                 r
                 for r in rows
-                if r.shows(target) and target in r.targets
+                if target in r.targets
                 and metric in r.mean_by_scheduler.get(first, {})
                 and metric in r.mean_by_scheduler.get(second, {})
             ]  # fmt: skip
@@ -59,3 +60,26 @@ def scheduler_ranks(board: Board, target: str, scheduler: str) -> dict[str, int]
     have.sort(key=lambda r: (metric.sort_key(r.mean_by_scheduler[scheduler][metric.name].value),
                              r.model))  # fmt: skip
     return {r.model: i + 1 for i, r in enumerate(have)}
+
+
+def scheduler_table(board: Board, target: str) -> tuple[list[str], list[tuple[Row, list[str]]]]:
+    """The "By scheduler" table of `target` for the README and the page: the header after the
+    model column, and per row with per-scheduler means its cells (all-traces mean, then each
+    scheduler's mean and place); each caller writes the model column its own way."""
+    main = main_metric(target)
+    schedulers = schedulers_of(board.models)
+    places = {s: scheduler_ranks(board, target, s) for s in schedulers}
+    header = [f"{main}: all traces"]
+    for name in schedulers:
+        count = sum(1 for t in board.traces if board.schedulers.get(t, "unknown") == name)
+        header += [f"{main}: {name} ({count} trace{'' if count == 1 else 's'})", f"place on {name}"]
+    rows = []
+    for row in board.ordered(target):
+        if not row.mean_by_scheduler:
+            continue
+        cells = [interval_text(row.mean.get(main), main)]
+        for name in schedulers:
+            entry = row.mean_by_scheduler.get(name, {}).get(main)
+            cells += [interval_text(entry, main), str(places[name].get(row.model, ""))]
+        rows.append((row, cells))
+    return header, rows
