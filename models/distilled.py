@@ -89,6 +89,7 @@ class DistilledTree(NegiDecisionTree):
             window=self.window,
             n_estimators=self.teacher_n_estimators,
             delta_n_estimators=self.teacher_delta_n_estimators,
+            max_trees=0,  # no latency cap: the teacher labels rows offline, it never runs online
         ).fit(train, valid=valid, seed=seed, targets=sorted(targets))
         rows = train
         if self.label_valid and valid is not None and len(valid):

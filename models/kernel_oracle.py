@@ -57,7 +57,7 @@ from benchmark.running.protocol import (
     resolve_targets,
 )
 from models.fast.cells import oracle_emit, oracle_step, pack_network
-from models.fast.online import WARM_UP_ROW, CompiledStream
+from models.fast.online import WARM_UP_ROW, CompiledStream, compiled_entry
 
 PREDICT_CHUNK = 8192
 RESTARTS = 3  # fresh initialisations after a fit that blew up in its first L-BFGS step
@@ -379,7 +379,9 @@ class _KernelOracleOnline(CompiledStream):
         )  # fmt: skip
         self.proba = np.zeros(model.n_tasks_, dtype=np.float32)
         # compile (or load the cached kernel) now, on copies, outside any timing
-        oracle_step(self.meta, self.weights.copy(), self.proba.copy(), 0, WARM_UP_ROW.delta_us)
+        self.step = compiled_entry(
+            oracle_step, self.meta, self.weights.copy(), self.proba.copy(), 0, WARM_UP_ROW.delta_us
+        )
         # a target the model was not fitted on is None (`fit(..., targets=...)`)
         self.task, self.delta = (t in model.fitted_targets_ for t in (TASK, DELTA))
         self.next = self._emit(oracle_emit(self.meta, self.weights, self.proba))
@@ -396,4 +398,4 @@ class _KernelOracleOnline(CompiledStream):
         return self.next
 
     def update(self, row: RunRow) -> None:
-        self.next = self._emit(oracle_step(self.meta, self.weights, self.proba, row[0], row[2]))
+        self.next = self._emit(self.step(self.meta, self.weights, self.proba, row[0], row[2]))

@@ -12,8 +12,10 @@
   sigma^2.
 
 Both are built for the scheduler's budget (p50 <= 5 us a step): trees of depth <= `max_depth`
-(6) and at most `max_trees` (256) trees walked per step per booster, so a classifier with C
-classes boosts at most 256 // C rounds (`_capped`); both bounds are defaults, not tuned.
+(6) and at most `max_trees` (128) trees walked per step per booster, so a classifier with C
+classes boosts at most 128 // C rounds (`_capped`); both bounds are defaults, not tuned. 256
+trees measured 4.8-4.9 us p50 in a fast phase of this machine kind and 7.3-7.4 us in a slow
+one (`kernel-oracle perf`), no margin for the 5 us; 128 measured 3.4 us in a fast phase.
 
 Both fit on the training rows and early-stop on the valid rows (`valid` rows are never fitted),
 `n_jobs` = the CPUs this process may run on, `deterministic=True`, `force_row_wise=True` and
@@ -57,7 +59,7 @@ from benchmark.running.protocol import (
     resolve_targets,
 )
 from models.fast.boost import boost_predict, boost_step, pack
-from models.fast.online import WARM_UP_ROW, CompiledStream
+from models.fast.online import WARM_UP_ROW, CompiledStream, compiled_entry
 from models.fast.stream import FeatureStream
 from models.fast.trees import Forest
 from models.features import ClassMap, FeatureBuilder, feature_search_space
@@ -66,7 +68,7 @@ MIN_TRAIN_RUNS = 10
 # the scheduler's budget (README "Latency"): a step walks at most this many trees per booster,
 # none deeper than this; measured at p50 <= 5 us with the feature stream (`kernel-oracle perf`)
 BUDGET_MAX_DEPTH = 6
-BUDGET_MAX_TREES = 256
+BUDGET_MAX_TREES = 128
 # parameters that only one booster reads (the others: the features and both boosters)
 TASK_ONLY = ("n_estimators", "num_leaves")
 DELTA_ONLY = ("delta_n_estimators", "delta_num_leaves")
@@ -415,8 +417,10 @@ class _LightGBMOnline(CompiledStream):
         )
         self.proba = np.zeros(len(source), dtype=np.float32)
         # compile (or load the cached kernel) now, on copies, outside any timing
-        boost_step(stream.ints.copy(), stream.floats.copy(), self.proba.copy(),
-                   *WARM_UP_ROW[:5], WARM_UP_ROW.t_ns)  # fmt: skip
+        self.step = compiled_entry(
+            boost_step, stream.ints.copy(), stream.floats.copy(), self.proba.copy(),
+            *WARM_UP_ROW[:5], WARM_UP_ROW.t_ns,
+        )  # fmt: skip
         self.ints, self.floats = stream.ints, stream.floats
         self.task, self.delta = (t in model.fitted_targets_ for t in (TASK, DELTA))
         self.next = self._emit(boost_predict(self.ints, self.floats, self.proba))
@@ -432,7 +436,7 @@ class _LightGBMOnline(CompiledStream):
         return self.next
 
     def update(self, row: RunRow) -> None:
-        delta = boost_step(
+        delta = self.step(
             self.ints, self.floats, self.proba, row[0], row[1], row[2], row[3], row[4], row[6]
         )
         self.next = self._emit(delta)

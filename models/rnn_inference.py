@@ -15,7 +15,7 @@ from torch import nn
 from benchmark.data.dataset import END_STATES, Runs
 from benchmark.running.protocol import RunRow
 from models.fast.cells import gru_layer_scan, pack_network, rnn_emit, rnn_step
-from models.fast.online import WARM_UP_ROW, CompiledStream
+from models.fast.online import WARM_UP_ROW, CompiledStream, compiled_entry
 
 PRIO_SCALE = 140.0  # kernel priorities lie in [0, 140); -1 marks an unknown priority
 
@@ -172,7 +172,9 @@ class RNNOnline(CompiledStream):
         )
         self.proba = np.zeros(model.n_tasks_, dtype=np.float32)
         # compile (or load the cached kernel) now, on copies, outside any timing
-        rnn_step(self.meta, self.weights.copy(), self.proba.copy(), *WARM_UP_ROW[:5])
+        self.step = compiled_entry(
+            rnn_step, self.meta, self.weights.copy(), self.proba.copy(), *WARM_UP_ROW[:5]
+        )
         # a target the model was not fitted on is None (`fit(..., targets=...)`)
         self.task, self.delta = (t in model.fitted_targets_ for t in ("task", "delta"))
         self.next = self._emit(rnn_emit(self.meta, self.weights, self.proba))
@@ -189,7 +191,7 @@ class RNNOnline(CompiledStream):
         return self.next
 
     def update(self, row: RunRow) -> None:
-        delta = rnn_step(
+        delta = self.step(
             self.meta, self.weights, self.proba, row[0], row[1], row[2], row[3], row[4]
         )
         self.next = self._emit(delta)

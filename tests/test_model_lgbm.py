@@ -10,7 +10,7 @@ import pytest
 
 from benchmark.running.protocol import row_at
 from models.fast.trees import Forest, apply
-from models.lgbm import LightGBM, _capped
+from models.lgbm import BUDGET_MAX_TREES, LightGBM, _capped
 from models.reference import Majority
 
 PARAMS = {"n_estimators": 40, "delta_n_estimators": 60}
@@ -72,8 +72,8 @@ def test_early_stopping_and_reports(fitted, reports, excerpt):
     # after it unless the rounds ran out first
     per_round = len(fitted.classes_) if len(fitted.classes_) > 2 else 1
     for booster, scores_, rounds in (
-        (fitted.classifier_, task_scores, _capped(PARAMS["n_estimators"], per_round, 256)),
-        (fitted.regressor_, delta_scores, _capped(PARAMS["delta_n_estimators"], 1, 256)),
+        (fitted.classifier_, task_scores, _capped(PARAMS["n_estimators"], per_round, BUDGET_MAX_TREES)),
+        (fitted.regressor_, delta_scores, _capped(PARAMS["delta_n_estimators"], 1, BUDGET_MAX_TREES)),
     ):
         assert booster.n_estimators == rounds  # the budget's cap on trees walked per step
         kept = fitted._best(booster)

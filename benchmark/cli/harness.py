@@ -219,12 +219,18 @@ def perf_command(
     defaults: bool = typer.Option(
         False, "--defaults", help="Time the untuned defaults, not the params files' models."
     ),
+    passes: int | None = typer.Option(
+        None,
+        min=1,
+        help="Timed passes over the steps per model, the fastest reported "
+        "(default: perfbench.PASSES, 20).",
+    ),
 ) -> None:
     """Harness benchmark: scoring throughput, bootstrap time, each model's online latency (on
     the parameters the leaderboard runs it on, or its defaults with --defaults)."""
     from benchmark.running.perfbench import run_perf
 
     try:
-        run_perf(out, trace, steps, names(models) or None, fit_runs, defaults)
+        run_perf(out, trace, steps, names(models) or None, fit_runs, defaults, passes)
     except input_errors() as error:
         raise fail(error) from error

@@ -32,6 +32,7 @@ from benchmark.running.protocol import (
     Prediction,
     Predictor,
     accepts_targets,
+    fork_stream,
     row_at,
 )
 from benchmark.running.verify import SPOT_POSITIONS, check_prediction, spot_budget, spot_verify
@@ -86,30 +87,61 @@ def param_groups(params: dict[str, dict[str, Any]]) -> list[tuple[list[str], dic
 
 
 # -- measuring ----------------------------------------------------------------------------------
-def online_latency(model: Predictor, runs: Runs, start: int, steps: int) -> dict[str, float]:
-    """Batch-1 latency of one scheduler step (predict_next + update), in microseconds; the
+class LatencyProbe:
+    """A primed stream and the rows after it, timed one pass at a time: `online_latency` times
+    its passes back to back, `kernel-oracle perf` interleaves the passes of several models (a
+    round of every model, then the next) so that the machine's slow phases, seconds long on
+    this machine kind, fall on all of them alike."""
+
+    def __init__(self, model: Predictor, runs: Runs, start: int, steps: int) -> None:
+        self.primed = model.online(runs.rows(runs.start, start))
+        end = min(start + steps + ONLINE_WARMUP, runs.start + len(runs))
+        self.rows = [row_at(runs, j) for j in range(start, end)]
+        self.passes: list[tuple[float, np.ndarray]] = []  # (p50 ns, timed steps ns)
+
+    def time_pass(self) -> None:
+        """Time every row once, from a fork of the primed stream."""
+        stream = fork_stream(self.primed)
+        timings = np.empty(len(self.rows), dtype=np.float64)
+        clock = time.perf_counter_ns
+        for i, row in enumerate(self.rows):
+            t0 = clock()
+            stream.predict_next()
+            stream.update(row)
+            timings[i] = clock() - t0
+        timed = timings[ONLINE_WARMUP:] if len(timings) > 2 * ONLINE_WARMUP else timings
+        self.passes.append((float(np.percentile(timed, 50)), timed))
+
+    def result(self) -> dict[str, float]:
+        """The pass of the lowest p50, with its own p99 (the best of several, as `timeit`
+        reports); with several passes also their count and the median pass's p50."""
+        best_p50, timed = min(self.passes, key=lambda one: one[0])
+        out = {
+            "online_p50_us": best_p50 / 1e3,
+            "online_p99_us": float(np.percentile(timed, 99) / 1e3),
+            "online_steps": len(timed),
+        }
+        if len(self.passes) > 1:
+            out["online_passes"] = len(self.passes)
+            out["online_p50_us_median_pass"] = float(np.median([p for p, _ in self.passes]) / 1e3)
+        compile_s = getattr(self.primed, "compile_s", None)
+        if isinstance(compile_s, float) and np.isfinite(compile_s):
+            out["online_compile_s"] = compile_s
+        return out
+
+
+def online_latency(
+    model: Predictor, runs: Runs, start: int, steps: int, passes: int = 1
+) -> dict[str, float]:
+    """Batch-1 latency of one scheduler step (predict_next + update), in microseconds, over
+    `passes` back-to-back passes (`LatencyProbe.result`; the harness's runs time one); the
     stream's `compile_s` (a compiled online path's warm-up, outside the timing) when it has one."""
-    history = runs.rows(runs.start, start)
-    stream = model.online(history)
-    end = min(start + steps + ONLINE_WARMUP, runs.start + len(runs))
-    rows = [row_at(runs, j) for j in range(start, end)]
-    timings = np.empty(len(rows), dtype=np.float64)
-    clock = time.perf_counter_ns
-    for k, row in enumerate(rows):
-        t0 = clock()
-        stream.predict_next()
-        stream.update(row)
-        timings[k] = clock() - t0
-    measured = timings[ONLINE_WARMUP:] if len(timings) > 2 * ONLINE_WARMUP else timings
-    out = {
-        "online_p50_us": float(np.percentile(measured, 50) / 1e3),
-        "online_p99_us": float(np.percentile(measured, 99) / 1e3),
-        "online_steps": len(measured),
-    }
-    compile_s = getattr(stream, "compile_s", None)
-    if isinstance(compile_s, float) and np.isfinite(compile_s):
-        out["online_compile_s"] = compile_s
-    return out
+    if passes < 1:
+        raise ValueError(f"passes must be at least 1, got {passes}")
+    probe = LatencyProbe(model, runs, start, steps)
+    for _ in range(passes):
+        probe.time_pass()
+    return probe.result()
 
 
 def peak_rss_mb() -> float:
