@@ -62,6 +62,25 @@ def test_scenario_errors(tmp_path: Path) -> None:
         cap.load_scenarios(path)
 
 
+def test_other_work_warning_names_the_emulation_inside_the_guest() -> None:
+    """Over 10% of the CPU outside the scenario: on the host, capture again when it is quiet;
+    inside the CFS guest, the guest's kernel threads under emulation (capturing again does not
+    help); at 10% or less, no warning."""
+    from benchmark.data.capture.driver import other_work_warning
+
+    def meta(other: float, vm: bool) -> dict:
+        out: dict = {"summary": {"cpu_time_share": {"scenario": 1 - other, "other": other}}}
+        return {**out, "vm": {"qemu": "7.2"}} if vm else out
+
+    host, guest = other_work_warning(meta(0.3, False)), other_work_warning(meta(0.3, True))
+    assert host and "30%" in host and "quiet" in host and "emulation" not in host
+    assert guest and "30%" in guest and "emulation" in guest and "quiet" not in guest
+    assert other_work_warning(meta(0.1, False)) is None
+    assert other_work_warning(meta(0.1, True)) is None
+    # a trace that did not parse has no shares, and no warning about them
+    assert other_work_warning({"summary": {"cpu_time_share": None}}) is None
+
+
 def test_ab_gets_t_before_n() -> None:
     scenario = cap.Scenario(name="x", ab_concurrency=7, keepalive=True)
     argv = cap.ab_argv(scenario, 1, "http://127.0.0.1:8/b", 4.2)

@@ -71,9 +71,10 @@ def test_early_stopping_and_reports(fitted, reports, excerpt):
     # early stopping keeps the round with the lowest valid score, and stops PATIENCE rounds
     # after it unless the rounds ran out first
     per_round = len(fitted.classes_) if len(fitted.classes_) > 2 else 1
+    cap = BUDGET_MAX_TREES
     for booster, scores_, rounds in (
-        (fitted.classifier_, task_scores, _capped(PARAMS["n_estimators"], per_round, BUDGET_MAX_TREES)),
-        (fitted.regressor_, delta_scores, _capped(PARAMS["delta_n_estimators"], 1, BUDGET_MAX_TREES)),
+        (fitted.classifier_, task_scores, _capped(PARAMS["n_estimators"], per_round, cap)),
+        (fitted.regressor_, delta_scores, _capped(PARAMS["delta_n_estimators"], 1, cap)),
     ):
         assert booster.n_estimators == rounds  # the budget's cap on trees walked per step
         kept = fitted._best(booster)

@@ -56,7 +56,7 @@ def capture(
     a `vm = true` scenario or --vm: qemu and mmdebstrap, README "CFS track")."""
     from benchmark.core.paths import data_dir
     from benchmark.data import capture as cap
-    from benchmark.data.capture.driver import OTHER_WORK_WARNING
+    from benchmark.data.capture.driver import other_work_warning
 
     try:
         base = cap.load_scenario(scenario, scenarios)
@@ -99,11 +99,9 @@ def capture(
     else:
         share = ", ".join(f"{k} {v:.1%}" for k, v in summary["cpu_time_share"].items())
         console.print(f"{summary['runs']:,} runs; CPU time: {share}")
-        if summary["cpu_time_share"]["other"] > OTHER_WORK_WARNING:
-            _warn(
-                "over 10% of the CPU went to tasks outside the scenario; capture again when the "
-                "CPU is quiet"
-            )
+        warning = other_work_warning(result.meta)
+        if warning:
+            _warn(warning)
     console.print("next: `kernel-oracle prepare` builds the run table, manifest and split")
 
 
