@@ -222,7 +222,7 @@ def perf_command(
     passes: int | None = typer.Option(
         None,
         min=1,
-        help="Timed passes over the steps per model, the fastest reported "
+        help="Timed passes over the steps per model, p50 and p99 each at its best pass "
         "(default: perfbench.PASSES, 20).",
     ),
 ) -> None:

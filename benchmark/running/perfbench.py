@@ -23,10 +23,10 @@ from benchmark.running.registry import build_model, get_model_class, registered
 from benchmark.running.runner import resolve
 from benchmark.scoring.throughput import throughput_benchmark
 
-# Timed passes per fitted model, the fastest reported (`harness.LatencyProbe`), in rounds over
-# all the models timed: this machine kind changes speed under a benchmark (a fixed pure-Python
-# loop reads 7.0 or 11.0 us, in phases of 0.5-10 s), so one pass, or several back to back,
-# measure whichever phase they meet; rounds spread each model's passes over the whole run.
+# Timed passes per fitted model, each statistic at its best pass (`harness.LatencyProbe`), in
+# rounds over all the models timed: this machine kind changes speed under a benchmark (a fixed
+# pure-Python loop reads 7.0 or 11.0 us, in phases of 0.5-10 s), so one pass, or several back
+# to back, measure whichever phase they meet; rounds spread each model's passes over the run.
 PASSES = 20
 
 
@@ -46,8 +46,8 @@ def model_latencies(
     parameter set, each with its own targets, and the worse latency of the fits, as the
     harness records it), or on its defaults with `defaults`: the latency the board shows is
     the one timed here, not that of an untuned model. Every fit is timed `passes` times, in
-    rounds (one pass of every fit, then the next round), and its fastest pass reported with
-    the median pass's p50 beside it."""
+    rounds (one pass of every fit, then the next round), and its p50 and p99 reported each at
+    its best pass, the median pass's p50 beside them."""
     length = max(int(fit_runs / 0.7), int((steps + ONLINE_WARMUP + 10) / 0.3) + 1)
     frame = read_run_table(trace).iloc[:length]
     runs = runs_from_frame(frame, f"{trace}-perf")
@@ -124,7 +124,7 @@ def run_perf(
 
     latency = Table(
         title=f"online latency, batch 1: fit on {fit_runs:,} runs of {trace}, "
-        f"then {steps:,} steps (predict_next + update), the fastest of {passes} passes"
+        f"then {steps:,} steps (predict_next + update), the best of {passes} passes"
     )
     columns = ("model", "parameters", "fit s", "p50 µs", "p99 µs", "median pass p50", "steps")
     for column in columns:
