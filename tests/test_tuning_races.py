@@ -199,10 +199,19 @@ def test_an_interrupted_defaults_trial_is_queued_again_and_runs_once(env_in_proc
 
 
 @pytest.fixture
-def env_in_process(tmp_path, data_root, monkeypatch) -> dict:
+def env_in_process(tmp_path, data_root, monkeypatch):
+    """The study runs in this process, with SIGINT live: a test runner started in the
+    background by a non-interactive shell inherits SIGINT ignored, and the runner rightly
+    leaves an ignored SIGINT ignored (`study_runner`), so these tests would see no Ctrl-C."""
+    import signal
+
     monkeypatch.setenv("KERNEL_ORACLE_DATA", str(data_root))
     monkeypatch.setenv("KERNEL_ORACLE_LEADERBOARD", str(tmp_path / "lb"))
-    return {"storage": f"sqlite:///{tmp_path / 'h.db'}", "patch": monkeypatch}
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield {"storage": f"sqlite:///{tmp_path / 'h.db'}", "patch": monkeypatch}
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # -- kill -9 --------------------------------------------------------------------------------------
