@@ -11,9 +11,9 @@ deepest first, each group for its deepest tree's depth (a leaf points to itself)
 lightgbm model of mixed (818 trees) a plain one-tree-at-a-time walk cost ~75 us a row, a
 16-lane lockstep over a lane array ~15 us, the register lanes ~10 us (~1.7 ns a node-step).
 The trees left over after the whole groups (all of decision_tree's two) are walked one at a
-time, each stopping at its leaf: padding them to a lockstep group walked decision_tree's two
-trees of depth 16 as eight, and its step went from 2.26 to 1.51 us (p50, one run of
-`harness.online_latency` on clients, the machine equally loaded for both).
+time, each stopping at its leaf: a lockstep group walked decision_tree's two trees of depth 16
+as eight lanes. With the direct kernel call (`models/fast/online.py`) its step went from 1.60
+to 1.46 us (p50, `perf`'s method, both checkouts in one sitting).
 
 Exactness. The row is float32 and scikit-learn and LightGBM both compare its value, promoted
 to float64, with a float64 threshold: for a float32 `x`, `x <= t` exactly when `x <= t32`, `t32`
