@@ -88,7 +88,7 @@ def run_perf(
     passes: int | None = None,
 ) -> None:
     """Print the harness benchmark as two tables (bad names and traces fail before any timing);
-    each model's latency is the fastest of `passes` (default `PASSES`) timed passes."""
+    each model's p50 and p99 are each at its best of `passes` (default `PASSES`) timed passes."""
     passes = passes or PASSES
     trace = trace or trace_names()[0]
     if trace not in trace_names():
