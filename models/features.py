@@ -23,6 +23,15 @@ Columns (`FeatureBuilder.names`), with `b` = 1..k runs back and `m` = the candid
   `kthread_b` = 1 if that run's comm is a kernel thread (see `is_kernel_thread`), 0 if not,
   -1 before the start;
 * `prio_1`: the kernel priority of the last run (-1 where unknown or before the start);
+* `follow_c` for each context order `c` in `follow` (none unless asked for; `distilled_tree`
+  asks): the task that ran after the most recent earlier occurrence of the last `c` runs'
+  context, -1 if that context has not occurred yet (or fewer than `c` runs precede). A context
+  is the `c` runs' candidate slots (tasks outside the `top_m` candidates share one slot, as in
+  the per-candidate columns); with `B = len(top_tasks) + 1` slots there are `B**c` contexts,
+  looked up modulo `follow_table_size(B, c)` = min(B**c, FOLLOW_TABLE), so contexts of a high
+  order can share an entry (both paths share it the same way). It is markov's context with
+  a memory of one: it follows a change of the order in which tasks take turns at once, where a
+  tree fitted on the training rows cannot. The streaming path keeps one table per order;
 * per candidate task `m` (the `top_m` most frequent tasks of the training rows, ties by id,
   `<other>` included if it is among them; fixed at `fit`), in microseconds:
   `since_runs_m`  runs since `m` last ran (1 = it ran last; 1e9 if it has not run yet),
@@ -34,9 +43,9 @@ Columns (`FeatureBuilder.names`), with `b` = 1..k runs back and `m` = the candid
 
 The per-task times are not log-transformed: the tree models are invariant to monotone
 transforms of a feature, and plain divisions keep the streaming update cheap and exact.
-Only the `top_m` candidates get per-task columns so that the matrix stays `5k + 1 + 5 top_m`
-wide whatever the vocabulary size (traces can have 50+ tasks; the most frequent 8-16 cover
-nearly all runs); the rest are still visible through `task_b`/`comm_b`.
+Only the `top_m` candidates get per-task columns so that the matrix stays
+`5k + 1 + 5 top_m + len(follow)` wide whatever the vocabulary size (traces can have 50+ tasks;
+the most frequent 8-16 cover nearly all runs); the rest are still visible through `task_b`/`comm_b`.
 """
 
 from __future__ import annotations
@@ -52,6 +61,16 @@ from benchmark.data.dataset import Runs
 SINCE_NEVER_RUNS = 1e9
 SINCE_NEVER_US = 1e12
 MISSING = -1.0
+# The most entries a `follow_c` table has (a prime, so that the modulo mixes every slot of a
+# context): 128 KiB of int64 per order, which a forecast's 2,000 forks copy.
+FOLLOW_TABLE = 16381
+MAX_FOLLOW_ORDER = 8
+
+
+def follow_table_size(n_slots: int, order: int) -> int:
+    """Entries of the `follow_<order>` table over `n_slots` candidate slots (see the module)."""
+    return min(n_slots**order, FOLLOW_TABLE)
+
 
 # Comm names of kernel threads (Linux names them itself; comms are truncated to 15 chars).
 # The rule: a comm is a kernel thread when it is `<idle>`/`swapper*` (the idle task), or starts
@@ -150,11 +169,27 @@ class FeatureBuilder:
     top_tasks: np.ndarray  # int64[M'] candidate task ids, most frequent first (M' <= top_m)
     kthread: np.ndarray  # float64[n_comms] 1.0 for kernel-thread comms
     n_tasks: int
+    follow: tuple[int, ...] = ()  # context orders of the follow_c columns, increasing
 
     @classmethod
-    def fit(cls, train: Runs, *, k: int = 4, top_m: int = 16, window: int = 64) -> FeatureBuilder:
+    def fit(
+        cls,
+        train: Runs,
+        *,
+        k: int = 4,
+        top_m: int = 16,
+        window: int = 64,
+        follow: tuple[int, ...] = (),
+    ) -> FeatureBuilder:
         if k < 1 or top_m < 0 or window < 1:
             raise ValueError(f"need k >= 1, top_m >= 0, window >= 1; got {k}, {top_m}, {window}")
+        follow = tuple(int(c) for c in follow)
+        if list(follow) != sorted(set(follow)) or any(
+            not 1 <= c <= MAX_FOLLOW_ORDER for c in follow
+        ):
+            raise ValueError(
+                f"follow must be increasing context orders in 1..{MAX_FOLLOW_ORDER}; got {follow}"
+            )
         counts = np.bincount(train.task, minlength=train.n_tasks)
         order = np.lexsort((np.arange(len(counts)), -counts))  # most frequent first, ties by id
         top = order[counts[order] > 0][:top_m].astype(np.int64)
@@ -162,12 +197,12 @@ class FeatureBuilder:
             [1.0 if is_kernel_thread(c) else 0.0 for c in train.comm_vocabulary], dtype=np.float64
         )
         kthread[0] = 0.0  # `<other>`: unknown comms count as user tasks
-        return cls(int(k), int(top_m), int(window), top, kthread, int(train.n_tasks))
+        return cls(int(k), int(top_m), int(window), top, kthread, int(train.n_tasks), follow)
 
     # -- layout ------------------------------------------------------------------------------
     @property
     def n_features(self) -> int:
-        return 5 * self.k + 1 + 5 * len(self.top_tasks)
+        return 5 * self.k + 1 + 5 * len(self.top_tasks) + len(self.follow)
 
     @property
     def names(self) -> list[str]:
@@ -177,12 +212,24 @@ class FeatureBuilder:
         out.append("prio_1")
         for kind in ("since_runs", "since_us", "last_len", "mean_len", "count"):
             out += [f"{kind}_{int(m)}" for m in self.top_tasks]
+        out += [f"follow_{c}" for c in self.follow]
         return out
 
     @property
     def categorical(self) -> list[int]:
-        """Column indices holding ids (task_b, comm_b, state_b)."""
-        return [5 * (b - 1) + j for b in range(1, self.k + 1) for j in range(3)]
+        """Column indices holding ids (task_b, comm_b, state_b, follow_c)."""
+        first_follow = self.n_features - len(self.follow)
+        return [5 * (b - 1) + j for b in range(1, self.k + 1) for j in range(3)] + list(
+            range(first_follow, self.n_features)
+        )
+
+    def slot_of_task(self) -> np.ndarray:
+        """int64[n_tasks]: each task's candidate slot (its place in `top_tasks`), and
+        `len(top_tasks)` (the shared slot) for every other task."""
+        m = len(self.top_tasks)
+        slots = np.full(max(self.n_tasks, 1), m, dtype=np.int64)
+        slots[self.top_tasks] = np.arange(m)
+        return slots
 
     # -- batch -------------------------------------------------------------------------------
     def transform(self, runs: Runs, positions: np.ndarray) -> np.ndarray:
@@ -242,7 +289,32 @@ class FeatureBuilder:
             mean_len = np.where(count > 0, total / np.maximum(count, 1) / 1000.0, MISSING)
             for j, values in enumerate((since_runs, since_us, last_len, mean_len, count)):
                 out[:, base + j * m_count + slot] = values
+        first_follow = base + 5 * m_count
+        for j, order in enumerate(self.follow):
+            out[:, first_follow + j] = self._followers(task, order, local)
         return out
+
+    def _followers(self, task: np.ndarray, order: int, local: np.ndarray) -> np.ndarray:
+        """float64[len(local)]: the `follow_<order>` column (the module), by one stable sort of
+        the contexts' table entries: each index's predecessor in its group is the most recent
+        earlier index with the same entry."""
+        stop = len(task)
+        n_slots = len(self.top_tasks) + 1
+        entry = np.full(stop + 1, -1, dtype=np.int64)  # index i: the context t[i-order..i-1]
+        if stop >= order:
+            slots = self.slot_of_task()[task]
+            code = np.zeros(stop + 1 - order, dtype=np.int64)
+            for back in range(1, order + 1):  # the most recent run is the highest digit
+                code = code * n_slots + slots[order - back : stop + 1 - back]
+            entry[order:] = code % follow_table_size(n_slots, order)
+        index = np.arange(stop + 1)
+        by_entry = np.lexsort((index, entry))
+        same = entry[by_entry[1:]] == entry[by_entry[:-1]]
+        previous = np.full(stop + 1, -1, dtype=np.int64)
+        previous[by_entry[1:][same]] = by_entry[:-1][same]
+        previous[entry < 0] = -1
+        q = previous[local]
+        return np.where(q >= 0, task[np.maximum(q, 0)], MISSING)
 
     def _empty_row(self) -> np.ndarray:
         m_count = len(self.top_tasks)

@@ -112,6 +112,7 @@ class LightGBM(Predictor):
         max_depth: int = BUDGET_MAX_DEPTH,
         max_trees: int = BUDGET_MAX_TREES,
         early_stopping_rounds: int = 10,
+        follow: tuple[int, ...] = (),
     ) -> None:
         self.k = k
         self.top_m = top_m
@@ -130,6 +131,7 @@ class LightGBM(Predictor):
         self.max_depth = max_depth
         self.max_trees = max_trees
         self.early_stopping_rounds = early_stopping_rounds
+        self.follow = follow
 
     @classmethod
     def search_space(cls, trial: Any, target: str | None = None) -> dict[str, Any]:
@@ -194,7 +196,9 @@ class LightGBM(Predictor):
             if rounds < 1:
                 raise ValueError(f"{label} must be at least 1, got {rounds}")
         self.fitted_targets_ = fitting
-        builder = FeatureBuilder.fit(train, k=self.k, top_m=self.top_m, window=self.window)
+        builder = FeatureBuilder.fit(
+            train, k=self.k, top_m=self.top_m, window=self.window, follow=self.follow
+        )
         self.features_ = builder
         n_tasks = train.n_tasks
         categorical = builder.categorical

@@ -70,6 +70,7 @@ class NegiDecisionTree(Predictor):
         min_samples_leaf: int = 20,
         ccp_alpha: float = 0.0,
         delta_min_samples_leaf: int = 200,
+        follow: tuple[int, ...] = (),
     ) -> None:
         self.k = k
         self.top_m = top_m
@@ -79,6 +80,7 @@ class NegiDecisionTree(Predictor):
         self.min_samples_leaf = min_samples_leaf
         self.ccp_alpha = ccp_alpha
         self.delta_min_samples_leaf = delta_min_samples_leaf
+        self.follow = follow
 
     @classmethod
     def search_space(cls, trial: Any, target: str | None = None) -> dict[str, Any]:
@@ -111,7 +113,9 @@ class NegiDecisionTree(Predictor):
         fitting = resolve_targets(self, targets)
         check_fit_input(self, train, MIN_TRAIN_RUNS)
         self.fitted_targets_ = fitting
-        self.features_ = FeatureBuilder.fit(train, k=self.k, top_m=self.top_m, window=self.window)
+        self.features_ = FeatureBuilder.fit(
+            train, k=self.k, top_m=self.top_m, window=self.window, follow=self.follow
+        )
         rows, task_ids, delta = self._targets(train, valid, seed, fitting)
         positions = np.arange(rows.start + 1, rows.start + len(rows))
         x = self.features_.transform(rows, positions)

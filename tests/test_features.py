@@ -15,24 +15,35 @@ from models.features import (
     SINCE_NEVER_US,
     ClassMap,
     FeatureBuilder,
+    follow_table_size,
     is_kernel_thread,
 )
 
+# follow=(1, 2, 6): two exact tables and one of 7**6 contexts folded into FOLLOW_TABLE entries
+FOLLOW = (1, 2, 6)
 
-@pytest.fixture(scope="module")
-def builder(excerpt):
-    return FeatureBuilder.fit(excerpt.train(), k=3, top_m=6, window=32)
+
+@pytest.fixture(scope="module", params=[(), FOLLOW], ids=["plain", "follow"])
+def builder(excerpt, request):
+    return FeatureBuilder.fit(excerpt.train(), k=3, top_m=6, window=32, follow=request.param)
 
 
 def test_layout(builder, excerpt):
-    assert len(builder.names) == builder.n_features == 5 * 3 + 1 + 5 * len(builder.top_tasks)
+    assert (
+        len(builder.names)
+        == builder.n_features
+        == (5 * 3 + 1 + 5 * len(builder.top_tasks) + len(builder.follow))
+    )
     assert len(builder.top_tasks) == 6
     counts = np.bincount(excerpt.train().task, minlength=excerpt.n_tasks)
     # the candidates are the most frequent training tasks, most frequent first
     assert list(counts[builder.top_tasks]) == sorted(counts[builder.top_tasks], reverse=True)
     assert counts[builder.top_tasks].min() >= np.sort(counts)[::-1][5]
     for j in builder.categorical:
-        assert builder.names[j].split("_")[0] in ("task", "comm", "state")
+        assert builder.names[j].split("_")[0] in ("task", "comm", "state", "follow")
+    assert [n for n in builder.names if n.startswith("follow_")] == [
+        f"follow_{c}" for c in builder.follow
+    ]
 
 
 @pytest.mark.parametrize("start", [0, 700])
@@ -103,6 +114,44 @@ def test_values_by_hand(builder, excerpt):
                 assert row[names.index(f"mean_len_{m}")] == pytest.approx(lengths.mean(), rel=1e-5)
 
 
+def test_follow_by_hand(excerpt):
+    """follow_c is the task after the most recent earlier occurrence of the last c runs' slots:
+    recomputed by scanning back, with the exact context for orders whose table holds every
+    context, and with the table entry (the context code modulo the table size) for order 6."""
+    builder = FeatureBuilder.fit(excerpt.train(), k=3, top_m=6, window=32, follow=FOLLOW)
+    slots = builder.slot_of_task()[excerpt.task.astype(np.int64)]
+    n_slots = len(builder.top_tasks) + 1
+    positions = np.arange(excerpt.start, excerpt.start + 1200)
+    rows = builder.transform(excerpt, positions)
+    found = dict.fromkeys(FOLLOW, 0)
+    for order in FOLLOW:
+        size = follow_table_size(n_slots, order)
+        assert (size == n_slots**order) == (order < 6)
+
+        def entry(i: int, order: int = order, size: int = size) -> int:
+            code = 0
+            for back in range(1, order + 1):
+                code = code * n_slots + int(slots[i - back])
+            return code % size
+
+        for k, p in enumerate(positions - excerpt.start):
+            want = MISSING
+            if p >= order:
+                for q in range(p - 1, order - 1, -1):
+                    if entry(q) == entry(p):
+                        want = float(excerpt.task[q])
+                        break
+            assert rows[k, builder.names.index(f"follow_{order}")] == want, (order, p)
+            found[order] += want != MISSING
+    assert min(found.values()) > 1000  # the contexts recur: the columns are mostly filled
+
+
+def test_follow_orders_are_checked(excerpt):
+    for bad in ((2, 1), (0,), (1, 1), (9,)):
+        with pytest.raises(ValueError, match="follow must be increasing"):
+            FeatureBuilder.fit(excerpt.train(), follow=bad)
+
+
 def test_empty_history(builder, excerpt):
     row = builder.transform(excerpt, np.array([excerpt.start]))[0]
     m = len(builder.top_tasks)
@@ -110,7 +159,8 @@ def test_empty_history(builder, excerpt):
     assert (row[:base] == MISSING).all()
     assert (row[base : base + m] == np.float32(SINCE_NEVER_RUNS)).all()
     assert (row[base + m : base + 2 * m] == np.float32(SINCE_NEVER_US)).all()
-    assert (row[base + 4 * m :] == 0).all()
+    assert (row[base + 4 * m : base + 5 * m] == 0).all()
+    assert (row[base + 5 * m :] == MISSING).all()  # no context has occurred
 
 
 def test_stream_handles_unknown_ids(builder, excerpt):

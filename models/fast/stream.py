@@ -8,8 +8,9 @@ step can take it as two arguments and call `advance` inline:
 
 * `ints` (int64): a header (sizes, rows seen, the end of the last run, the ring's head and
   length), then per candidate task its last row index, last end time, window count and window
-  sum of run lengths, the ring of the last `window` runs (candidate slot, nanoseconds) and the
-  task -> candidate slot table;
+  sum of run lengths, the ring of the last `window` runs (candidate slot, nanoseconds), the
+  task -> candidate slot table, and per `follow_c` order its context code and the table of
+  each context's last follower;
 * `floats` (float64): the next position's feature row (float64 values that round to the batch
   path's float32), then the kernel-thread flag of each comm.
 
@@ -34,7 +35,13 @@ from numba import njit
 
 from benchmark.data.dataset import Runs
 from benchmark.running.protocol import RunRow
-from models.features import MISSING, SINCE_NEVER_RUNS, SINCE_NEVER_US, ns_of
+from models.features import (
+    MISSING,
+    SINCE_NEVER_RUNS,
+    SINCE_NEVER_US,
+    follow_table_size,
+    ns_of,
+)
 
 if TYPE_CHECKING:
     from models.features import FeatureBuilder
@@ -42,7 +49,13 @@ if TYPE_CHECKING:
 # header slots of the int state; MODEL_INTS / MODEL_FLOATS: where a model's arrays begin
 K, M, WINDOW, N_SLOTS, N_COMMS, N_FEATURES, N_SEEN, NOW, HEAD, LENGTH = range(10)
 MODEL_INTS, MODEL_FLOATS = 10, 11
-HEADER = 12
+N_FOLLOW, FOLLOW_AT = 12, 13  # the follow_c orders and where their block begins
+HEADER = 14
+# per follow_c order, its slots in the follow block: the order, its table's size, the weight of
+# the most recent run's slot (n_slots ** (order - 1)), the code of the next position's context
+# and where its table begins
+F_ORDER, F_SIZE, F_TOP, F_CODE, F_TABLE = range(5)
+F_SLOTS = 5
 
 
 @njit(cache=True)
@@ -75,6 +88,17 @@ def advance(ints, floats, task, comm, delta_us, end_state, prio, t_ns):
 
     slot = ints[slot_of + task] if 0 <= task < n_slots else -1
     n = ints[N_SEEN]
+    digit = slot if slot >= 0 else m  # the shared slot of the tasks that are no candidate
+    first_follow = base + 5 * m
+    for j in range(ints[N_FOLLOW]):
+        at = ints[FOLLOW_AT] + F_SLOTS * j
+        order, size, code = ints[at + F_ORDER], ints[at + F_SIZE], ints[at + F_CODE]
+        if n >= order:  # this run follows the context of its own position
+            ints[ints[at + F_TABLE] + code % size] = task
+        code = code // (m + 1) + digit * ints[at + F_TOP]
+        ints[at + F_CODE] = code
+        follower = ints[ints[at + F_TABLE] + code % size] if n + 1 >= order else -1
+        row[first_follow + j] = float(follower) if follower >= 0 else MISSING
     if slot >= 0:
         ints[last_idx + slot] = n
         ints[last_end + slot] = end
@@ -112,6 +136,35 @@ def advance(ints, floats, task, comm, delta_us, end_state, prio, t_ns):
             row[base + m + s] = SINCE_NEVER_US
 
 
+def _prime_follow(
+    ints: np.ndarray, builder: FeatureBuilder, task: np.ndarray, at: int, sizes: list[int]
+) -> None:
+    """Fill the follow block from the history's tasks: each context's last follower, and the
+    code of the next position's context (built as `advance` rolls it, so that later steps
+    continue it)."""
+    n_slots = len(builder.top_tasks) + 1
+    slots = builder.slot_of_task()[task] if len(task) else np.zeros(0, dtype=np.int64)
+    table = at + F_SLOTS * len(sizes)
+    for j, (order, size) in enumerate(zip(builder.follow, sizes, strict=True)):
+        head = at + F_SLOTS * j
+        top = n_slots ** (order - 1)
+        ints[head + F_ORDER], ints[head + F_SIZE], ints[head + F_TOP] = order, size, top
+        ints[head + F_TABLE] = table
+        ints[table : table + size] = -1
+        code = 0
+        codes = []  # codes[i]: the context code of position i + 1 (its last `order` runs)
+        for s in slots.tolist():
+            code = code // n_slots + s * top
+            codes.append(code)
+        if len(task) > order:  # position i (>= order) has the context codes[i - 1]
+            entry = np.asarray(codes[order - 1 : -1], dtype=np.int64) % size
+            followers = task[order:]
+            last = len(entry) - 1 - np.unique(entry[::-1], return_index=True)[1]
+            ints[table + entry[last]] = followers[last]
+        ints[head + F_CODE] = code
+        table += size
+
+
 class FeatureStream:
     """Incremental features: `update(row)` per run that ends, `features()` for the next one."""
 
@@ -120,16 +173,25 @@ class FeatureStream:
         m, w = len(builder.top_tasks), builder.window
         n_slots = max(builder.n_tasks, 1)
         nf = builder.n_features
-        ints = np.zeros(HEADER + 4 * m + 2 * w + n_slots, dtype=np.int64)
-        ints[[K, M, WINDOW, N_SLOTS, N_COMMS, N_FEATURES]] = (
-            builder.k, m, w, n_slots, len(builder.kthread), nf
+        follow_at = HEADER + 4 * m + 2 * w + n_slots
+        sizes = [follow_table_size(m + 1, c) for c in builder.follow]
+        ints = np.zeros(follow_at + F_SLOTS * len(sizes) + sum(sizes), dtype=np.int64)
+        ints[[K, M, WINDOW, N_SLOTS, N_COMMS, N_FEATURES, N_FOLLOW, FOLLOW_AT]] = (
+            builder.k,
+            m,
+            w,
+            n_slots,
+            len(builder.kthread),
+            nf,
+            len(sizes),
+            follow_at,
         )
         last_idx, last_end = HEADER, HEADER + m
         win_n, win_s = HEADER + 2 * m, HEADER + 3 * m
         ring_slot, ring_ns, slot_of = HEADER + 4 * m, HEADER + 4 * m + w, HEADER + 4 * m + 2 * w
         slots = np.full(n_slots, -1, dtype=np.int64)
         slots[builder.top_tasks] = np.arange(m)
-        ints[slot_of:] = slots
+        ints[slot_of:follow_at] = slots
 
         n = len(history)
         task = history.task.astype(np.int64)
@@ -150,6 +212,7 @@ class FeatureStream:
         seen = ring >= 0
         ints[win_n : win_n + m] = np.bincount(ring[seen], minlength=m)
         np.add.at(ints, win_s + ring[seen], dns[lo:][seen])
+        _prime_follow(ints, builder, task, follow_at, sizes)
         self.ints = ints
         self.floats = np.concatenate(
             [builder.transform(history, np.array([history.start + n]))[0], builder.kthread]
