@@ -170,6 +170,9 @@ class FeatureBuilder:
     kthread: np.ndarray  # float64[n_comms] 1.0 for kernel-thread comms
     n_tasks: int
     follow: tuple[int, ...] = ()  # context orders of the follow_c columns, increasing
+    # the fitted trace's task and comm vocabularies: ids mean nothing under another's
+    vocabulary: tuple[str, ...] = ()
+    comm_vocabulary: tuple[str, ...] = ()
 
     @classmethod
     def fit(
@@ -197,7 +200,29 @@ class FeatureBuilder:
             [1.0 if is_kernel_thread(c) else 0.0 for c in train.comm_vocabulary], dtype=np.float64
         )
         kthread[0] = 0.0  # `<other>`: unknown comms count as user tasks
-        return cls(int(k), int(top_m), int(window), top, kthread, int(train.n_tasks), follow)
+        return cls(
+            int(k),
+            int(top_m),
+            int(window),
+            top,
+            kthread,
+            int(train.n_tasks),
+            follow,
+            tuple(train.vocabulary),
+            tuple(train.comm_vocabulary),
+        )
+
+    def check_runs(self, runs: Runs) -> None:
+        """Refuse runs whose ids come from another vocabulary than the fitted trace's (a model
+        fitted on an excerpt, which has its own vocabulary, asked about the full trace)."""
+        if self.vocabulary and (
+            runs.vocabulary != self.vocabulary or runs.comm_vocabulary != self.comm_vocabulary
+        ):
+            raise ValueError(
+                f"runs of {runs.name!r} ({runs.n_tasks} tasks, {runs.n_comms} comms) do not share "
+                f"the vocabulary the model was fitted with ({len(self.vocabulary)} tasks, "
+                f"{len(self.comm_vocabulary)} comms): predict rows of the trace it was fitted on"
+            )
 
     # -- layout ------------------------------------------------------------------------------
     @property
@@ -234,6 +259,7 @@ class FeatureBuilder:
     # -- batch -------------------------------------------------------------------------------
     def transform(self, runs: Runs, positions: np.ndarray) -> np.ndarray:
         """float32[len(positions), n_features]: features of each position from rows < it."""
+        self.check_runs(runs)
         positions = np.asarray(positions, dtype=np.int64)
         local = positions - runs.start
         if len(local) and (local.min() < 0 or local.max() > len(runs)):

@@ -152,6 +152,18 @@ def test_follow_orders_are_checked(excerpt):
             FeatureBuilder.fit(excerpt.train(), follow=bad)
 
 
+def test_runs_of_another_vocabulary_are_refused(builder, excerpt):
+    """Ids of another trace's vocabulary (an excerpt has its own) are refused in one line by both
+    paths, not an IndexError from deep inside."""
+    other = replace(
+        excerpt, split=replace(excerpt.split, vocabulary=(*excerpt.vocabulary, "extra-task"))
+    )
+    with pytest.raises(ValueError, match="do not share the vocabulary"):
+        builder.transform(other, np.array([other.start + 10]))
+    with pytest.raises(ValueError, match="predict rows of the trace it was fitted on"):
+        FeatureStream(builder, other.rows(other.start, other.start + 10))
+
+
 def test_empty_history(builder, excerpt):
     row = builder.transform(excerpt, np.array([excerpt.start]))[0]
     m = len(builder.top_tasks)

@@ -169,6 +169,7 @@ class FeatureStream:
     """Incremental features: `update(row)` per run that ends, `features()` for the next one."""
 
     def __init__(self, builder: FeatureBuilder, history: Runs) -> None:
+        builder.check_runs(history)
         self.builder = builder
         m, w = len(builder.top_tasks), builder.window
         n_slots = max(builder.n_tasks, 1)
