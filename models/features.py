@@ -72,6 +72,19 @@ def follow_table_size(n_slots: int, order: int) -> int:
     return min(n_slots**order, FOLLOW_TABLE)
 
 
+def context_codes(slots: np.ndarray, order: int, n_slots: int) -> np.ndarray:
+    """int64[len(slots) + 1 - order]: for i = order, ..., len(slots), the code of the context
+    of position i (the candidate slots of runs i - order, ..., i - 1, the most recent the
+    highest digit, as the streaming path rolls it); empty if there are fewer than `order`."""
+    stop = len(slots)
+    if stop < order:
+        return np.zeros(0, dtype=np.int64)
+    code = np.zeros(stop + 1 - order, dtype=np.int64)
+    for back in range(1, order + 1):
+        code = code * n_slots + slots[order - back : stop + 1 - back]
+    return code
+
+
 # Comm names of kernel threads (Linux names them itself; comms are truncated to 15 chars).
 # The rule: a comm is a kernel thread when it is `<idle>`/`swapper*` (the idle task), or starts
 # with one of the per-CPU or per-device kernel-thread prefixes below (kworker/, ksoftirqd/,
@@ -328,11 +341,8 @@ class FeatureBuilder:
         n_slots = len(self.top_tasks) + 1
         entry = np.full(stop + 1, -1, dtype=np.int64)  # index i: the context t[i-order..i-1]
         if stop >= order:
-            slots = self.slot_of_task()[task]
-            code = np.zeros(stop + 1 - order, dtype=np.int64)
-            for back in range(1, order + 1):  # the most recent run is the highest digit
-                code = code * n_slots + slots[order - back : stop + 1 - back]
-            entry[order:] = code % follow_table_size(n_slots, order)
+            codes = context_codes(self.slot_of_task()[task], order, n_slots)
+            entry[order:] = codes % follow_table_size(n_slots, order)
         index = np.arange(stop + 1)
         by_entry = np.lexsort((index, entry))
         same = entry[by_entry[1:]] == entry[by_entry[:-1]]

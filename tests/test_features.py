@@ -68,6 +68,18 @@ def test_batch_equals_streaming(builder, excerpt, start):
     assert np.array_equal(stream.features(), batch[-1])
 
 
+@pytest.mark.parametrize("primed", range(9))
+def test_streaming_from_a_short_history(builder, excerpt, primed):
+    """A stream primed with fewer runs than a follow_c order (its context code is then partial)
+    continues to equal the batch rows once the order is reached."""
+    positions = np.arange(excerpt.start + primed, excerpt.start + primed + 30)
+    batch = builder.transform(excerpt, positions)
+    stream = FeatureStream(builder, excerpt.rows(excerpt.start, excerpt.start + primed))
+    for k, position in enumerate(positions):
+        assert np.array_equal(stream.features(), batch[k]), (primed, int(position))
+        stream.update(row_at(excerpt, int(position)))
+
+
 def test_features_are_causal(builder, excerpt):
     """Features at p depend on rows < p only: changing rows >= c leaves positions <= c alone."""
     cut = excerpt.start + 1500

@@ -39,6 +39,7 @@ from models.features import (
     MISSING,
     SINCE_NEVER_RUNS,
     SINCE_NEVER_US,
+    context_codes,
     follow_table_size,
     ns_of,
 )
@@ -140,10 +141,11 @@ def _prime_follow(
     ints: np.ndarray, builder: FeatureBuilder, task: np.ndarray, at: int, sizes: list[int]
 ) -> None:
     """Fill the follow block from the history's tasks: each context's last follower, and the
-    code of the next position's context (built as `advance` rolls it, so that later steps
-    continue it)."""
+    code of the next position's context (as `advance` rolls it, so that later steps continue
+    it: with fewer than `order` runs, the code of those runs alone)."""
     n_slots = len(builder.top_tasks) + 1
     slots = builder.slot_of_task()[task] if len(task) else np.zeros(0, dtype=np.int64)
+    n = len(task)
     table = at + F_SLOTS * len(sizes)
     for j, (order, size) in enumerate(zip(builder.follow, sizes, strict=True)):
         head = at + F_SLOTS * j
@@ -151,16 +153,15 @@ def _prime_follow(
         ints[head + F_ORDER], ints[head + F_SIZE], ints[head + F_TOP] = order, size, top
         ints[head + F_TABLE] = table
         ints[table : table + size] = -1
-        code = 0
-        codes = []  # codes[i]: the context code of position i + 1 (its last `order` runs)
-        for s in slots.tolist():
-            code = code // n_slots + s * top
-            codes.append(code)
-        if len(task) > order:  # position i (>= order) has the context codes[i - 1]
-            entry = np.asarray(codes[order - 1 : -1], dtype=np.int64) % size
-            followers = task[order:]
+        codes = context_codes(slots, order, n_slots)  # positions order, ..., n
+        if n > order:  # position p in [order, n) was followed by task[p]; the latest one wins
+            entry = codes[:-1] % size
             last = len(entry) - 1 - np.unique(entry[::-1], return_index=True)[1]
-            ints[table + entry[last]] = followers[last]
+            ints[table + entry[last]] = task[order:][last]
+        code = int(codes[-1]) if n >= order else 0
+        if n < order:
+            for s in slots.tolist():
+                code = code // n_slots + s * top
         ints[head + F_CODE] = code
         table += size
 
