@@ -41,7 +41,8 @@ SIGNIFICANCE = (
     '("intervals overlap").'
 )
 BUDGETS = (
-    "The best model whose online p50 latency per decision (mean over traces) fits each budget "
+    "The best model whose online p50 latency per decision (its best run's: README \"Latency "
+    'budget") fits each budget '
     f"({', '.join(f'{b:g}' for b in BUDGETS_US)} µs), by acc (task) and by mse_z (delta). A "
     "context switch costs about 1-4 µs."
 )
@@ -132,7 +133,9 @@ def how(escape: Escape) -> list[str]:
         "`÷ best ref`: mse_z over the lowest mse_z of the reference predictors on that trace; "
         "its mean over traces is geometric.",
         "Costs: fit seconds, and the batch-1 online latency of one scheduler step "
-        "(predict_next + update) in microseconds, p50 and p99; means over traces.",
+        "(predict_next + update) in microseconds, p50 and p99: a trace's cell shows its run's "
+        "(the best seed's), a model's row its best run's (this machine kind's slow phases only "
+        "raise a run's latency; README \"Latency budget\"); other costs are means over traces.",
         "Metrics: "
         + "; ".join(
             f"`{name}` ({m.target}, {m.direction} is better): {escape(m.description)}"
