@@ -85,7 +85,6 @@ class RepeatPeriod(Predictor):
         proba[np.arange(len(positions)), task[back, 0]] = 1.0
         return Prediction(task_proba=proba, delta_us=delta[back, 0])
 
-
     def online(self, history: Runs) -> OnlinePredictor:
         self.check_fitted()
         return _ReplayOnline(history, history.n_tasks, self.max_suffix)

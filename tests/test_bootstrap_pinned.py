@@ -15,8 +15,7 @@ from benchmark.scoring import bootstrap as bs
 from benchmark.scoring.metrics import METRICS, contributions
 
 
-def sample(n: int = 120, n_tasks: int = 4, seed: int = 0, *, task: bool = True,
-           delta: bool = True):
+def sample(n: int = 120, n_tasks: int = 4, seed: int = 0, *, task: bool = True, delta: bool = True):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, n_tasks, n)
     proba = rng.random((n, n_tasks)).astype(np.float32)
@@ -43,29 +42,62 @@ def test_the_smallest_valid_inputs() -> None:
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda: bs.intervals(sample(), n_resamples=0), ValueError,
-         "n_resamples must be at least 1"),
-        (lambda: bs.intervals(sample(n=10), block=0), ValueError,
-         "block length must be in [1, 10], got 0"),
-        (lambda: bs.intervals(sample(n=10), block=11), ValueError,
-         "block length must be in [1, 10], got 11"),
+        (
+            lambda: bs.intervals(sample(), n_resamples=0),
+            ValueError,
+            "n_resamples must be at least 1",
+        ),
+        (
+            lambda: bs.intervals(sample(n=10), block=0),
+            ValueError,
+            "block length must be in [1, 10], got 0",
+        ),
+        (
+            lambda: bs.intervals(sample(n=10), block=11),
+            ValueError,
+            "block length must be in [1, 10], got 11",
+        ),
         (lambda: next(bs.resample_starts(0)), ValueError, "cannot bootstrap zero positions"),
-        (lambda: bs.class_indicator(sample(task=False)), ValueError,
-         "no task predictions in these contributions"),
-        (lambda: bs.intervals(sample(), ["nope"]), KeyError,
-         f"unknown metrics ['nope']; known: {', '.join(METRICS)}"),
-        (lambda: bs.intervals(sample(delta=False), ["mae_us"]), KeyError,
-         "metrics ['mae_us'] are not available from these predictions"),
-        (lambda: bs.weighted(sample(n=5), np.ones(5)), ValueError,
-         "weights must be float[m, 5], got shape (5,)"),
-        (lambda: bs.weighted(sample(n=5), np.ones((2, 4))), ValueError,
-         "weights must be float[m, 5], got shape (2, 4)"),
-        (lambda: bs.paired_intervals(sample(n=5), sample(n=6)), ValueError,
-         "paired intervals need the same positions: 5 vs 6"),
-        (lambda: bs.paired_intervals(sample(seed=1), sample(seed=2)), ValueError,
-         "paired intervals need the same positions: the true tasks differ"),
-        (lambda: bs.paired_intervals(sample(), sample(delta=False), ["acc", "mae_us", "msle"]),
-         KeyError, "metrics ['mae_us', 'msle'] are not available for both models"),
+        (
+            lambda: bs.class_indicator(sample(task=False)),
+            ValueError,
+            "no task predictions in these contributions",
+        ),
+        (
+            lambda: bs.intervals(sample(), ["nope"]),
+            KeyError,
+            f"unknown metrics ['nope']; known: {', '.join(METRICS)}",
+        ),
+        (
+            lambda: bs.intervals(sample(delta=False), ["mae_us"]),
+            KeyError,
+            "metrics ['mae_us'] are not available from these predictions",
+        ),
+        (
+            lambda: bs.weighted(sample(n=5), np.ones(5)),
+            ValueError,
+            "weights must be float[m, 5], got shape (5,)",
+        ),
+        (
+            lambda: bs.weighted(sample(n=5), np.ones((2, 4))),
+            ValueError,
+            "weights must be float[m, 5], got shape (2, 4)",
+        ),
+        (
+            lambda: bs.paired_intervals(sample(n=5), sample(n=6)),
+            ValueError,
+            "paired intervals need the same positions: 5 vs 6",
+        ),
+        (
+            lambda: bs.paired_intervals(sample(seed=1), sample(seed=2)),
+            ValueError,
+            "paired intervals need the same positions: the true tasks differ",
+        ),
+        (
+            lambda: bs.paired_intervals(sample(), sample(delta=False), ["acc", "mae_us", "msle"]),
+            KeyError,
+            "metrics ['mae_us', 'msle'] are not available for both models",
+        ),
     ],
 )
 def test_errors_are_exact(call, error, message) -> None:
@@ -84,8 +116,7 @@ def test_percentile_interval_of_one_finite_value() -> None:
 
 def test_every_keyword_reaches_the_draws() -> None:
     a, b = sample(seed=0), sample(seed=0)
-    b = contributions(y_true=a.true, proba=np.roll(
-        np.eye(4, dtype=np.float32)[a.true], 1, axis=0))
+    b = contributions(y_true=a.true, proba=np.roll(np.eye(4, dtype=np.float32)[a.true], 1, axis=0))
     kwargs = {"n_resamples": 60, "block": 3, "seed": 7, "level": 0.8}
     one = bs.paired_interval("acc", a, b, **kwargs)
     assert one == bs.paired_intervals(a, b, ["acc"], **kwargs)["acc"]
@@ -116,8 +147,7 @@ def test_reweighting_keeps_macro_f1_label_set() -> None:
     w = np.array([[1.0, 1.0, 0.0, 1.0, 1.0, 1.0], [1, 1, 1, 1, 1, 1]])
     got = bs.weighted(c, w)["macro_f1"]
     keep = w[0] > 0
-    expected = skm.f1_score(y[keep], pred[keep], average="macro", labels=[0, 1, 2],
-                            zero_division=0)
+    expected = skm.f1_score(y[keep], pred[keep], average="macro", labels=[0, 1, 2], zero_division=0)
     assert got[0] == pytest.approx(expected)
     assert got[1] == pytest.approx(skm.f1_score(y, pred, average="macro"))
     assert got[0] < skm.f1_score(y[keep], pred[keep], average="macro")  # labels matter here

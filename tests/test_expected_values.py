@@ -237,8 +237,11 @@ def test_an_explicit_root_wins_over_the_environment(tmp_path: Path, monkeypatch)
     [
         (None, "{path}: no manifest; run `kernel-oracle prepare --data {root}` first"),
         ("{not json", "{path}: not valid JSON ("),
-        ("[]", "{path}: not a manifest (no `files` and `traces` objects); rebuild it with "
-               "`kernel-oracle prepare --data {root}`"),
+        (
+            "[]",
+            "{path}: not a manifest (no `files` and `traces` objects); rebuild it with "
+            "`kernel-oracle prepare --data {root}`",
+        ),
         ('{"files": {}, "traces": []}', "{path}: not a manifest"),
         ('{"files": [], "traces": {}}', "{path}: not a manifest"),
     ],
@@ -272,8 +275,10 @@ def test_check_data_root_says_what_is_wrong(tmp_path: Path) -> None:
     layout = "raw/<trace>/ with perf-script.txt.xz (or .gz) and capture.json"
     fix = f"`kernel-oracle prepare --data {tmp_path / 'd'}`"
     root = tmp_path / "d"
-    assert check_data_root(root) == f"{root}: no such folder; a data folder holds {layout}; " \
+    assert (
+        check_data_root(root) == f"{root}: no such folder; a data folder holds {layout}; "
         f"then run {fix}"
+    )
     root.write_text("")
     assert check_data_root(root) == f"{root}: not a folder; a data folder holds {layout}"
     root.unlink()
@@ -301,9 +306,14 @@ def test_harness_scores_one_target_alone_and_from_a_slice(plain: dict) -> None:
     both = score_prediction(runs, positions, pred)
     directions = {name: (e["target"], e["higher_is_better"]) for name, e in both.items()}
     assert directions == {
-        "acc": ("task", True), "acc_comm": ("task", True), "top3": ("task", True),
-        "macro_f1": ("task", True), "log_loss": ("task", False), "mse_z": ("delta", False),
-        "mae_us": ("delta", False), "msle": ("delta", False),
+        "acc": ("task", True),
+        "acc_comm": ("task", True),
+        "top3": ("task", True),
+        "macro_f1": ("task", True),
+        "log_loss": ("task", False),
+        "mse_z": ("delta", False),
+        "mae_us": ("delta", False),
+        "msle": ("delta", False),
     }
     task_only = score_prediction(runs, positions, Prediction(pred.task_proba, None))
     delta_only = score_prediction(runs, positions, Prediction(None, pred.delta_us))

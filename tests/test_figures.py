@@ -207,8 +207,16 @@ def test_horizon_curves_read_the_cells_the_board_scores():
     }
     cell = Cell("ok", [0], horizon=scores)
     failed = Cell("failed", [0], horizon={"acc@1": SeedMean(0.1, 0.0, 0.2)})
-    board = Board(["a", "b"], {}, 2, [Row("m", "baseline", ["task"], "failed", 1,
-                                          {"a": cell, "b": failed})], {}, [], [], 2)
+    board = Board(
+        ["a", "b"],
+        {},
+        2,
+        [Row("m", "baseline", ["task"], "failed", 1, {"a": cell, "b": failed})],
+        {},
+        [],
+        [],
+        2,
+    )
     frame = frames.horizon_curves(board)
     assert frame[["trace", "h", "acc"]].values.tolist() == [["a", 1, 0.9], ["a", 4, 0.5]]
     assert frames.free_run_window(np.array([10, 20, 30]), 5, 10) == 1

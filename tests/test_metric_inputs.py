@@ -27,53 +27,95 @@ Y2 = np.array([0, 1])
     ("call", "message"),
     [
         (lambda: task_contributions(Y2, P2[0]), "proba must be float[n, V], got shape (2,)"),
-        (lambda: task_contributions(Y2, np.eye(2, dtype=int)),
-         "proba must be floating point, got dtype int64"),
-        (lambda: task_contributions(np.array([], int), np.zeros((0, 0))),
-         "proba has no columns (empty vocabulary)"),
-        (lambda: task_contributions(Y2[None], P2), "y_true must be one-dimensional, got shape "
-         "(1, 2)"),
+        (
+            lambda: task_contributions(Y2, np.eye(2, dtype=int)),
+            "proba must be floating point, got dtype int64",
+        ),
+        (
+            lambda: task_contributions(np.array([], int), np.zeros((0, 0))),
+            "proba has no columns (empty vocabulary)",
+        ),
+        (
+            lambda: task_contributions(Y2[None], P2),
+            "y_true must be one-dimensional, got shape (1, 2)",
+        ),
         (lambda: task_contributions(Y2[:1], P2), "y_true has 1 entries, expected 2"),
-        (lambda: task_contributions(Y2 * 1.0, P2), "y_true must hold integer ids, got dtype "
-         "float64"),
-        (lambda: task_contributions(np.array([0, 2]), P2),
-         "y_true holds ids outside the vocabulary [0, 2)"),
-        (lambda: task_contributions(Y2, P2, task_comm=np.array([0, 0])),
-         "acc_comm needs both task_comm and true_comm"),
-        (lambda: task_contributions(Y2, P2, np.array([0]), np.array([0, 0])),
-         "task_comm has 1 entries, expected 2"),
-        (lambda: task_contributions(Y2, P2, np.array([0, 0]), np.array([0])),
-         "true_comm has 1 entries, expected 2"),
+        (
+            lambda: task_contributions(Y2 * 1.0, P2),
+            "y_true must hold integer ids, got dtype float64",
+        ),
+        (
+            lambda: task_contributions(np.array([0, 2]), P2),
+            "y_true holds ids outside the vocabulary [0, 2)",
+        ),
+        (
+            lambda: task_contributions(Y2, P2, task_comm=np.array([0, 0])),
+            "acc_comm needs both task_comm and true_comm",
+        ),
+        (
+            lambda: task_contributions(Y2, P2, np.array([0]), np.array([0, 0])),
+            "task_comm has 1 entries, expected 2",
+        ),
+        (
+            lambda: task_contributions(Y2, P2, np.array([0, 0]), np.array([0])),
+            "true_comm has 1 entries, expected 2",
+        ),
         (lambda: task_contributions(Y2, P2, pred=np.array([0])), "pred has 1 entries, expected 2"),
-        (lambda: task_contributions(Y2, P2, pred=np.array([0, 2])),
-         "pred holds ids outside the vocabulary [0, 2)"),
-        (lambda: task_contributions(Y2, P2, pred=np.array([-1, 1])),
-         "pred holds ids outside the vocabulary [0, 2)"),
-        (lambda: task_contributions(Y2, P2, pred=np.array([1, 1])),
-         "pred row 0: the predicted task is not one of the row's most probable tasks"),
-        (lambda: task_contributions(Y2, np.array([[0.0, 1.0], [1.5, -0.5]])),
-         "proba row 1: probabilities must be finite and in [0, 1]"),
-        (lambda: task_contributions(Y2, np.array([[1.0, 0.0], [1.5, 0.0]])),
-         "proba row 1: probabilities must be finite and in [0, 1]"),
-        (lambda: task_contributions(Y2, np.array([[1.0, 0.0], [math.nan, 1.0]])),
-         "proba row 1: probabilities must be finite and in [0, 1]"),
-        (lambda: task_contributions(Y2, np.array([[1.0, 0.0], [0.5, 0.4]])),
-         "proba row 1: probabilities sum to 0.9, not 1 (tolerance 0.001)"),
+        (
+            lambda: task_contributions(Y2, P2, pred=np.array([0, 2])),
+            "pred holds ids outside the vocabulary [0, 2)",
+        ),
+        (
+            lambda: task_contributions(Y2, P2, pred=np.array([-1, 1])),
+            "pred holds ids outside the vocabulary [0, 2)",
+        ),
+        (
+            lambda: task_contributions(Y2, P2, pred=np.array([1, 1])),
+            "pred row 0: the predicted task is not one of the row's most probable tasks",
+        ),
+        (
+            lambda: task_contributions(Y2, np.array([[0.0, 1.0], [1.5, -0.5]])),
+            "proba row 1: probabilities must be finite and in [0, 1]",
+        ),
+        (
+            lambda: task_contributions(Y2, np.array([[1.0, 0.0], [1.5, 0.0]])),
+            "proba row 1: probabilities must be finite and in [0, 1]",
+        ),
+        (
+            lambda: task_contributions(Y2, np.array([[1.0, 0.0], [math.nan, 1.0]])),
+            "proba row 1: probabilities must be finite and in [0, 1]",
+        ),
+        (
+            lambda: task_contributions(Y2, np.array([[1.0, 0.0], [0.5, 0.4]])),
+            "proba row 1: probabilities sum to 0.9, not 1 (tolerance 0.001)",
+        ),
         (lambda: top1_contributions(Y2, np.array([0]), 2), "pred has 1 entries, expected 2"),
-        (lambda: top1_contributions(Y2[None], Y2, 2), "y_true must be one-dimensional, got shape "
-         "(1, 2)"),
-        (lambda: top1_contributions(np.array([0, 3]), Y2, 2),
-         "y_true holds ids outside the vocabulary [0, 2)"),
-        (lambda: top1_contributions(Y2, np.array([0, 3]), 2),
-         "pred holds ids outside the vocabulary [0, 2)"),
+        (
+            lambda: top1_contributions(Y2[None], Y2, 2),
+            "y_true must be one-dimensional, got shape (1, 2)",
+        ),
+        (
+            lambda: top1_contributions(np.array([0, 3]), Y2, 2),
+            "y_true holds ids outside the vocabulary [0, 2)",
+        ),
+        (
+            lambda: top1_contributions(Y2, np.array([0, 3]), 2),
+            "pred holds ids outside the vocabulary [0, 2)",
+        ),
         (lambda: contributions(y_true=Y2), "task metrics need both y_true and proba"),
         (lambda: contributions(proba=P2), "task metrics need both y_true and proba"),
-        (lambda: contributions(true_us=np.ones(2), pred_us=np.ones(2)),
-         "delta metrics need true_us, pred_us and sigma_us"),
-        (lambda: contributions(true_us=np.ones(2), sigma_us=1.0),
-         "delta metrics need true_us, pred_us and sigma_us"),
-        (lambda: contributions(pred_us=np.ones(2), sigma_us=1.0),
-         "delta metrics need true_us, pred_us and sigma_us"),
+        (
+            lambda: contributions(true_us=np.ones(2), pred_us=np.ones(2)),
+            "delta metrics need true_us, pred_us and sigma_us",
+        ),
+        (
+            lambda: contributions(true_us=np.ones(2), sigma_us=1.0),
+            "delta metrics need true_us, pred_us and sigma_us",
+        ),
+        (
+            lambda: contributions(pred_us=np.ones(2), sigma_us=1.0),
+            "delta metrics need true_us, pred_us and sigma_us",
+        ),
         (lambda: contributions(), "nothing to score: give task and/or delta predictions"),
     ],
 )

@@ -191,9 +191,17 @@ def test_budget_caps_trees_and_depth(excerpt):
     """The latency budget: a step walks at most `max_trees` trees per booster, none deeper
     than `max_depth`, whatever n_estimators and num_leaves ask for."""
     model = LightGBM(
-        k=2, top_m=4, window=16, max_classes=8, n_estimators=300, num_leaves=63,
-        delta_n_estimators=300, delta_num_leaves=63, early_stopping_rounds=0,
-        max_trees=40, max_depth=3,
+        k=2,
+        top_m=4,
+        window=16,
+        max_classes=8,
+        n_estimators=300,
+        num_leaves=63,
+        delta_n_estimators=300,
+        delta_num_leaves=63,
+        early_stopping_rounds=0,
+        max_trees=40,
+        max_depth=3,
     ).fit(excerpt.train(), seed=0)
     n_raw = len(model.classes_) if len(model.classes_) > 2 else 1
     for booster, per_round in ((model.classifier_, n_raw), (model.regressor_, 1)):

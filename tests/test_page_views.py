@@ -381,9 +381,7 @@ def test_the_keyboard_reaches_the_views_with_a_visible_focus(browser, golden):
     browser.js("document.getElementById('toggle-refs').focus()")
     browser.key(" ", 32)  # so is the reference toggle: Space toggles
     assert browser.js("location.hash") == "#view=trace&trace=alpha&refs=0&sort=top3"
-    focusable = browser.js(
-        "document.querySelectorAll('th button, #toggles button, nav a').length"
-    )
+    focusable = browser.js("document.querySelectorAll('th button, #toggles button, nav a').length")
     assert focusable > 20
 
 

@@ -148,9 +148,9 @@ def test_shipped_traces_facts() -> None:
         assert facts["parse"]["formats_agree"] is True, name
         assert facts["parse"]["perf_script"]["damage"]["truncated"] == 0, name
         assert facts["perf_lost_events"] == 0, name
-        assert json.loads((data_dir() / "raw" / name / CAPTURE_JSON).read_text()) == facts[
-            "capture"
-        ]
+        assert (
+            json.loads((data_dir() / "raw" / name / CAPTURE_JSON).read_text()) == facts["capture"]
+        )
         assert facts["raw"]["perf_script"] == {"file": PERF_SCRIPT_FILE, "compression": "xz"}
 
 
@@ -168,6 +168,7 @@ def test_shipped_manifest_facts_agree_with_the_split_file() -> None:
 
 # --------------------------------------------------------------------------- holdout friction
 # (issue 12 item 3 and issue 9 item 12: each test fails on the code before the fix)
+
 
 def _switch(t: str, cpu: int, prev: tuple[str, int], nxt: tuple[str, int]) -> str:
     return (
@@ -294,10 +295,12 @@ def test_the_manifest_is_written_last(root: Path, monkeypatch: pytest.MonkeyPatc
 
     order: list[str] = []
     real_bytes, real_json = prep.write_bytes, prep.write_json
-    monkeypatch.setattr(prep, "write_bytes", lambda p, d: (order.append(Path(p).name),
-                                                          real_bytes(p, d)))
-    monkeypatch.setattr(prep, "write_json", lambda p, o: (order.append(Path(p).name),
-                                                         real_json(p, o)))
+    monkeypatch.setattr(
+        prep, "write_bytes", lambda p, d: (order.append(Path(p).name), real_bytes(p, d))
+    )
+    monkeypatch.setattr(
+        prep, "write_json", lambda p, o: (order.append(Path(p).name), real_json(p, o))
+    )
     prepare(root)
     assert order[-1] == "manifest.json" and order.count("manifest.json") == 1
     assert {"demo.parquet", "other.parquet", "README.md"} <= set(order[:-1])

@@ -254,8 +254,9 @@ def plain_markov(seen: list[int], n_tasks: int, order: int, alpha: float, min_co
             context = (k, *history[len(history) - k :])
             total = sum(counts[context].values())
             if total and (k == 0 or total >= min_count):
-                proba = [(counts[context][t] + alpha) / (total + alpha * n_tasks)
-                         for t in range(n_tasks)]
+                proba = [
+                    (counts[context][t] + alpha) / (total + alpha * n_tasks) for t in range(n_tasks)
+                ]
                 return proba, float(np.mean([delta[i] for i in after[context]]))
         raise AssertionError("the unigram always answers")
 

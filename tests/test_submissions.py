@@ -199,10 +199,16 @@ def test_table_output(tmp_path, truth) -> None:
     assert result.exit_code == 0, result.output
     assert "95% interval" in result.stdout
     # a perfect file: each metric's row shows its perfect value, its interval and its direction
-    expected = {"acc": ("1.0000", "higher"), "acc_comm": ("1.0000", "higher"),
-                "top3": ("1.0000", "higher"), "macro_f1": ("1.0000", "higher"),
-                "log_loss": ("0.0000", "lower"), "mse_z": ("0.0000", "lower"),
-                "mae_us": ("0.0000", "lower"), "msle": ("0.0000", "lower")}
+    expected = {
+        "acc": ("1.0000", "higher"),
+        "acc_comm": ("1.0000", "higher"),
+        "top3": ("1.0000", "higher"),
+        "macro_f1": ("1.0000", "higher"),
+        "log_loss": ("0.0000", "lower"),
+        "mse_z": ("0.0000", "lower"),
+        "mae_us": ("0.0000", "lower"),
+        "msle": ("0.0000", "lower"),
+    }
     cells = {}
     for line in result.stdout.splitlines():
         parts = [p.strip() for p in line.strip("│┃|").split("│")]
@@ -358,8 +364,12 @@ def test_negative_delta(tmp_path, truth) -> None:
 
 @pytest.mark.parametrize(
     ("column", "value", "needle"),
-    [(2, "abc", "delta_us 'abc' is not a number"), (2, "", "not a number"),
-     (0, "12.5", "not an integer"), (0, "x", "not an integer")],
+    [
+        (2, "abc", "delta_us 'abc' is not a number"),
+        (2, "", "not a number"),
+        (0, "12.5", "not an integer"),
+        (0, "x", "not an integer"),
+    ],
 )
 def test_non_numeric_cells(tmp_path, truth, column, value, needle) -> None:
     def change(header, rows):
@@ -392,8 +402,10 @@ def test_probabilities_not_summing_to_one(tmp_path, truth) -> None:
     assert_no_truth(message, truth, pos)
 
 
-@pytest.mark.parametrize(("value", "needle"), [("nan", "finite"), ("-0.1", "[0, 1]"),
-                                               ("1.5", "[0, 1]"), ("half", "not a number")])
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [("nan", "finite"), ("-0.1", "[0, 1]"), ("1.5", "[0, 1]"), ("half", "not a number")],
+)
 def test_bad_probability_cells(tmp_path, truth, value, needle) -> None:
     def change(header, rows):
         k = 3 + truth["vocab"].index(rows[40][1])
@@ -504,8 +516,9 @@ def test_duplicate_replacing_another_position(tmp_path, truth, runs) -> None:
     rows[11] = list(rows[4])  # position lo + 11 is gone, lo + 4 is there twice
     path = write_csv(tmp_path / "dup-replace.csv", header, rows)
     assert len(rows) == truth["hi"] - truth["lo"]
-    assert_refused(score_cli(path), "line 13", f"position {truth['lo'] + 4} appears again",
-                   "first on line 6")
+    assert_refused(
+        score_cli(path), "line 13", f"position {truth['lo'] + 4} appears again", "first on line 6"
+    )
     with pytest.raises(SubmissionError, match="appears again") as info:
         read_submission(path, runs)
     assert info.value.line == 13 and info.value.rule == "duplicate position"
@@ -520,7 +533,9 @@ def test_position_at_the_end_of_the_test_split(tmp_path, truth, runs, where) -> 
     path = write_csv(tmp_path / "end.csv", header, rows)
     hi = truth["hi"]
     message = assert_refused(
-        score_cli(path), f"line {k + 2}", f"position {hi} is not a test position",
+        score_cli(path),
+        f"line {k + 2}",
+        f"position {hi} is not a test position",
         f"{truth['lo']}..{hi - 1}",
     )
     assert "Traceback" not in message and "IndexError" not in message
@@ -535,15 +550,18 @@ HINT = "`position,task,delta_us[,p:<task>,...]`"
 def _edit_row(k: int, column: int, value):
     def change(header, rows, truth):
         rows[k][column] = value(truth, rows[k]) if callable(value) else value
+
     return change
 
 
 def _proba_row(k: int, cells):
     """Row k's p: cells set from {vocabulary index: value}, its task the first key."""
+
     def change(header, rows, truth):
         first = next(iter(cells))
         rows[k][1] = truth["vocab"][first]
         rows[k][3:] = [cells.get(i, 0.0) for i in range(len(truth["vocab"]))]
+
     return change
 
 
@@ -551,6 +569,7 @@ def _drop(*ks: int):
     def change(header, rows, truth):
         for k in sorted(ks, reverse=True):
             del rows[k]
+
     return change
 
 
@@ -566,66 +585,183 @@ def _subset_header(header, rows, truth):
 
 REFUSALS = {
     # name: (p: columns?, change, line, rule, message with {lo}, {hi}, {pos}, {v1}.. filled in)
-    "nan delta": (False, _edit_row(7, 2, "nan"), 9, "nan",
-                  "delta_us is nan; it must be a finite number"),
-    "negative delta": (False, _edit_row(12, 2, -3.5), 14, "negative delta",
-                       "delta_us -3.5 is negative; run lengths are >= 0"),
-    "text delta": (False, _edit_row(30, 2, "abc"), 32, "non-numeric",
-                   "delta_us 'abc' is not a number"),
-    "fractional position": (False, _edit_row(30, 0, lambda t, r: f"{r[0]}.5"), 32, "non-numeric",
-                            "position '{pos30}.5' is not an integer row index"),
-    "unknown task": (False, _edit_row(2, 1, "nginx:31337"), 4, "unknown task",
-                     "unknown task 'nginx:31337'; tasks must be in the trace's vocabulary "
-                     "(data/splits.json) or `<other>` for any other task"),
-    "surplus field": (False, lambda h, rows, t: rows[3].append("x"), 5, "field count",
-                      "4 fields, the header has 3"),
-    "position before the test": (False, _edit_row(5, 0, lambda t, r: t["lo"] - 1), 7,
-                                 "extra position", "position {lo_1} is not a test position of "
-                                 "this trace (those are {lo}..{hi_1})"),
-    "duplicate": (False, _edit_row(9, 0, lambda t, r: t["lo"]), 11, "duplicate position",
-                  "position {lo} appears again (first on line 2)"),
-    "two missing": (False, _drop(3, 10), None, "missing positions",
-                    "positions missing: {lo_3}, {lo_10}; the file needs one row for every test "
-                    "position {lo}..{hi_1}"),
-    "seven missing": (False, _drop(*range(7)), None, "missing positions",
-                      "positions missing: {lo}, {lo1}, {lo2}, {lo3}, {lo4}, ... (7 in all); the "
-                      "file needs one row for every test position {lo}..{hi_1}"),
-    "sum": (True, _proba_row(9, {1: 0.5}), 11, "probabilities sum",
-            "the probabilities sum to 0.5, not 1 (tolerance 0.001)"),
-    "nan probability": (True, _proba_row(9, {1: "nan"}), 11, "nan",
-                        "p:{v1} is nan; it must be a finite number"),
-    "negative probability": (True, _proba_row(9, {1: 1.0005, 2: -0.0005}), 11, "probability",
-                             "p:{v2} = -0.0005 is not a probability in [0, 1]"),
-    "not top-1": (True, _proba_row(6, {1: 0.4, 2: 0.6}), 8, "task not top-1",
-                  "task '{v1}' has probability 0.4 but the row's largest is 0.6; `task` must be "
-                  "a most probable task"),
-    "task without its column": (True, _subset_header, 2, "task not top-1",
-                                "task '{v3}' has probability 0.0 but the row's largest is 0.6; "
-                                "`task` must be a most probable task"),
-    "five missing": (False, _drop(*range(5)), None, "missing positions",
-                     "positions missing: {lo}, {lo1}, {lo2}, {lo3}, {lo4}; the file needs one row "
-                     "for every test position {lo}..{hi_1}"),
-    "above P_MAX": (True, _proba_row(9, {1: repr(1.0 + PROBA_TOL + 1e-9)}), 11, "probability",
-                    "p:{v1} = 1.001000001 is not a probability in [0, 1]"),
-    "just below the top": (True, _proba_row(9, {1: 0.375 - 1e-7, 2: 0.375 + 1e-6,
-                                                 3: 0.25 - 1e-6 + 1e-7}), 11, "task not top-1",
-                           "task '{v1}' has probability 0.3749999 but the row's largest is "
-                           "0.375001; `task` must be a most probable task"),
-    "header ending in X": (False, lambda h, r, t: h.__setitem__(2, "delta_usX"), 1, "header",
-                           "wrong header 'position,task,delta_usX'; expected " + HINT),
-    "wrong header": (False, lambda h, r, t: h.__setitem__(0, "pos"), 1, "header",
-                     "wrong header 'pos,task,delta_us'; expected " + HINT),
-    "trailing space in the header": (False, lambda h, r, t: h.__setitem__(2, "delta_us "), 1,
-                                     "header", "wrong header 'position,task,delta_us '; "
-                                     "expected " + HINT),
-    "twice the same column": (True, lambda h, r, t: h.__setitem__(4, h[3]), 1, "header",
-                              "column 'p:{v0}' appears twice"),
-    "unknown column": (True, lambda h, r, t: h.__setitem__(4, "p:nobody:1"), 1, "unknown task",
-                       "probability column 'p:nobody:1' names an unknown task; tasks must be in "
-                       "the trace's vocabulary (data/splits.json) or `<other>`"),
-    "not a p: column": (False, lambda h, r, t: h.append("extra"), 1, "header",
-                        "unexpected column 'extra'; after position,task,delta_us only "
-                        "`p:<task>` probability columns are allowed"),
+    "nan delta": (
+        False,
+        _edit_row(7, 2, "nan"),
+        9,
+        "nan",
+        "delta_us is nan; it must be a finite number",
+    ),
+    "negative delta": (
+        False,
+        _edit_row(12, 2, -3.5),
+        14,
+        "negative delta",
+        "delta_us -3.5 is negative; run lengths are >= 0",
+    ),
+    "text delta": (
+        False,
+        _edit_row(30, 2, "abc"),
+        32,
+        "non-numeric",
+        "delta_us 'abc' is not a number",
+    ),
+    "fractional position": (
+        False,
+        _edit_row(30, 0, lambda t, r: f"{r[0]}.5"),
+        32,
+        "non-numeric",
+        "position '{pos30}.5' is not an integer row index",
+    ),
+    "unknown task": (
+        False,
+        _edit_row(2, 1, "nginx:31337"),
+        4,
+        "unknown task",
+        "unknown task 'nginx:31337'; tasks must be in the trace's vocabulary "
+        "(data/splits.json) or `<other>` for any other task",
+    ),
+    "surplus field": (
+        False,
+        lambda h, rows, t: rows[3].append("x"),
+        5,
+        "field count",
+        "4 fields, the header has 3",
+    ),
+    "position before the test": (
+        False,
+        _edit_row(5, 0, lambda t, r: t["lo"] - 1),
+        7,
+        "extra position",
+        "position {lo_1} is not a test position of this trace (those are {lo}..{hi_1})",
+    ),
+    "duplicate": (
+        False,
+        _edit_row(9, 0, lambda t, r: t["lo"]),
+        11,
+        "duplicate position",
+        "position {lo} appears again (first on line 2)",
+    ),
+    "two missing": (
+        False,
+        _drop(3, 10),
+        None,
+        "missing positions",
+        "positions missing: {lo_3}, {lo_10}; the file needs one row for every test "
+        "position {lo}..{hi_1}",
+    ),
+    "seven missing": (
+        False,
+        _drop(*range(7)),
+        None,
+        "missing positions",
+        "positions missing: {lo}, {lo1}, {lo2}, {lo3}, {lo4}, ... (7 in all); the "
+        "file needs one row for every test position {lo}..{hi_1}",
+    ),
+    "sum": (
+        True,
+        _proba_row(9, {1: 0.5}),
+        11,
+        "probabilities sum",
+        "the probabilities sum to 0.5, not 1 (tolerance 0.001)",
+    ),
+    "nan probability": (
+        True,
+        _proba_row(9, {1: "nan"}),
+        11,
+        "nan",
+        "p:{v1} is nan; it must be a finite number",
+    ),
+    "negative probability": (
+        True,
+        _proba_row(9, {1: 1.0005, 2: -0.0005}),
+        11,
+        "probability",
+        "p:{v2} = -0.0005 is not a probability in [0, 1]",
+    ),
+    "not top-1": (
+        True,
+        _proba_row(6, {1: 0.4, 2: 0.6}),
+        8,
+        "task not top-1",
+        "task '{v1}' has probability 0.4 but the row's largest is 0.6; `task` must be "
+        "a most probable task",
+    ),
+    "task without its column": (
+        True,
+        _subset_header,
+        2,
+        "task not top-1",
+        "task '{v3}' has probability 0.0 but the row's largest is 0.6; "
+        "`task` must be a most probable task",
+    ),
+    "five missing": (
+        False,
+        _drop(*range(5)),
+        None,
+        "missing positions",
+        "positions missing: {lo}, {lo1}, {lo2}, {lo3}, {lo4}; the file needs one row "
+        "for every test position {lo}..{hi_1}",
+    ),
+    "above P_MAX": (
+        True,
+        _proba_row(9, {1: repr(1.0 + PROBA_TOL + 1e-9)}),
+        11,
+        "probability",
+        "p:{v1} = 1.001000001 is not a probability in [0, 1]",
+    ),
+    "just below the top": (
+        True,
+        _proba_row(9, {1: 0.375 - 1e-7, 2: 0.375 + 1e-6, 3: 0.25 - 1e-6 + 1e-7}),
+        11,
+        "task not top-1",
+        "task '{v1}' has probability 0.3749999 but the row's largest is "
+        "0.375001; `task` must be a most probable task",
+    ),
+    "header ending in X": (
+        False,
+        lambda h, r, t: h.__setitem__(2, "delta_usX"),
+        1,
+        "header",
+        "wrong header 'position,task,delta_usX'; expected " + HINT,
+    ),
+    "wrong header": (
+        False,
+        lambda h, r, t: h.__setitem__(0, "pos"),
+        1,
+        "header",
+        "wrong header 'pos,task,delta_us'; expected " + HINT,
+    ),
+    "trailing space in the header": (
+        False,
+        lambda h, r, t: h.__setitem__(2, "delta_us "),
+        1,
+        "header",
+        "wrong header 'position,task,delta_us '; expected " + HINT,
+    ),
+    "twice the same column": (
+        True,
+        lambda h, r, t: h.__setitem__(4, h[3]),
+        1,
+        "header",
+        "column 'p:{v0}' appears twice",
+    ),
+    "unknown column": (
+        True,
+        lambda h, r, t: h.__setitem__(4, "p:nobody:1"),
+        1,
+        "unknown task",
+        "probability column 'p:nobody:1' names an unknown task; tasks must be in "
+        "the trace's vocabulary (data/splits.json) or `<other>`",
+    ),
+    "not a p: column": (
+        False,
+        lambda h, r, t: h.append("extra"),
+        1,
+        "header",
+        "unexpected column 'extra'; after position,task,delta_us only "
+        "`p:<task>` probability columns are allowed",
+    ),
 }
 
 
@@ -633,8 +769,16 @@ def _fill(message: str, truth: dict, rows: list) -> str:
     lo, hi, vocab = truth["lo"], truth["hi"], truth["vocab"]
     names = {f"v{i}": v for i, v in enumerate(vocab)}
     offsets = {f"lo{k}": lo + k for k in range(1, 5)}
-    return message.format(lo=lo, lo_1=lo - 1, lo_3=lo + 3, lo_10=lo + 10, hi_1=hi - 1,
-                          pos30=lo + 30, **names, **offsets)
+    return message.format(
+        lo=lo,
+        lo_1=lo - 1,
+        lo_3=lo + 3,
+        lo_10=lo + 10,
+        hi_1=hi - 1,
+        pos30=lo + 30,
+        **names,
+        **offsets,
+    )
 
 
 def refusal_of(path: Path, runs) -> SubmissionError:
@@ -660,9 +804,9 @@ def test_file_level_refusals(tmp_path, truth, runs) -> None:
     empty.write_bytes(b"")
     error = refusal_of(empty, runs)
     assert (error.line, error.rule, str(error)) == (
-        None, "empty file",
-        f"the file is empty; expected the header {HINT} and one row per test position "
-        f"({n} rows)",
+        None,
+        "empty file",
+        f"the file is empty; expected the header {HINT} and one row per test position ({n} rows)",
     )
     one = tmp_path / "one.csv"
     one.write_bytes(b"\n")
@@ -670,14 +814,19 @@ def test_file_level_refusals(tmp_path, truth, runs) -> None:
 
     absent = refusal_of(tmp_path / "absent.csv", runs)
     assert (absent.line, absent.rule, str(absent), absent.detail) == (
-        None, "", "no such file", "no such file"
+        None,
+        "",
+        "no such file",
+        "no such file",
     )
 
     junk = tmp_path / "junk.csv"
     junk.write_bytes(b"\x7fELF\x02\x01\x01\x00" + b"x" * 100)
     error = refusal_of(junk, runs)
     assert (error.line, error.rule, error.detail) == (
-        1, "not text", f"binary data, not CSV text; expected the header {HINT}"
+        1,
+        "not text",
+        f"binary data, not CSV text; expected the header {HINT}",
     )
 
     header, rows = perfect_rows(truth)
@@ -697,7 +846,9 @@ def test_a_header_longer_than_any_valid_one(tmp_path, truth, runs) -> None:
     long = write_csv(tmp_path / "long.csv", [*header, "p:" + "é" * limit], [[*r, 0] for r in rows])
     error = refusal_of(long, runs)
     assert (error.line, error.rule, error.detail) == (
-        1, "header", f"the header line is longer than any valid header; expected {HINT}"
+        1,
+        "header",
+        f"the header line is longer than any valid header; expected {HINT}",
     )
 
 
@@ -849,8 +1000,16 @@ def test_score_result_fields_and_bootstrap_wiring(tmp_path, truth, runs, data_ro
     assert (result["trace"], result["positions"], result["probabilities"]) == (TRACE, 200, False)
     assert score_submission(sub, runs, n_resamples=30, seed=3) == result
     targets = {name: entry["target"] for name, entry in result["metrics"].items()}
-    assert targets == {"acc": "task", "acc_comm": "task", "top3": "task", "macro_f1": "task",
-                       "log_loss": "task", "mse_z": "delta", "mae_us": "delta", "msle": "delta"}
+    assert targets == {
+        "acc": "task",
+        "acc_comm": "task",
+        "top3": "task",
+        "macro_f1": "task",
+        "log_loss": "task",
+        "mse_z": "delta",
+        "mae_us": "delta",
+        "msle": "delta",
+    }
     assert [e["higher_is_better"] for e in result["metrics"].values()] == [True] * 4 + [False] * 4
     other = score_submission(sub, runs, n_resamples=30, seed=4)["metrics"]["mae_us"]
     assert other["low"] != result["metrics"]["mae_us"]["low"]
@@ -924,8 +1083,9 @@ def test_a_quoted_empty_line_is_blank(tmp_path, truth, runs) -> None:
     assert len(read_submission(path, runs).positions) == truth["hi"] - truth["lo"]
 
 
-def test_scoring_a_slice_and_from_another_data_root(tmp_path, truth, runs, data_root,
-                                                    monkeypatch) -> None:
+def test_scoring_a_slice_and_from_another_data_root(
+    tmp_path, truth, runs, data_root, monkeypatch
+) -> None:
     from benchmark.scoring.submissions import score_file
 
     header, rows = perfect_rows(truth)

@@ -63,7 +63,10 @@ def test_perf_script_run_table(tmp_path: Path) -> None:
     assert list(runs["pid"]) == [0, 20, 31, 44]
     assert list(runs["prio"]) == [120, 120, 120, 100]
     assert list(runs["t_ns"]) == [
-        100_000_000_100, 100_000_002_000, 100_000_005_500, 100_000_009_000
+        100_000_000_100,
+        100_000_002_000,
+        100_000_005_500,
+        100_000_009_000,
     ]
     assert list(runs["delta_us"]) == pytest.approx([1.9, 3.5, 3.5, 1.0])
     assert list(runs["end_state"]) == ["R", "S", "R+", "I"]
@@ -267,10 +270,21 @@ def test_map_one_cpu_column(tmp_path: Path) -> None:
     assert parsed.format == "sched-map" and parsed.cpu == 1
     runs = parsed.runs
     assert list(runs["task"]) == [
-        "<idle>", "nginx:20", "memfd:sealed-91:2316", "kworker/0:1H-ev:44", "nginx:20", ":17023",
+        "<idle>",
+        "nginx:20",
+        "memfd:sealed-91:2316",
+        "kworker/0:1H-ev:44",
+        "nginx:20",
+        ":17023",
     ]
-    assert list(runs["comm"]) == ["<idle>", "nginx", "memfd:sealed-91", "kworker/0:1H-ev",
-                                  "nginx", ""]
+    assert list(runs["comm"]) == [
+        "<idle>",
+        "nginx",
+        "memfd:sealed-91",
+        "kworker/0:1H-ev",
+        "nginx",
+        "",
+    ]
     assert list(runs["pid"]) == [0, 20, 2316, 44, 20, 17023]
     assert list(runs["delta_us"]) == [2.0, 3.0, 4.0, 1.0, 2.0, 8.0]
     assert runs["prio"].isna().all() and str(runs["prio"].dtype) == "Int16"
@@ -432,8 +446,10 @@ def test_one_forward_jump_costs_one_row(tmp_path: Path) -> None:
     """A switch moved 6,000 s ahead is dropped as a `jump` (its line named); every other
     switch stays, where the old rule dropped all the switches after it as backwards."""
     times = [f"100.{k:06d}" for k in range(1, 41)]
-    lines = [sw(t, ("a", 1, "S"), ("b", 2)) if k % 2 == 0 else sw(t, ("b", 2, "S"), ("a", 1))
-             for k, t in enumerate(times)]
+    lines = [
+        sw(t, ("a", 1, "S"), ("b", 2)) if k % 2 == 0 else sw(t, ("b", 2, "S"), ("a", 1))
+        for k, t in enumerate(times)
+    ]
     clean = parse_trace(write(tmp_path, "clean.txt", lines)).runs
     bad = list(lines)
     bad[10] = bad[10].replace("100.000011:", "6100.000011:")
@@ -501,13 +517,19 @@ def test_cut_compressed_file_names_the_file(tmp_path: Path, kind: str) -> None:
     cut = tmp_path / f"cut.{kind}"
     cut.write_bytes(data[: len(data) // 2])
     compression = "xz" if kind == "xz" else "gzip"
-    with pytest.raises(TraceFormatError, match=rf"cut\.{kind}: the {compression} data is cut or "
-                       r"corrupt after line [\d,]+"):
+    with pytest.raises(
+        TraceFormatError,
+        match=rf"cut\.{kind}: the {compression} data is cut or "
+        r"corrupt after line [\d,]+",
+    ):
         parse_trace(cut)
     head = tmp_path / f"head.{kind}"
     head.write_bytes(data[:40])
-    with pytest.raises(TraceFormatError, match=rf"head\.{kind}: the {compression} data is cut "
-                       r"or corrupt at its start"):
+    with pytest.raises(
+        TraceFormatError,
+        match=rf"head\.{kind}: the {compression} data is cut "
+        r"or corrupt at its start",
+    ):
         parse_trace(head)
 
 

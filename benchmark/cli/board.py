@@ -210,8 +210,12 @@ def _tune_every(
     from benchmark.running.tuning import TuningError
 
     given = {
-        "--model": model, "--target": target, "--trace": trace or None, "--timeout": timeout,
-        "--storage": storage, "--study": study,
+        "--model": model,
+        "--target": target,
+        "--trace": trace or None,
+        "--timeout": timeout,
+        "--storage": storage,
+        "--study": study,
     }
     clash = [name for name, value in given.items() if value is not None]
     if clash:

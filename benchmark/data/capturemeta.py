@@ -88,7 +88,7 @@ def read_capture(path: Path) -> dict[str, Any]:
         label = proc.get("label") if isinstance(proc, dict) else None
         if not isinstance(pid, int) or isinstance(pid, bool) or not isinstance(label, str):
             raise CaptureMetaError(
-                f"{path}: processes[{i}] is {proc!r}; expected {{\"label\": str, \"pid\": int}}"
+                f'{path}: processes[{i}] is {proc!r}; expected {{"label": str, "pid": int}}'
             )
     return meta
 

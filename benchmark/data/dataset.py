@@ -122,10 +122,7 @@ class Runs:
             )
         return replace(
             self,
-            **{
-                col: np.concatenate([getattr(self, col), getattr(later, col)])
-                for col in COLUMNS
-            },
+            **{col: np.concatenate([getattr(self, col), getattr(later, col)]) for col in COLUMNS},
         )
 
 

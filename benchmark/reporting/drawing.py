@@ -365,7 +365,7 @@ def horizon_accuracy(
         ax.set_title(trace)
         ax.set_xlabel("steps ahead h (log2)")
         ax.set_ylabel("acc@h")
-    for ax in axes.ravel()[len(traces):]:
+    for ax in axes.ravel()[len(traces) :]:
         ax.set_visible(False)
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(6, len(labels)), fontsize=8,

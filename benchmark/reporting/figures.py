@@ -363,7 +363,7 @@ def figures_readme(done: dict[str, list[Path] | str], board: Board) -> str:
         f"- delta_sequence: the first ~{ONE_STEP} scored test positions with stored one-step "
         "predictions (the best learned delta model on that trace, and ewma), then, from the "
         "first horizon-track origin after them, the stored free-run forecasts (README "
-        "\"Horizon track\") of markov, ewma and the best learned delta and task models: each "
+        '"Horizon track") of markov, ewma and the best learned delta and task models: each '
         "model's own predicted task (argmax) and run length fed back as the next run. Nothing "
         "is refitted for the figure. Log axis.",
         "- horizon_accuracy: acc@h at the recorded steps (means over seeds, 95% bootstrap "

@@ -144,8 +144,7 @@ def _row_attrs(model: Row) -> str:
     variant = variant_of(model)
     extra = f' data-variant="{_e(variant)}"' if variant else ""
     return (
-        f'class="{_e(classes)}" data-model="{_e(model.model)}" data-kind="{_e(model.kind)}"'
-        + extra
+        f'class="{_e(classes)}" data-model="{_e(model.model)}" data-kind="{_e(model.kind)}"' + extra
     )
 
 
@@ -167,7 +166,7 @@ def _overall_row(model: Row) -> str:
         _td(model.seeds, "seeds"),
         _marks(model),
     ]
-    return f'<tr {_row_attrs(model)}>{"".join(cells)}</tr>'
+    return f"<tr {_row_attrs(model)}>{''.join(cells)}</tr>"
 
 
 def _ordered(board: Board) -> list[Row]:
@@ -252,7 +251,7 @@ def _trace_row(board: Board, model: Row, trace: str, target: str) -> str:
         cells.append(_td(cell.costs.get("online_p50_us"), "online_p50_us"))
     links = result_links(board, model, trace, cell) + params_links(model)
     cells.append(_text_td(" ".join(label for label, _ in links), "text files", _links(links)))
-    return f'<tr {_row_attrs(model)}>{"".join(cells)}</tr>'
+    return f"<tr {_row_attrs(model)}>{''.join(cells)}</tr>"
 
 
 def _vs_next_td(vs: Comparison | None, metric: str) -> str:
@@ -322,7 +321,7 @@ def _trace_view(board: Board, trace: str) -> str:
         "</svg><figcaption>Each model's accuracy and mse_z on this trace, 95% intervals as "
         "whiskers, best first.</figcaption></figure>"
     )
-    title = f'Trace <code>{_e(trace)}</code>'
+    title = f"Trace <code>{_e(trace)}</code>"
     return section("trace", title, note + "\n".join(tables) + marks + figure, trace=trace)
 
 
@@ -332,8 +331,7 @@ def _trace_view(board: Board, trace: str) -> str:
 def _nav(board: Board, more: str) -> str:
     links = ['<a href="#view=overall" data-nav="overall">Overall</a>']
     links += [
-        f'<a href="#view=trace&amp;trace={_e(t)}" data-nav="trace" data-trace="{_e(t)}">'
-        f"{_e(t)}</a>"
+        f'<a href="#view=trace&amp;trace={_e(t)}" data-nav="trace" data-trace="{_e(t)}">{_e(t)}</a>'
         for t in board.traces
     ]
     return '<nav id="views" aria-label="Views">' + " ".join(links) + more + "</nav>"
@@ -341,8 +339,7 @@ def _nav(board: Board, more: str) -> str:
 
 def _toggles(board: Board) -> str:
     buttons = [
-        '<button type="button" id="toggle-refs" aria-pressed="true">reference rows shown'
-        "</button>"
+        '<button type="button" id="toggle-refs" aria-pressed="true">reference rows shown</button>'
     ]
     if any(variant_of(m) for m in board.models):
         buttons.append(

@@ -36,9 +36,7 @@ def plain_table(table_id: str, header: list[str], rows: list[list[str]], raw: in
     head = "".join(f'<th scope="col">{_e(h)}</th>' for h in header)
     body = "".join(
         "<tr>"
-        + "".join(
-            f'<td class="text">{c if i == raw else _e(c)}</td>' for i, c in enumerate(row)
-        )
+        + "".join(f'<td class="text">{c if i == raw else _e(c)}</td>' for i, c in enumerate(row))
         + "</tr>"
         for row in rows
     )
@@ -143,7 +141,7 @@ def ceilings_section(board: Board) -> str:
         rows.append(row)
     covers = "; ".join(f"{TITLES[k]}: {_covers(board, k)}" for k in present)
     note = (
-        "<p class=\"note\">The best top-1 accuracy a model could reach on each trace's test "
+        '<p class="note">The best top-1 accuracy a model could reach on each trace\'s test '
         f"rows, each for what it covers ({_e(covers)}).</p>"
         if present
         else ""

@@ -48,7 +48,7 @@ BUDGETS = (
 )
 HORIZON = (
     "Each model forecasts the next 64 switches from fixed, evenly spaced test origins (2,000 "
-    "per trace on the full board, the same for every model; README \"Horizon track\"): by "
+    'per trace on the full board, the same for every model; README "Horizon track"): by '
     "default a free run, its own "
     "top-1 task and run length fed back as the next observed run. acc@h: the share of origins "
     "whose h-th forecast task is right; prefix: the mean number of leading steps right before "
@@ -135,7 +135,7 @@ def how(escape: Escape) -> list[str]:
         "Costs: fit seconds, and the batch-1 online latency of one scheduler step "
         "(predict_next + update) in microseconds, p50 and p99: a trace's cell shows its run's "
         "(the best seed's), a model's row its best run's (this machine kind's slow phases only "
-        "raise a run's latency; README \"Latency budget\"); other costs are means over traces.",
+        'raise a run\'s latency; README "Latency budget"); other costs are means over traces.',
         "Metrics: "
         + "; ".join(
             f"`{name}` ({m.target}, {m.direction} is better): {escape(m.description)}"

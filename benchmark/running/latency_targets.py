@@ -29,6 +29,8 @@ from benchmark.results.store import read_results
 BUDGET_US = 2.0
 MIN_STEPS = 10_000
 REFERENCE = "markov"
+
+
 def is_reference(model: str) -> bool:
     """A registered model tagged `reference` (majority, markov, ewma, repeat_period): not a
     learned model, whatever its accuracy."""

@@ -124,9 +124,7 @@ def study_summary(
         "objective": objective,
         "best_value": None if best is None else best.value,
         "best_trial": None if best is None else best.number,
-        "best_per_trace": None
-        if best is None
-        else valid_per_trace(best),
+        "best_per_trace": None if best is None else valid_per_trace(best),
         "default_value": None if default is None else default.value,
         "gain_over_default": None
         if best is None or default is None

@@ -165,9 +165,7 @@ def _parse_header(first: bytes, vocab_index: dict[str, int]) -> tuple[list[str],
             "header",
         ) from None
     if tuple(fields[:3]) != BASE_COLUMNS:
-        raise SubmissionError(
-            f"wrong header {clip(text)!r}; expected `{HEADER_HINT}`", 1, "header"
-        )
+        raise SubmissionError(f"wrong header {clip(text)!r}; expected `{HEADER_HINT}`", 1, "header")
     prob_ids: list[int] = []
     seen: set[str] = set()
     for col in fields[3:]:

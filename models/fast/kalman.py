@@ -65,8 +65,13 @@ def _vectors(w, m):
     a = w[at : at + m]
     p = w[at + m : at + m + m * m].reshape((m, m))
     at += m + m * m
-    return a, p, w[at : at + m], w[at + m : at + 2 * m], w[at + 2 * m : at + 3 * m], (
-        w[at + 3 * m : at + 3 * m + m * m].reshape((m, m))
+    return (
+        a,
+        p,
+        w[at : at + m],
+        w[at + m : at + 2 * m],
+        w[at + 2 * m : at + 3 * m],
+        (w[at + 3 * m : at + 3 * m + m * m].reshape((m, m))),
     )
 
 

@@ -126,5 +126,7 @@ def test_missing_tools_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     path = tmp_path / "s.toml"
     path.write_text(GOOD)
     out = tmp_path / "out"
-    refused(run("capture", "--scenario", "x", "--scenarios", path, "--out", out),
-            "needs root; needs `ab`")
+    refused(
+        run("capture", "--scenario", "x", "--scenarios", path, "--out", out),
+        "needs root; needs `ab`",
+    )

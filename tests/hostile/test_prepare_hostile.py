@@ -50,8 +50,10 @@ REFUSED: dict[str, tuple[Callable[[Path], object], list[str], list[str]]] = {
     "misnamed perf script": (
         lambda r: (_raw(r) / "perf-script.txt.xz").rename(r / "raw/t1/perf_script.txt.xz"),
         [],
-        ["t1: no perf script text; found capture.json, perf_script.txt.xz, sched-map.txt.xz",
-         "expected perf-script.txt.xz or perf-script.txt.gz or perf-script.txt"],
+        [
+            "t1: no perf script text; found capture.json, perf_script.txt.xz, sched-map.txt.xz",
+            "expected perf-script.txt.xz or perf-script.txt.gz or perf-script.txt",
+        ],
     ),
     "an empty raw folder": (
         lambda r: (r / "raw" / "t1").mkdir(parents=True),
@@ -109,8 +111,10 @@ REFUSED: dict[str, tuple[Callable[[Path], object], list[str], list[str]]] = {
             lzma.compress("\n".join(MAP.read_text().splitlines()[:-50]).encode())
         ),  # 400 map rows less 50 give 349 runs
         [],
-        ["perf-script.txt.xz and sched-map.txt.xz disagree: 399 runs from perf script, "
-         "349 from the map"],
+        [
+            "perf-script.txt.xz and sched-map.txt.xz disagree: 399 runs from perf script, "
+            "349 from the map"
+        ],
     ),
     "sched map empty": (
         lambda r: (_raw(r) / "sched-map.txt.xz").write_bytes(b""),

@@ -35,9 +35,7 @@ SWITCH_FIELDS = re.compile(
 CPU_FIELD = re.compile(r"\[(\d{1,10})\]")
 LOST = re.compile(r"\bLOST\b\D{0,64}(\d{1,20})")
 # A whole switch line in one match (the fast path: most lines of a trace are switches).
-SWITCH = re.compile(
-    LEAD + TIME + r"\s+(?:[\w.-]{1,200}:)?sched_switch:\s+" + SWITCH_FIELDS.pattern
-)
+SWITCH = re.compile(LEAD + TIME + r"\s+(?:[\w.-]{1,200}:)?sched_switch:\s+" + SWITCH_FIELDS.pattern)
 
 
 def looks_like(line: str) -> bool:
