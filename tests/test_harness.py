@@ -294,7 +294,7 @@ def test_a_model_file_that_fails_to_import_is_one_line_error(data, tmp_path):
 
 
 # -- what a result records ---------------------------------------------------------------------
-def test_a_result_records_relative_paths_reproducibility_facts_and_compile_time(
+def test_a_result_records_relative_paths_reproducibility_facts_and_compile_cost(
     data, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
@@ -306,6 +306,7 @@ def test_a_result_records_relative_paths_reproducibility_facts_and_compile_time(
     assert on_disk["model_spec"] == "tests/helpers/harness_models.py:CompiledOnline"
     assert str(Path(__file__).resolve().parents[1]) not in text
     assert on_disk["costs"]["online_compile_s"] == 0.25
+    assert on_disk["costs"]["online_state_bytes"] == 4096
     machine = on_disk["machine"]
     assert machine["threads"] == 1
     cpuinfo = Path("/proc/cpuinfo").read_text()

@@ -128,13 +128,17 @@ class LatencyProbe:
         compile_s = getattr(self.primed, "compile_s", None)
         if isinstance(compile_s, float) and np.isfinite(compile_s):
             out["online_compile_s"] = compile_s
+        state_bytes = getattr(self.primed, "state_bytes", None)
+        if isinstance(state_bytes, int) and not isinstance(state_bytes, bool) and state_bytes >= 0:
+            out["online_state_bytes"] = state_bytes
         return out
 
 
 def online_latency(model: Predictor, runs: Runs, start: int, steps: int) -> dict[str, float]:
     """Batch-1 latency of one scheduler step (predict_next + update), in microseconds, over one
     pass (a run's own measurement; `kernel-oracle perf` times several, `LatencyProbe`); the
-    stream's `compile_s` (a compiled online path's warm-up, outside the timing) when it has one."""
+    stream's `compile_s` (a compiled online path's warm-up, outside the timing) and
+    `state_bytes` (the memory of its state and model arrays) when it has them."""
     probe = LatencyProbe(model, runs, start, steps)
     probe.time_pass()
     return probe.result()

@@ -126,7 +126,10 @@ def run_perf(
         title=f"online latency, batch 1: fit on {fit_runs:,} runs of {trace}, "
         f"then {steps:,} steps (predict_next + update), the best of {passes} passes"
     )
-    columns = ("model", "parameters", "fit s", "p50 µs", "p99 µs", "median pass p50", "steps")
+    columns = (
+        "model", "parameters", "fit s", "p50 µs", "p99 µs", "median pass p50", "steps",
+        "compile s", "state KiB",
+    )  # fmt: skip
     for column in columns:
         latency.add_column(column, no_wrap=True)
     with console.status("fitting and timing models ..."):
@@ -140,6 +143,8 @@ def run_perf(
             f"{row['online_p99_us']:.2f}",
             f"{row.get('online_p50_us_median_pass', row['online_p50_us']):.2f}",
             str(row["online_steps"]),
+            _optional(row.get("online_compile_s"), "{:.2f}"),
+            _optional(row.get("online_state_bytes"), "{:.1f}", 1 / 1024),
         )
     console.print(latency)
     targets = Table(title="latency targets (issue 13; accuracy from the stored results)")
@@ -149,3 +154,8 @@ def run_perf(
         met = {True: "met", False: "MISSED", None: "not checked"}[verdict.met]
         targets.add_row(plain(verdict.what), met, plain(verdict.detail))
     console.print(targets)
+
+
+def _optional(value: object, spec: str, scale: float = 1.0) -> str:
+    """A number of the latency table, or "-" for a model without a compiled online path."""
+    return "-" if not isinstance(value, (int, float)) else spec.format(value * scale)
