@@ -72,3 +72,22 @@ def test_passes_interleave_and_each_statistic_is_at_its_best_pass(monkeypatch) -
     result = probe.result()
     assert result["online_p50_us"] == 5.0 / 1e3 and result["online_p99_us"] == 9.0 / 1e3
     assert result["online_p50_us_median_pass"] == 7.0 / 1e3 and result["online_passes"] == 2
+
+
+def test_two_fits_combine_as_in_the_harness_latency_the_worse_memory_the_sum() -> None:
+    """A model with other parameters per target runs two fits: a scheduler step is the slower
+    fit's, and serving both targets holds both compiled paths (perf and the results agree)."""
+    from benchmark.running.harness import add_fit_costs
+
+    total: dict[str, float] = {}
+    add_fit_costs(total, {"fit_s": 2.0, "online_p50_us": 3.0, "online_p99_us": 4.0,
+                          "online_compile_s": 0.5, "online_state_bytes": 1000})  # fmt: skip
+    add_fit_costs(total, {"fit_s": 1.0, "online_p50_us": 2.0, "online_p99_us": 6.0,
+                          "online_compile_s": 0.25, "online_state_bytes": 24})  # fmt: skip
+    assert total == {
+        "fit_s": 3.0,
+        "online_p50_us": 3.0,
+        "online_p99_us": 6.0,
+        "online_compile_s": 0.5,
+        "online_state_bytes": 1024,
+    }

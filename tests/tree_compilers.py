@@ -48,13 +48,14 @@ def export(out: Path, trace: str) -> None:
     from benchmark.data.dataset import runs_from_frame
     from benchmark.data.manifest import read_run_table
     from benchmark.results.store import stored_params
-    from benchmark.running.harness import param_groups
+    from benchmark.running.harness import ONLINE_WARMUP, param_groups
     from benchmark.running.registry import build_model
     from models.fast.trees import forest_leaves, forest_row
     from models.lgbm import _shift_categorical
 
     @numba.njit
     def walk_rows(x, ints, floats, values, sums):
+        sums[:] = 0.0  # as lleaves' forest_root, which writes its output
         row = forest_row(ints, floats, 0, 0)
         k = sums.shape[1]
         for i in range(x.shape[0]):
@@ -65,7 +66,7 @@ def export(out: Path, trace: str) -> None:
         return sums
 
     out.mkdir(parents=True, exist_ok=True)
-    length = max(int(20_000 / 0.7), int((ROWS + 10) / 0.3) + 1)
+    length = max(int(20_000 / 0.7), int((ROWS + ONLINE_WARMUP + 10) / 0.3) + 1)  # as perf
     runs = runs_from_frame(read_run_table(trace).iloc[:length], f"{trace}-compilers")
     boosters = []
     for group, values in param_groups(stored_params("lightgbm", ("task", "delta"))[0]):
@@ -96,10 +97,9 @@ def _export_booster(
     forest = Forest.from_lightgbm(booster, kept)
     ints, floats = forest.pack(x.shape[1])
     compile_s = time.perf_counter() - t0
-    sums = walk_rows(x32, ints, floats, forest.value, np.zeros(truth.shape))
-    ns = best_ns_per_row(
-        lambda: walk_rows(x32, ints, floats, forest.value, np.zeros(truth.shape)), ROWS
-    )
+    sums = np.zeros(truth.shape)
+    walk_rows(x32, ints, floats, forest.value, sums)
+    ns = best_ns_per_row(lambda: walk_rows(x32, ints, floats, forest.value, sums), ROWS)
     booster.save_model(out / f"{name}.txt", num_iteration=kept)
     np.save(out / f"{name}-x.npy", x)
     np.save(out / f"{name}-truth.npy", truth)

@@ -16,7 +16,7 @@ from benchmark.core.threads import apply_threads
 from benchmark.data.dataset import runs_from_frame
 from benchmark.data.manifest import read_run_table, trace_names
 from benchmark.results.store import stored_params
-from benchmark.running.harness import ONLINE_WARMUP, LatencyProbe, param_groups
+from benchmark.running.harness import ONLINE_WARMUP, LatencyProbe, add_fit_costs, param_groups
 from benchmark.running.latency_targets import check_targets
 from benchmark.running.protocol import accepts_targets
 from benchmark.running.registry import build_model, get_model_class, registered
@@ -43,8 +43,8 @@ def model_latencies(
     follow; the excerpt is long enough that every step is timed.
 
     A model runs on the parameters the leaderboard runs it on (its params files; one fit per
-    parameter set, each with its own targets, and the worse latency of the fits, as the
-    harness records it), or on its defaults with `defaults`: the latency the board shows is
+    parameter set, each with its own targets, combined as the harness combines them:
+    `harness.add_fit_costs`), or on its defaults with `defaults`: the latency the board shows is
     the one timed here, not that of an untuned model. Every fit is timed `passes` times, in
     rounds (one pass of every fit, then the next round), and its p50 and p99 reported each at
     its best pass, the median pass's p50 beside them."""
@@ -72,9 +72,10 @@ def model_latencies(
                 probe.time_pass()
     rows = []
     for name, used, fit_s, probes in fitted:
-        results = [probe.result() for probe in probes]
-        worst = max(results, key=lambda r: r["online_p50_us"]) if results else {}
-        rows.append({"model": name, "fit_s": fit_s, "params": used, **worst})
+        combined: dict[str, object] = {}
+        for probe in probes:
+            add_fit_costs(combined, probe.result())
+        rows.append({"model": name, "fit_s": fit_s, "params": used, **combined})
     return rows
 
 
