@@ -45,10 +45,9 @@ def best_ns_per_row(fn: Any, rows: int, passes: int = PASSES) -> float:
 
 
 def export(out: Path, trace: str) -> None:
-    from benchmark.data.dataset import runs_from_frame
-    from benchmark.data.manifest import read_run_table
     from benchmark.results.store import stored_params
-    from benchmark.running.harness import ONLINE_WARMUP, param_groups
+    from benchmark.running.harness import param_groups
+    from benchmark.running.perfbench import perf_excerpt
     from benchmark.running.registry import build_model
     from models.fast.trees import forest_leaves, forest_row
     from models.lgbm import _shift_categorical
@@ -66,8 +65,7 @@ def export(out: Path, trace: str) -> None:
         return sums
 
     out.mkdir(parents=True, exist_ok=True)
-    length = max(int(20_000 / 0.7), int((ROWS + ONLINE_WARMUP + 10) / 0.3) + 1)  # as perf
-    runs = runs_from_frame(read_run_table(trace).iloc[:length], f"{trace}-compilers")
+    runs = perf_excerpt(trace, ROWS, fit_runs=20_000)  # the CLI's default
     boosters = []
     for group, values in param_groups(stored_params("lightgbm", ("task", "delta"))[0]):
         model = build_model("lightgbm", values)
@@ -172,6 +170,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.mode == "export":
         export(args.dir, args.trace)
+    elif not (args.dir / "boosters.json").is_file():
+        parser.error(f"{args.dir}: no boosters.json; run `export {args.dir}` first")
     else:
         time_others(args.dir)
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from benchmark.core.text import plain
 from benchmark.core.threads import apply_threads
-from benchmark.data.dataset import runs_from_frame
+from benchmark.data.dataset import Runs, runs_from_frame
 from benchmark.data.manifest import read_run_table, trace_names
 from benchmark.results.store import stored_params
 from benchmark.running.harness import ONLINE_WARMUP, LatencyProbe, add_fit_costs, param_groups
@@ -28,6 +28,13 @@ from benchmark.scoring.throughput import throughput_benchmark
 # pure-Python loop reads 7.0 or 11.0 us, in phases of 0.5-10 s), so one pass, or several back
 # to back, measure whichever phase they meet; rounds spread each model's passes over the run.
 PASSES = 20
+
+
+def perf_excerpt(trace: str, steps: int, fit_runs: int) -> Runs:
+    """The first rows of `trace`, as `perf` fits and times on them: about `fit_runs` train
+    rows, and valid and test rows enough for `steps` timed steps after the warm-up."""
+    length = max(int(fit_runs / 0.7), int((steps + ONLINE_WARMUP + 10) / 0.3) + 1)
+    return runs_from_frame(read_run_table(trace).iloc[:length], f"{trace}-perf")
 
 
 def model_latencies(
@@ -48,9 +55,7 @@ def model_latencies(
     the one timed here, not that of an untuned model. Every fit is timed `passes` times, in
     rounds (one pass of every fit, then the next round), and its p50 and p99 reported each at
     its best pass, the median pass's p50 beside them."""
-    length = max(int(fit_runs / 0.7), int((steps + ONLINE_WARMUP + 10) / 0.3) + 1)
-    frame = read_run_table(trace).iloc[:length]
-    runs = runs_from_frame(frame, f"{trace}-perf")
+    runs = perf_excerpt(trace, steps, fit_runs)
     fitted: list[tuple[str, str, float, list[LatencyProbe]]] = []
     apply_threads()
     for name in models:
